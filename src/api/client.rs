@@ -1,0 +1,338 @@
+//! The HTTP client for the CAMS RPC API: builds and signs requests, bounds their time and
+//! size, and turns every answer into either a typed DTO or an [`ApiError`].
+//!
+//! A response counts as success only when HTTP is 2xx **and** `Code == "OK"` **and**
+//! `Success` is not `false`: some Alibaba APIs fail with HTTP 200 (cams-api.md §6).
+
+use std::collections::BTreeMap;
+use std::sync::Once;
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+
+use super::error::ApiError;
+use super::model::{ApiResponse, BindWabaResponse, PhoneNumbersResponse};
+use super::signing::{self, CommonParams};
+use crate::credentials::{Credentials, expose, mask_id};
+
+/// CAMS API version (cams-api.md §1).
+pub const API_VERSION: &str = "2020-06-06";
+/// The two operations the exporter calls; also the `operation` label values.
+pub const OP_PHONE_NUMBERS: &str = "QueryChatappPhoneNumbers";
+/// See [`OP_PHONE_NUMBERS`].
+pub const OP_BIND_WABA: &str = "QueryChatappBindWaba";
+/// Default response size cap. A fleet of 10,000 numbers is about 6 MB of JSON.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Longest error `Message` kept (the rest of a hostile or verbose message is dropped).
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Which CAMS tenant a call is about.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Base URL, e.g. `https://cams.ap-southeast-1.aliyuncs.com`.
+    pub endpoint: String,
+    /// ISV sub-customer space, sent as `CustSpaceId`.
+    pub cust_space_id: Option<String>,
+    /// ISV verification code, sent as `IsvCode`. A secret.
+    pub isv_code: Option<SecretString>,
+}
+
+/// Options for [`ApiClient::new`].
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Bound on one whole request: connect, send and read the body.
+    pub timeout: Duration,
+    /// Bound on the response body size.
+    pub max_body_bytes: usize,
+}
+
+/// A signed-request client shared by all accounts (it pools connections per host).
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    options: ClientOptions,
+}
+
+/// rustls needs one process-wide crypto provider; we use *ring* (no C toolchain
+/// beyond cc, smaller than aws-lc-rs).
+pub fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Err means another part of the process installed one first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl ApiClient {
+    /// Builds the client. TLS certificates are always verified; redirects are never followed
+    /// (the API does not redirect, and following one could send a signed request elsewhere).
+    pub fn new(options: ClientOptions) -> Result<Self, ApiError> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("chatapp_exporter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Transport(e.to_string()))?;
+        Ok(ApiClient { http, options })
+    }
+
+    /// Calls `QueryChatappPhoneNumbers` (no `Status` filter: we want every number).
+    pub async fn query_phone_numbers(
+        &self,
+        target: &Target,
+        creds: &Credentials,
+    ) -> Result<PhoneNumbersResponse, ApiError> {
+        self.call(OP_PHONE_NUMBERS, target, creds).await
+    }
+
+    /// Calls `QueryChatappBindWaba`.
+    pub async fn query_bind_waba(
+        &self,
+        target: &Target,
+        creds: &Credentials,
+    ) -> Result<BindWabaResponse, ApiError> {
+        self.call(OP_BIND_WABA, target, creds).await
+    }
+
+    async fn call<T: ApiResponse>(
+        &self,
+        action: &str,
+        target: &Target,
+        creds: &Credentials,
+    ) -> Result<T, ApiError> {
+        let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let params = request_params(action, target, creds, &timestamp, &nonce);
+        let signed = signing::sign("POST", &params, expose(&creds.access_key_secret));
+        let url = format!(
+            "{}/?{}",
+            target.endpoint.trim_end_matches('/'),
+            signed.query
+        );
+
+        let response = self
+            .http
+            .post(url)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let body = self.read_body(response).await?;
+        interpret(status, &body, &signed.string_to_sign, &creds.access_key_id)
+    }
+
+    /// Reads the body chunk by chunk and stops as soon as it passes the cap, so a hostile or
+    /// broken server cannot make us buffer gigabytes.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+        let limit = self.options.max_body_bytes;
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(ApiError::BodyTooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::BodyTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ApiError {
+        // reqwest's Display can include the full URL with our signed query string; the
+        // source chain never does, so report only that.
+        let e = e.without_url();
+        if e.is_timeout() {
+            ApiError::Timeout(self.options.timeout)
+        } else if e.is_connect() {
+            ApiError::Connect(error_chain(&e))
+        } else {
+            ApiError::Transport(error_chain(&e))
+        }
+    }
+}
+
+/// The full parameter set of one call, before signing.
+pub fn request_params(
+    action: &str,
+    target: &Target,
+    creds: &Credentials,
+    timestamp: &str,
+    nonce: &str,
+) -> BTreeMap<String, String> {
+    let mut params = CommonParams {
+        action,
+        version: API_VERSION,
+        access_key_id: &creds.access_key_id,
+        timestamp,
+        nonce,
+        security_token: creds.security_token.as_ref().map(expose),
+    }
+    .into_params();
+    if let Some(space) = &target.cust_space_id {
+        params.insert("CustSpaceId".into(), space.clone());
+    }
+    if let Some(code) = &target.isv_code {
+        params.insert("IsvCode".into(), expose(code).to_owned());
+    }
+    params
+}
+
+/// Decides success or failure from the status and body (pure, so it is unit-tested without
+/// a server).
+pub fn interpret<T: ApiResponse>(
+    status: u16,
+    body: &[u8],
+    our_string_to_sign: &str,
+    access_key_id: &str,
+) -> Result<T, ApiError> {
+    let ok_status = (200..300).contains(&status);
+    // Decode the typed body first: on success that is the only pass over a large document.
+    let typed = if ok_status {
+        serde_json::from_slice::<T>(body).map_err(|e| e.to_string())
+    } else {
+        Err(String::new())
+    };
+    if let Ok(t) = &typed
+        && t.code() == Some("OK")
+        && t.success() != Some(false)
+    {
+        return typed.map_err(ApiError::Decode);
+    }
+
+    let envelope = serde_json::from_slice::<super::model::Envelope>(body).ok();
+    let code = envelope.as_ref().and_then(|e| e.code.clone());
+    match (envelope, code) {
+        (Some(env), Some(code)) if code != "OK" || !ok_status || env.success == Some(false) => {
+            let request_id = env.request_id.unwrap_or_default();
+            let message = env.message.unwrap_or_default();
+            if code == "SignatureDoesNotMatch" || code == "IncompleteSignature" {
+                let server = server_string_to_sign(&message);
+                if server == Some(our_string_to_sign) {
+                    return Err(ApiError::WrongSecret {
+                        access_key_id: mask_id(access_key_id),
+                        request_id,
+                    });
+                }
+            }
+            Err(ApiError::Service {
+                status,
+                code,
+                message: clean_message(&message),
+                request_id,
+            })
+        }
+        _ if !ok_status => Err(ApiError::HttpStatus { status }),
+        _ => Err(ApiError::Decode(match typed {
+            Err(e) => e,
+            Ok(_) => "response has no Code".into(),
+        })),
+    }
+}
+
+/// The server's string-to-sign, which `SignatureDoesNotMatch` messages end with
+/// ("... server string to sign is:POST&%2F&...").
+pub fn server_string_to_sign(message: &str) -> Option<&str> {
+    message
+        .rsplit_once("string to sign is:")
+        .map(|(_, s)| s.trim())
+}
+
+/// Drops any echoed string-to-sign (it carries the AccessKey ID, STS token and IsvCode),
+/// control characters and excess length from an error message before it is logged.
+fn clean_message(message: &str) -> String {
+    let message = match message.find("string to sign is:") {
+        Some(i) => &message[..i + "string to sign is:".len()],
+        None => message,
+    };
+    let mut out: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_MESSAGE_CHARS)
+        .collect();
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STS: &str = "POST&%2F&AccessKeyId%3Dx";
+
+    fn pn(status: u16, body: &str) -> Result<PhoneNumbersResponse, ApiError> {
+        interpret(status, body.as_bytes(), STS, "LTAI5tExampleKey")
+    }
+
+    #[test]
+    fn code_not_ok_with_http_200_is_an_error() {
+        let e = pn(
+            200,
+            r#"{"Code":"Forbidden.RAM","Message":"denied","RequestId":"r1"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code_label(), "Forbidden.RAM");
+        assert_eq!(e.request_id(), Some("r1"));
+    }
+
+    #[test]
+    fn success_false_is_an_error() {
+        let e = pn(200, r#"{"Code":"OK","Success":false,"PhoneNumbers":[]}"#).unwrap_err();
+        assert!(matches!(e, ApiError::Service { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn non_json_5xx_is_http_5xx() {
+        let e = pn(502, "<html>bad gateway</html>").unwrap_err();
+        assert_eq!(e.code_label(), "http_5xx");
+    }
+
+    #[test]
+    fn non_json_200_is_decode() {
+        assert_eq!(pn(200, "not json").unwrap_err().code_label(), "decode");
+        assert_eq!(
+            pn(200, r#"{"PhoneNumbers":[]}"#).unwrap_err().code_label(),
+            "decode"
+        );
+    }
+
+    #[test]
+    fn same_string_to_sign_means_wrong_secret() {
+        let body = format!(
+            r#"{{"Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:{STS}","RequestId":"r2"}}"#
+        );
+        let e = pn(400, &body).unwrap_err();
+        assert_eq!(e.code_label(), "InvalidAccessKeySecret");
+        assert!(!e.to_string().contains("LTAI5tExampleKey"));
+    }
+
+    #[test]
+    fn different_string_to_sign_is_a_signing_bug_and_is_not_echoed() {
+        let body = r#"{"Code":"SignatureDoesNotMatch","Message":"server string to sign is:GET&%2F&SecurityToken%3Dtok","RequestId":"r3"}"#;
+        let e = pn(400, body).unwrap_err();
+        assert_eq!(e.code_label(), "SignatureDoesNotMatch");
+        assert!(!e.to_string().contains("tok"), "{e}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Command-line flags, named after the Prometheus exporter conventions (`--web.*`, `--log.*`,
+//! namespaced `--refresh.*` and `--api.*`). No flag takes a secret: those would show in `ps`.
+//!
+//! Flags that the config file can also set are `Option`s here, so that an explicit flag wins
+//! over the file and the file wins over the built-in default (see [`crate::config`]).
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Prometheus exporter for Alibaba Cloud Chat App Message Service (WhatsApp sending numbers).
+///
+/// Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET
+/// (optionally ALIBABA_CLOUD_SECURITY_TOKEN) or from accounts in --config.file.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "chatapp_exporter", version = crate::VERSION_LINE, about, long_about)]
+pub struct Cli {
+    /// Address to listen on for the web interface and telemetry.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = ":10155"
+    )]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
+    pub telemetry_path: String,
+
+    /// YAML configuration file (accounts, refresh, tier limits).
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+
+    /// Validate the flags and the configuration file, print a summary and exit.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Interval between refreshes of each account [default: 60s; 15s with --demo].
+    #[arg(long = "refresh.interval", value_name = "DURATION")]
+    pub refresh_interval: Option<humantime::Duration>,
+
+    /// How long to keep serving an account's last good data after refreshes start failing
+    /// [default: 10m].
+    #[arg(long = "refresh.max-staleness", value_name = "DURATION")]
+    pub max_staleness: Option<humantime::Duration>,
+
+    /// CAMS API endpoint for accounts that do not set their own.
+    #[arg(
+        long = "api.endpoint",
+        value_name = "URL",
+        default_value = "https://cams.ap-southeast-1.aliyuncs.com"
+    )]
+    pub api_endpoint: String,
+
+    /// Timeout of one API request (connect, send and read).
+    #[arg(long = "api.timeout", value_name = "DURATION", default_value = "10s")]
+    pub api_timeout: humantime::Duration,
+
+    /// Largest API response body accepted, in bytes.
+    #[arg(long = "api.max-body-bytes", value_name = "BYTES", default_value_t = crate::api::client::DEFAULT_MAX_BODY_BYTES)]
+    pub api_max_body_bytes: usize,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    /// Run against a built-in simulated CAMS backend on loopback (no credentials, no network).
+    #[arg(long = "demo")]
+    pub demo: bool,
+
+    /// Number of simulated phone numbers in --demo (beyond the scripted ones), for load tests.
+    #[arg(long = "demo.extra-numbers", value_name = "N", default_value_t = 0)]
+    pub demo_extra_numbers: usize,
+}
+
+/// `--log.level` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Everything, including each API call.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Problems only.
+    Warn,
+    /// Failures only.
+    Error,
+}
+
+/// `--log.format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` lines, as Prometheus' own components log.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
+}

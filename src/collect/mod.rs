@@ -1,0 +1,130 @@
+//! Turning CAMS answers into Prometheus families: one file per API operation, each declaring
+//! its families as data at the top and converting a DTO with a pure function.
+//!
+//! Conventions (exporter-conventions.md §1): enums are StateSets (one series per known state,
+//! 1 for the current one, extra states for values never seen before); descriptive text rides
+//! on `*_info` series only; an empty field emits no series; no sample timestamps. Label values
+//! go into `prometheus::proto` objects and are escaped by the library's text encoder.
+
+pub mod phone_numbers;
+pub mod waba;
+
+use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+
+pub use phone_numbers::TierLimits;
+
+/// One object family: its name, HELP text and the API field it comes from.
+#[derive(Debug)]
+pub struct FamilyDef {
+    /// Metric name.
+    pub name: &'static str,
+    /// HELP text without the refresh note, which [`family`] appends.
+    pub help: &'static str,
+}
+
+/// A StateSet family: the label carrying the state and the states always emitted.
+#[derive(Debug)]
+pub struct StateSetDef {
+    /// The family.
+    pub family: FamilyDef,
+    /// API field name, the `field` label of `chatapp_unknown_enum_values_total`.
+    pub field: &'static str,
+    /// Name of the state label (`status`, `rating`, `tier`).
+    pub label: &'static str,
+    /// Known states, emitted with 0 when not current.
+    pub known: &'static [&'static str],
+}
+
+/// Every object family in exposition order.
+pub fn all_families() -> impl Iterator<Item = &'static FamilyDef> {
+    phone_numbers::FAMILIES
+        .iter()
+        .copied()
+        .chain(waba::FAMILIES.iter().copied())
+}
+
+/// A value outside a StateSet's known states, reported to the caller so it can count it and
+/// log it once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UnknownValue {
+    /// API field name, e.g. `Status`.
+    pub field: &'static str,
+    /// The value as received (truncated like any label value).
+    pub value: String,
+}
+
+/// Label values from the API are free text; cap them so one hostile field cannot make a
+/// series megabytes long. 256 characters is far above any real name or enum value.
+pub const MAX_LABEL_CHARS: usize = 256;
+
+/// Trims and truncates an API string for use as a label value.
+pub fn label_value(raw: &str) -> String {
+    let raw = raw.trim();
+    match raw.char_indices().nth(MAX_LABEL_CHARS) {
+        Some((i, _)) => raw[..i].to_owned(),
+        None => raw.to_owned(),
+    }
+}
+
+/// Returns the non-empty, trimmed value of an optional API field.
+pub fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A gauge sample with the given labels.
+pub fn gauge(labels: &[(&str, &str)], value: f64) -> Metric {
+    let mut m = Metric::from_label(
+        labels
+            .iter()
+            .map(|(n, v)| {
+                let mut lp = LabelPair::default();
+                lp.set_name((*n).to_owned());
+                lp.set_value((*v).to_owned());
+                lp
+            })
+            .collect(),
+    );
+    let mut g = Gauge::default();
+    g.set_value(value);
+    m.set_gauge(g);
+    m
+}
+
+/// An empty gauge family for `def`; HELP says the data is cached and how often it refreshes,
+/// as the exporter guide asks of exporters that do not fetch on scrape.
+pub fn family(def: &FamilyDef, refresh_note: &str) -> MetricFamily {
+    let mut f = MetricFamily::default();
+    f.set_name(def.name.to_owned());
+    f.set_help(format!("{} {refresh_note}", def.help));
+    f.set_field_type(MetricType::GAUGE);
+    f
+}
+
+/// Appends the StateSet series for `value` to `out`: every known state (0 or 1) plus the
+/// value itself when it is not known. Returns the unknown value, if any.
+pub fn push_state_set(
+    out: &mut Vec<Metric>,
+    def: &StateSetDef,
+    base: &[(&str, &str)],
+    value: Option<&str>,
+) -> Option<UnknownValue> {
+    let value = value?;
+    let value = label_value(value);
+    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(base.len() + 1);
+    labels.extend_from_slice(base);
+    labels.push((def.label, ""));
+    let last = labels.len() - 1;
+    for state in def.known {
+        labels[last].1 = state;
+        out.push(gauge(&labels, if *state == value { 1.0 } else { 0.0 }));
+    }
+    if def.known.contains(&value.as_str()) {
+        return None;
+    }
+    labels[last].1 = &value;
+    out.push(gauge(&labels, 1.0));
+    Some(UnknownValue {
+        field: def.field,
+        value,
+    })
+}

@@ -1,0 +1,406 @@
+//! Settings: the YAML configuration file, merged with flags and the environment, validated,
+//! and summarised for `--config.check`.
+//!
+//! Precedence: an explicit flag beats the file, the file beats the built-in default. Unknown
+//! YAML keys are errors that name the key and its line. Secrets are never inline: an
+//! account's AccessKey secret and ISV code come from files (re-read at every refresh) or from
+//! the environment, and no summary or error prints them.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::Cli;
+use crate::collect::TierLimits;
+use crate::credentials::{CredentialError, CredentialSource};
+
+/// Default `--refresh.interval`.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// Default refresh interval under `--demo`, so the simulated fleet visibly moves.
+pub const DEMO_REFRESH_INTERVAL: Duration = Duration::from_secs(15);
+/// Default `--refresh.max-staleness`.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(600);
+/// The name of the single account configured from the environment.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// A configuration problem, worded for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or has unknown/mistyped keys (the message names key and line).
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, e.g. "accounts[0]: unknown field `foo` ... at line 4 column 5".
+        message: String,
+    },
+    /// A value is out of range or inconsistent; `key` is its path in the file or flag name.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// Where, e.g. `accounts[1].name` or `--refresh.interval`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No credentials for the implicit `default` account.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The configuration file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `refresh:` block.
+    #[serde(default)]
+    pub refresh: RefreshFile,
+    /// Overrides of the tier → recipients table (YAML `.inf` for unlimited).
+    #[serde(default)]
+    pub tier_limits: BTreeMap<String, f64>,
+    /// The accounts to poll.
+    #[serde(default)]
+    pub accounts: Vec<AccountFile>,
+}
+
+/// `refresh:` in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshFile {
+    /// Interval between refreshes.
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    /// How long last good data is served after refreshes fail.
+    #[serde(default, with = "humantime_serde")]
+    pub max_staleness: Option<Duration>,
+}
+
+/// One entry of `accounts:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountFile {
+    /// The `account` label.
+    pub name: String,
+    /// API endpoint; `--api.endpoint` when absent.
+    pub endpoint: Option<String>,
+    /// ISV sub-customer space, sent as `CustSpaceId`.
+    pub cust_space_id: Option<String>,
+    /// File holding the ISV verification code (`IsvCode`), a secret.
+    pub isv_code_file: Option<PathBuf>,
+    /// Explicit credentials; the environment variables when absent.
+    pub credentials: Option<CredentialsFile>,
+}
+
+/// `credentials:` of an account (the `access_key` form).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsFile {
+    /// The AccessKey ID (not a secret).
+    pub access_key_id: String,
+    /// File holding the AccessKey secret.
+    pub access_key_secret_file: PathBuf,
+    /// File holding an STS security token, for temporary credentials.
+    pub security_token_file: Option<PathBuf>,
+}
+
+/// Fully resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--web.listen-address`.
+    pub listen_address: String,
+    /// `--web.telemetry-path`.
+    pub telemetry_path: String,
+    /// Interval between refreshes.
+    pub refresh_interval: Duration,
+    /// How long last good data is served after refreshes fail.
+    pub max_staleness: Duration,
+    /// `--api.timeout`.
+    pub api_timeout: Duration,
+    /// `--api.max-body-bytes`.
+    pub api_max_body_bytes: usize,
+    /// Tier → recipients table.
+    pub tier_limits: TierLimits,
+    /// The accounts to poll.
+    pub accounts: Vec<AccountSettings>,
+    /// The file the settings came from, for reloads.
+    pub config_file: Option<PathBuf>,
+}
+
+/// One account to poll.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// The `account` label.
+    pub name: String,
+    /// API base URL.
+    pub endpoint: String,
+    /// `CustSpaceId`.
+    pub cust_space_id: Option<String>,
+    /// File holding `IsvCode`.
+    pub isv_code_file: Option<PathBuf>,
+    /// Where the AccessKey comes from.
+    pub credentials: CredentialSource,
+}
+
+impl AccountSettings {
+    /// The region, read from the endpoint host (`cams.<region>.aliyuncs.com`), for
+    /// `chatapp_account_info{region_id}`; empty for other hosts (mocks, proxies).
+    pub fn region_id(&self) -> String {
+        let host = reqwest::Url::parse(&self.endpoint)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let parts: Vec<&str> = host.split('.').collect();
+        match parts.as_slice() {
+            [_, region, "aliyuncs", "com"] => (*region).to_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Parses a config file's text; `path` is only used in messages.
+pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Builds [`Settings`] from the flags, the optional file and the environment (`env`).
+/// Referenced secret files must exist and be readable, but are not read here.
+pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let file = match &cli.config_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            parse_file(path, &text)?
+        }
+        None => FileConfig::default(),
+    };
+    resolve(cli, file, env)
+}
+
+/// Merges flags and a parsed file (pure apart from checking that secret files are readable).
+pub fn resolve(
+    cli: &Cli,
+    file: FileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let default_interval = if cli.demo {
+        DEMO_REFRESH_INTERVAL
+    } else {
+        DEFAULT_REFRESH_INTERVAL
+    };
+    let (interval, interval_key) = match (cli.refresh_interval, file.refresh.interval) {
+        (Some(d), _) => (d.into(), "--refresh.interval"),
+        (None, Some(d)) => (d, "refresh.interval"),
+        (None, None) => (default_interval, "--refresh.interval"),
+    };
+    let (max_staleness, staleness_key) = match (cli.max_staleness, file.refresh.max_staleness) {
+        (Some(d), _) => (d.into(), "--refresh.max-staleness"),
+        (None, Some(d)) => (d, "refresh.max_staleness"),
+        (None, None) => (
+            DEFAULT_MAX_STALENESS.max(interval),
+            "--refresh.max-staleness",
+        ),
+    };
+    if interval < Duration::from_secs(1) {
+        return Err(invalid(interval_key, "must be at least 1s"));
+    }
+    if max_staleness < interval {
+        return Err(invalid(
+            staleness_key,
+            format!(
+                "must be at least the refresh interval ({})",
+                humantime::format_duration(interval)
+            ),
+        ));
+    }
+    let api_timeout: Duration = cli.api_timeout.into();
+    if api_timeout.is_zero() {
+        return Err(invalid("--api.timeout", "must be greater than 0"));
+    }
+    if cli.api_max_body_bytes < 1024 {
+        return Err(invalid("--api.max-body-bytes", "must be at least 1024"));
+    }
+    if !cli.telemetry_path.starts_with('/') || cli.telemetry_path.len() < 2 {
+        return Err(invalid(
+            "--web.telemetry-path",
+            "must start with / and not be / itself",
+        ));
+    }
+    check_endpoint("--api.endpoint", &cli.api_endpoint)?;
+    for (tier, limit) in &file.tier_limits {
+        if limit.is_nan() || *limit < 0.0 {
+            return Err(invalid(
+                format!("tier_limits.{tier}"),
+                "must be a non-negative number (.inf for unlimited)",
+            ));
+        }
+    }
+
+    let mut accounts = Vec::new();
+    if file.accounts.is_empty() {
+        accounts.push(AccountSettings {
+            name: DEFAULT_ACCOUNT.into(),
+            endpoint: cli.api_endpoint.clone(),
+            cust_space_id: None,
+            isv_code_file: None,
+            credentials: CredentialSource::from_env(env)?,
+        });
+    }
+    let mut names = HashSet::new();
+    for (i, a) in file.accounts.into_iter().enumerate() {
+        let key = |field: &str| format!("accounts[{i}].{field}");
+        let name = a.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(invalid(key("name"), "must not be empty"));
+        }
+        if !names.insert(name.clone()) {
+            return Err(invalid(
+                key("name"),
+                format!("duplicate account name {name:?}"),
+            ));
+        }
+        let endpoint = a.endpoint.unwrap_or_else(|| cli.api_endpoint.clone());
+        check_endpoint(&key("endpoint"), &endpoint)?;
+        if let Some(p) = &a.isv_code_file {
+            check_readable(&key("isv_code_file"), p)?;
+        }
+        let credentials = match a.credentials {
+            Some(c) => {
+                if c.access_key_id.trim().is_empty() {
+                    return Err(invalid(
+                        key("credentials.access_key_id"),
+                        "must not be empty",
+                    ));
+                }
+                check_readable(
+                    &key("credentials.access_key_secret_file"),
+                    &c.access_key_secret_file,
+                )?;
+                if let Some(p) = &c.security_token_file {
+                    check_readable(&key("credentials.security_token_file"), p)?;
+                }
+                CredentialSource::Files {
+                    access_key_id: c.access_key_id.trim().to_owned(),
+                    access_key_secret_file: c.access_key_secret_file,
+                    security_token_file: c.security_token_file,
+                }
+            }
+            None => CredentialSource::from_env(env).map_err(|e| {
+                invalid(key("credentials"), format!("no credentials block and {e}"))
+            })?,
+        };
+        accounts.push(AccountSettings {
+            name,
+            endpoint,
+            cust_space_id: a
+                .cust_space_id
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            isv_code_file: a.isv_code_file,
+            credentials,
+        });
+    }
+
+    Ok(Settings {
+        listen_address: cli.listen_address.clone(),
+        telemetry_path: cli.telemetry_path.clone(),
+        refresh_interval: interval,
+        max_staleness,
+        api_timeout,
+        api_max_body_bytes: cli.api_max_body_bytes,
+        tier_limits: TierLimits::with_overrides(&file.tier_limits),
+        accounts,
+        config_file: cli.config_file.clone(),
+    })
+}
+
+fn check_endpoint(key: &str, endpoint: &str) -> Result<(), ConfigError> {
+    let url = reqwest::Url::parse(endpoint)
+        .map_err(|e| invalid(key, format!("{endpoint:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(
+            key,
+            format!("{endpoint:?} must be an http(s) URL with a host"),
+        ));
+    }
+    if url.query().is_some() || url.path() != "/" {
+        return Err(invalid(
+            key,
+            format!("{endpoint:?} must not have a path or query (requests go to /)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_readable(key: &str, path: &Path) -> Result<(), ConfigError> {
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))
+}
+
+impl Settings {
+    /// The one-screen summary printed by `--config.check`: never a secret, only where
+    /// secrets come from.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "configuration OK");
+        if let Some(p) = &self.config_file {
+            let _ = writeln!(s, "  config file:      {}", p.display());
+        }
+        let _ = writeln!(s, "  listen address:   {}", self.listen_address);
+        let _ = writeln!(s, "  telemetry path:   {}", self.telemetry_path);
+        let _ = writeln!(
+            s,
+            "  refresh interval: {}",
+            humantime::format_duration(self.refresh_interval)
+        );
+        let _ = writeln!(
+            s,
+            "  max staleness:    {}",
+            humantime::format_duration(self.max_staleness)
+        );
+        let _ = writeln!(
+            s,
+            "  api timeout:      {}",
+            humantime::format_duration(self.api_timeout)
+        );
+        let _ = writeln!(s, "  accounts ({}):", self.accounts.len());
+        for a in &self.accounts {
+            let _ = writeln!(s, "    - {}", a.name);
+            let _ = writeln!(s, "        endpoint:      {}", a.endpoint);
+            if let Some(c) = &a.cust_space_id {
+                let _ = writeln!(s, "        cust_space_id: {c}");
+            }
+            if let Some(p) = &a.isv_code_file {
+                let _ = writeln!(s, "        isv code:      from {}", p.display());
+            }
+            let _ = writeln!(s, "        credentials:   {}", a.credentials.describe());
+        }
+        s
+    }
+}

@@ -1,0 +1,46 @@
+//! Entry point: parse flags, set up logging, load settings, run until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chatapp_exporter::{app, cli::Cli, config, telemetry};
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_level, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chatapp_exporter: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chatapp_exporter: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (settings, _sim) = if cli.demo {
+        let (s, sim) = app::demo_settings(&cli).await?;
+        (s, Some(sim))
+    } else {
+        (config::load(&cli, &|k| std::env::var(k).ok())?, None)
+    };
+    if cli.config_check {
+        print!("{}", settings.summary());
+        return Ok(());
+    }
+    let listener = app::bind(&settings.listen_address)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen_address))?;
+    app::run(settings, listener, app::shutdown_signal()).await
+}

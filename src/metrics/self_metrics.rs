@@ -1,0 +1,298 @@
+//! The exporter's own metrics, in one stable registry owned by the application (no global
+//! registry): refresh health per account, API call and error counters, unknown enum values,
+//! build info and the standard `process_*` metrics.
+//!
+//! Only these are encoded per scrape; they are a few dozen series whatever the fleet size.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
+
+use crate::api::ApiError;
+use crate::collect::UnknownValue;
+
+/// Most distinct `code` label values per process; later new codes are counted as `other`.
+const MAX_DISTINCT_CODES: usize = 64;
+/// Most distinct unknown enum values remembered for log-once purposes.
+const MAX_REMEMBERED_UNKNOWN: usize = 1024;
+
+/// Build facts, set at compile time by `build.rs`.
+pub mod build {
+    /// Crate version.
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    /// Git commit, or `unknown` when built outside a checkout.
+    pub const REVISION: &str = env!("CHATAPP_REVISION");
+    /// `rustc --version` of the compiler that built us.
+    pub const RUSTC_VERSION: &str = env!("CHATAPP_RUSTC_VERSION");
+}
+
+/// The exporter's own metrics.
+#[derive(Debug)]
+pub struct SelfMetrics {
+    registry: Registry,
+    up: GaugeVec,
+    last_success: GaugeVec,
+    refresh_duration: GaugeVec,
+    backoff: GaugeVec,
+    refresh_interval: Gauge,
+    api_requests: IntCounterVec,
+    api_errors: IntCounterVec,
+    unknown_enum: IntCounterVec,
+    account_info: GaugeVec,
+    codes: Mutex<HashSet<String>>,
+    /// Label sets per account, so a removed account's series can be deleted (the crate has
+    /// no partial-match removal).
+    account_series: Mutex<HashMap<String, AccountSeries>>,
+    seen_unknown: Mutex<HashSet<UnknownValue>>,
+}
+
+#[derive(Debug, Default)]
+struct AccountSeries {
+    info: Vec<String>,
+    operations: HashSet<String>,
+    errors: HashSet<(String, String)>,
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help)
+}
+
+impl SelfMetrics {
+    /// Creates and registers every self metric.
+    pub fn new(refresh_interval_value: Duration) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let up = GaugeVec::new(
+            opts(
+                "chatapp_up",
+                "1 if the last refresh of the account succeeded, 0 if it failed.",
+            ),
+            &["account"],
+        )?;
+        let last_success = GaugeVec::new(
+            opts(
+                "chatapp_last_refresh_success_timestamp_seconds",
+                "Unix time of the account's last successful refresh.",
+            ),
+            &["account"],
+        )?;
+        let refresh_duration = GaugeVec::new(
+            opts(
+                "chatapp_refresh_duration_seconds",
+                "Wall time of the account's last refresh attempt (all API calls and conversion).",
+            ),
+            &["account"],
+        )?;
+        let backoff = GaugeVec::new(
+            opts(
+                "chatapp_refresh_backoff_seconds",
+                "Extra delay added to the account's next refresh after throttling or server errors; 0 when healthy.",
+            ),
+            &["account"],
+        )?;
+        let refresh_interval = Gauge::with_opts(opts(
+            "chatapp_refresh_interval_seconds",
+            "Configured interval between refreshes of each account (--refresh.interval).",
+        ))?;
+        let api_requests = IntCounterVec::new(
+            opts(
+                "chatapp_api_requests_total",
+                "CAMS API requests sent, by API action.",
+            ),
+            &["account", "operation"],
+        )?;
+        let api_errors = IntCounterVec::new(
+            opts(
+                "chatapp_api_request_errors_total",
+                "CAMS API requests that failed, by API action and Alibaba error code (or timeout, connect, decode, http_4xx, http_5xx, ...).",
+            ),
+            &["account", "operation", "code"],
+        )?;
+        let unknown_enum = IntCounterVec::new(
+            opts(
+                "chatapp_unknown_enum_values_total",
+                "Values outside the known states seen in API fields, counted per number per refresh; the values are logged.",
+            ),
+            &["field"],
+        )?;
+        let account_info = GaugeVec::new(
+            opts(
+                "chatapp_account_info",
+                "Configured account: its ISV sub-customer space and the API region; always 1.",
+            ),
+            &["account", "cust_space_id", "region_id"],
+        )?;
+        let build_info = GaugeVec::new(
+            opts(
+                "chatapp_build_info",
+                "Build information of the running exporter; always 1.",
+            ),
+            &["version", "revision", "rustc_version"],
+        )?;
+        build_info
+            .with_label_values(&[build::VERSION, build::REVISION, build::RUSTC_VERSION])
+            .set(1.0);
+        refresh_interval.set(refresh_interval_secs(refresh_interval_value));
+
+        registry.register(Box::new(up.clone()))?;
+        registry.register(Box::new(last_success.clone()))?;
+        registry.register(Box::new(refresh_duration.clone()))?;
+        registry.register(Box::new(backoff.clone()))?;
+        registry.register(Box::new(refresh_interval.clone()))?;
+        registry.register(Box::new(api_requests.clone()))?;
+        registry.register(Box::new(api_errors.clone()))?;
+        registry.register(Box::new(unknown_enum.clone()))?;
+        registry.register(Box::new(account_info.clone()))?;
+        registry.register(Box::new(build_info))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+
+        Ok(SelfMetrics {
+            registry,
+            up,
+            last_success,
+            refresh_duration,
+            backoff,
+            refresh_interval,
+            api_requests,
+            api_errors,
+            unknown_enum,
+            account_info,
+            codes: Mutex::default(),
+            account_series: Mutex::default(),
+            seen_unknown: Mutex::default(),
+        })
+    }
+
+    /// Appends the text exposition of the self metrics to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let families = self.registry.gather();
+        if let Err(e) = prometheus::TextEncoder::new().encode(&families, out) {
+            tracing::error!(error = %e, "cannot encode self metrics");
+        }
+    }
+
+    /// Sets `chatapp_refresh_interval_seconds` (at start and on reload).
+    pub fn set_refresh_interval(&self, interval: Duration) {
+        self.refresh_interval.set(refresh_interval_secs(interval));
+    }
+
+    /// Registers an account: `chatapp_account_info`, and zeroed request counters so that
+    /// `rate()` works from the first refresh.
+    pub fn add_account(&self, account: &str, cust_space_id: &str, region_id: &str, ops: &[&str]) {
+        self.account_info
+            .with_label_values(&[account, cust_space_id, region_id])
+            .set(1.0);
+        let mut series = self.lock_series();
+        let entry = series.entry(account.to_owned()).or_default();
+        entry.info = vec![account.into(), cust_space_id.into(), region_id.into()];
+        for op in ops {
+            self.api_requests.with_label_values(&[account, op]);
+            entry.operations.insert((*op).to_owned());
+        }
+    }
+
+    /// Removes every series of an account that a reload removed.
+    pub fn remove_account(&self, account: &str) {
+        for vec in [
+            &self.up,
+            &self.last_success,
+            &self.refresh_duration,
+            &self.backoff,
+        ] {
+            let _ = vec.remove_label_values(&[account]);
+        }
+        let Some(series) = self.lock_series().remove(account) else {
+            return;
+        };
+        let _ = self.account_info.remove_label_values(&series.info);
+        for op in &series.operations {
+            let _ = self.api_requests.remove_label_values(&[account, op]);
+        }
+        for (op, code) in &series.errors {
+            let _ = self.api_errors.remove_label_values(&[account, op, code]);
+        }
+    }
+
+    fn lock_series(&self) -> std::sync::MutexGuard<'_, HashMap<String, AccountSeries>> {
+        self.account_series
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts one API request.
+    pub fn api_request(&self, account: &str, operation: &str) {
+        self.api_requests
+            .with_label_values(&[account, operation])
+            .inc();
+    }
+
+    /// Counts one failed API request under its bounded code label.
+    pub fn api_error(&self, account: &str, operation: &str, error: &ApiError) {
+        let code = self.bounded_code(error.code_label());
+        if let Some(series) = self.lock_series().get_mut(account) {
+            series.errors.insert((operation.to_owned(), code.clone()));
+        }
+        self.api_errors
+            .with_label_values(&[account, operation, &code])
+            .inc();
+    }
+
+    fn bounded_code(&self, code: String) -> String {
+        let mut codes = self.codes.lock().unwrap_or_else(PoisonError::into_inner);
+        if codes.contains(&code) {
+            return code;
+        }
+        if codes.len() >= MAX_DISTINCT_CODES {
+            return "other".into();
+        }
+        codes.insert(code.clone());
+        code
+    }
+
+    /// Records the outcome of a refresh attempt.
+    pub fn refresh_done(&self, account: &str, ok: bool, duration: Duration, now: SystemTime) {
+        self.up
+            .with_label_values(&[account])
+            .set(if ok { 1.0 } else { 0.0 });
+        self.refresh_duration
+            .with_label_values(&[account])
+            .set(duration.as_secs_f64());
+        if ok {
+            let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+            self.last_success
+                .with_label_values(&[account])
+                .set(ts.as_secs_f64());
+        }
+    }
+
+    /// Sets the account's current back-off.
+    pub fn set_backoff(&self, account: &str, backoff: Duration) {
+        self.backoff
+            .with_label_values(&[account])
+            .set(backoff.as_secs_f64());
+    }
+
+    /// Counts unknown enum values and returns those never seen before (to be logged once).
+    pub fn unknown_values(&self, values: &[UnknownValue]) -> Vec<UnknownValue> {
+        let mut seen = self
+            .seen_unknown
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut first_time = Vec::new();
+        for v in values {
+            self.unknown_enum.with_label_values(&[v.field]).inc();
+            if seen.len() < MAX_REMEMBERED_UNKNOWN && seen.insert(v.clone()) {
+                first_time.push(v.clone());
+            }
+        }
+        first_time
+    }
+}
+
+fn refresh_interval_secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}

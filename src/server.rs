@@ -1,0 +1,192 @@
+//! The HTTP surface: `/metrics` (or `--web.telemetry-path`), the landing page `/`,
+//! `/-/healthy` and `/-/ready`.
+//!
+//! `/metrics` never calls the API: it encodes the small self-metrics block and appends the
+//! object families rendered at the last refresh, as shared bytes (no copy). When the scraper
+//! accepts gzip (Prometheus does), the object part is the gzip member compressed once per
+//! refresh and only the self-metrics block is compressed per request.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+
+use crate::metrics::exposition::gzip;
+use crate::metrics::{CONTENT_TYPE, ExpositionStore, SelfMetrics};
+use crate::scheduler::StatusBoard;
+
+/// What the handlers read.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Object families.
+    pub store: Arc<ExpositionStore>,
+    /// Self metrics.
+    pub metrics: Arc<SelfMetrics>,
+    /// Per-account status.
+    pub status: Arc<StatusBoard>,
+    /// `--web.telemetry-path`, for the landing page link.
+    pub telemetry_path: String,
+}
+
+/// Builds the router; tests drive it with `tower::ServiceExt::oneshot` or serve it on port 0.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(&state.telemetry_path.clone(), get(metrics))
+        .route("/", get(landing_page))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let mut own = Vec::with_capacity(8 * 1024);
+    state.metrics.encode(&mut own);
+    let objects = state.store.current();
+    let wants_gzip = accepts_gzip(&headers);
+    let (first, second) = if wants_gzip {
+        (gzip(&own), objects.gzip.clone())
+    } else {
+        (Bytes::from(own), objects.text.clone())
+    };
+    let len = first.len() + second.len();
+    let chunks = [first, second].map(Ok::<Bytes, std::convert::Infallible>);
+    let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if wants_gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
+}
+
+/// True when `Accept-Encoding` lists gzip with a non-zero q-value.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let q_zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+        })
+}
+
+async fn healthy() -> &'static str {
+    "Healthy\n"
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.status.ready() {
+        (StatusCode::OK, "Ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: first refresh still running\n",
+        )
+    }
+}
+
+async fn landing_page(State(state): State<AppState>) -> Html<String> {
+    let mut rows = String::new();
+    for (name, s) in state.status.snapshot() {
+        let result = match &s.last_result {
+            None => "pending".to_owned(),
+            Some(Ok(n)) => format!("ok ({n} numbers)"),
+            Some(Err(e)) => format!("error: {e}"),
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&name),
+            escape(&s.endpoint),
+            escape(s.cust_space_id.as_deref().unwrap_or("")),
+            fmt_time(s.last_attempt),
+            fmt_time(s.last_success),
+            escape(&result),
+            if s.serving_data { "yes" } else { "no" },
+        ));
+    }
+    let path = escape(&state.telemetry_path);
+    Html(format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>ChatApp Exporter</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
+</head>
+<body>
+<h1>ChatApp Exporter</h1>
+<p>Prometheus exporter for Alibaba Cloud Chat App Message Service (WhatsApp sending numbers).
+Version {version} (revision {revision}).</p>
+<ul>
+<li><a href="{path}">Metrics</a></li>
+<li><a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a></li>
+</ul>
+<h2>Accounts</h2>
+<table>
+<tr><th>Account</th><th>Endpoint</th><th>CustSpaceId</th><th>Last attempt (UTC)</th><th>Last success (UTC)</th><th>Last result</th><th>Serving data</th></tr>
+{rows}</table>
+</body>
+</html>
+"#,
+        version = crate::metrics::self_metrics::build::VERSION,
+        revision = crate::metrics::self_metrics::build::REVISION,
+    ))
+}
+
+fn fmt_time(t: Option<SystemTime>) -> String {
+    t.map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+/// Minimal HTML escaping for text and attribute values.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let mut h = HeaderMap::new();
+        assert!(!accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        assert!(accepts_gzip(&h));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity, gzip;q=0"),
+        );
+        assert!(!accepts_gzip(&h));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("deflate, GZIP;q=0.5"),
+        );
+        assert!(accepts_gzip(&h));
+    }
+}

@@ -1,0 +1,348 @@
+//! A simulated CAMS API on loopback: it speaks the real wire protocol (POST `/?<signed
+//! query>`), checks every request's signature, nonce, timestamp and common parameters the
+//! way the gateway does, and answers with the real success and error documents.
+//!
+//! `--demo` runs it with the [`demo::DemoFleet`] backend; the integration tests run it with
+//! scripted backends. It only ever binds loopback addresses.
+
+pub mod demo;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::api::signing;
+
+/// How far a request's `Timestamp` may be from the simulator's clock.
+const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+/// How many nonces the simulator remembers to detect reuse.
+const NONCES_REMEMBERED: usize = 100_000;
+
+/// A request that passed signature checks.
+#[derive(Debug, Clone)]
+pub struct SimRequest {
+    /// HTTP method.
+    pub method: String,
+    /// The `Action` parameter.
+    pub action: String,
+    /// All parameters except `Signature`.
+    pub params: BTreeMap<String, String>,
+}
+
+impl SimRequest {
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+}
+
+/// An answer: status, JSON body and an optional delay before it is sent.
+#[derive(Debug, Clone)]
+pub struct SimResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body bytes (usually JSON).
+    pub body: Vec<u8>,
+    /// Wait this long before answering (to simulate a hung server).
+    pub delay: Duration,
+}
+
+impl SimResponse {
+    /// A 200 with a JSON body.
+    pub fn ok(body: serde_json::Value) -> Self {
+        SimResponse {
+            status: 200,
+            body: body.to_string().into_bytes(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// An Alibaba error document with the given status and code.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        SimResponse {
+            status,
+            body: json!({
+                "RequestId": request_id(),
+                "HostId": "cams.ap-southeast-1.aliyuncs.com",
+                "Code": code,
+                "Message": message,
+                "Recommend": format!("https://api.aliyun.com/troubleshoot?q={code}&product=cams"),
+            })
+            .to_string()
+            .into_bytes(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Any status and raw body.
+    pub fn raw(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        SimResponse {
+            status,
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// The same answer after `delay`.
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A random request ID in Alibaba's format.
+pub fn request_id() -> String {
+    let u = rand::random::<u128>();
+    let h = format!("{u:032X}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Produces the answers to verified requests.
+pub trait Backend: Send + Sync + 'static {
+    /// Answers one request (signature already verified).
+    fn respond(&self, request: &SimRequest) -> SimResponse;
+}
+
+/// An AccessKey the simulator accepts.
+#[derive(Debug, Clone)]
+pub struct SimKey {
+    /// AccessKey secret.
+    pub secret: String,
+    /// Required `SecurityToken`, for STS keys.
+    pub security_token: Option<String>,
+}
+
+struct SimState {
+    backend: Arc<dyn Backend>,
+    keys: HashMap<String, SimKey>,
+    nonces: Mutex<(HashSet<String>, VecDeque<String>)>,
+    log: Mutex<Vec<SimRequest>>,
+}
+
+/// A running simulator.
+#[derive(Clone)]
+pub struct Simulator {
+    state: Arc<SimState>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Simulator {
+    /// Binds `127.0.0.1:0` and serves `backend` in a background task.
+    pub async fn start(
+        backend: Arc<dyn Backend>,
+        keys: HashMap<String, SimKey>,
+    ) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState {
+            backend,
+            keys,
+            nonces: Mutex::default(),
+            log: Mutex::default(),
+        });
+        let app = Router::new()
+            .route("/", any(handle))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(Simulator { state, addr })
+    }
+
+    /// The base URL to use as an account endpoint.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every verified request so far.
+    pub fn requests(&self) -> Vec<SimRequest> {
+        self.state
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let response = match verify(&state, method.as_str(), query.as_deref().unwrap_or("")) {
+        Ok(request) => {
+            state
+                .log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(request.clone());
+            state.backend.respond(&request)
+        }
+        Err(e) => e,
+    };
+    if !response.delay.is_zero() {
+        tokio::time::sleep(response.delay).await;
+    }
+    (
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        response.body,
+    )
+        .into_response()
+}
+
+/// The gateway's checks, in the gateway's order, with its error codes (cams-api.md §6).
+fn verify(state: &SimState, method: &str, query: &str) -> Result<SimRequest, SimResponse> {
+    if method != "POST" && method != "GET" {
+        return Err(SimResponse::error(
+            400,
+            "UnsupportedHTTPMethod",
+            "This http method is not supported.",
+        ));
+    }
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in signing::parse_query(query) {
+        params.insert(k, v);
+    }
+    let signature = params.remove("Signature");
+    for required in [
+        "AccessKeyId",
+        "Action",
+        "Format",
+        "SignatureMethod",
+        "SignatureNonce",
+        "SignatureVersion",
+        "Timestamp",
+        "Version",
+    ] {
+        if !params.contains_key(required) {
+            return Err(SimResponse::error(
+                400,
+                "MissingParameter",
+                &format!(
+                    "The input parameter \"{required}\" that is mandatory for processing this request is not supplied."
+                ),
+            ));
+        }
+    }
+    let Some(signature) = signature else {
+        return Err(SimResponse::error(
+            400,
+            "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards.",
+        ));
+    };
+    let p = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
+    if p("Version") != "2020-06-06" {
+        return Err(SimResponse::error(
+            404,
+            "InvalidVersion",
+            "Specified parameter Version is not valid.",
+        ));
+    }
+    if p("SignatureMethod") != "HMAC-SHA1" || p("SignatureVersion") != "1.0" {
+        return Err(SimResponse::error(
+            400,
+            "InvalidParameter",
+            "SignatureMethod/SignatureVersion not supported.",
+        ));
+    }
+    if !p("Format").eq_ignore_ascii_case("JSON") {
+        return Err(SimResponse::error(
+            400,
+            "InvalidParameter",
+            "Format must be JSON in the simulator.",
+        ));
+    }
+    let Some(key) = state.keys.get(p("AccessKeyId")) else {
+        return Err(SimResponse::error(
+            404,
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        ));
+    };
+    let ts = humantime::parse_rfc3339(p("Timestamp")).map_err(|_| {
+        SimResponse::error(
+            400,
+            "InvalidTimeStamp.Format",
+            "Specified time stamp or date value is not well formatted.",
+        )
+    })?;
+    let now = SystemTime::now();
+    let skew = now
+        .duration_since(ts)
+        .or_else(|e| Ok::<_, ()>(e.duration()))
+        .unwrap_or_default();
+    if skew > MAX_SKEW {
+        return Err(SimResponse::error(
+            400,
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        ));
+    }
+    let string_to_sign = signing::string_to_sign(method, &params);
+    if signing::sign_string(&key.secret, &string_to_sign) != signature {
+        return Err(SimResponse::error(
+            400,
+            "SignatureDoesNotMatch",
+            &format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
+        ));
+    }
+    if key.security_token.as_deref() != params.get("SecurityToken").map(String::as_str) {
+        return Err(SimResponse::error(
+            400,
+            "InvalidSecurityToken.Mismatch",
+            "Specified SecurityToken is invalid.",
+        ));
+    }
+    {
+        let mut nonces = state.nonces.lock().unwrap_or_else(PoisonError::into_inner);
+        let nonce = p("SignatureNonce").to_owned();
+        if !nonces.0.insert(nonce.clone()) {
+            return Err(SimResponse::error(
+                400,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
+        }
+        nonces.1.push_back(nonce);
+        if nonces.1.len() > NONCES_REMEMBERED
+            && let Some(old) = nonces.1.pop_front()
+        {
+            nonces.0.remove(&old);
+        }
+    }
+    Ok(SimRequest {
+        method: method.to_owned(),
+        action: p("Action").to_owned(),
+        params,
+    })
+}
