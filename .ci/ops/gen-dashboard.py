@@ -1,0 +1,647 @@
+#!/usr/bin/env python3
+"""Generates dashboards/chatapp-overview.json (Grafana 10+ dashboard for chatapp_exporter).
+
+    python3 .ci/ops/gen-dashboard.py            # rewrite dashboards/chatapp-overview.json
+    python3 .ci/ops/gen-dashboard.py --check    # exit 1 if the committed file differs
+
+The JSON is the deliverable (import it in Grafana or provision it); this script keeps the
+datasource references, colour mappings and layout consistent. Edit the dashboard here, not in
+the JSON: .ci/ops-checks.sh fails when the two drift apart. A dashboard changed in Grafana's UI
+can be exported and its changes ported back here.
+
+Every panel query must return data against a Prometheus scraping `chatapp_exporter --demo`
+(.ci/e2e-prometheus.sh checks that).
+"""
+import json
+import pathlib
+import sys
+
+OUT = pathlib.Path(__file__).resolve().parents[2] / "dashboards" / "chatapp-overview.json"
+
+DS = {"type": "prometheus", "uid": "${datasource}"}
+NUM = 'account=~"$account",phone_number=~"$phone_number"'
+ACC = 'account=~"$account"'
+# Joins a per-number result with its display name (one info series per number).
+NAME_JOIN = (
+    " * on (account, phone_number) group_left (verified_name) "
+    "max by (account, phone_number, verified_name) (chatapp_phone_number_info{%s})" % NUM
+)
+
+# Colours of the API's enum values (Grafana named colours).
+STATUS_COLOURS = {
+    "CONNECTED": "green",
+    "PENDING": "yellow",
+    "UNVERIFIED": "yellow",
+    "FLAGGED": "red",
+    "RATE_LIMITED": "orange",
+    "RESTRICTED": "orange",
+    "PAUSED": "orange",
+    "OFFLINE": "red",
+    "DISCONNECTED": "red",
+    "BANNED": "dark-red",
+    "MIGRATED": "purple",
+    "DELETED": "text",
+    "UNKNOWN": "text",
+}
+QUALITY_COLOURS = {"GREEN": "green", "YELLOW": "yellow", "RED": "red", "UNKNOWN": "text", "NA": "text"}
+CODE_VERIFICATION_COLOURS = {
+    "VERIFIED": "green",
+    "NOT_VERIFIED": "yellow",
+    "MORE_INFORMATION_REQUESTED": "yellow",
+    "EXPIRED": "orange",
+    "REJECTED": "red",
+    "REVOKED": "red",
+}
+NAME_STATUS_COLOURS = {
+    "Approval": "green",
+    "APPROVED": "green",
+    "AVAILABLE_WITHOUT_REVIEW": "green",
+    "Pending_Review": "yellow",
+    "PENDING_REVIEW": "yellow",
+    "NONE": "text",
+    "Rejected": "red",
+    "REJECTED": "red",
+    "DECLINED": "red",
+    "EXPIRED": "orange",
+}
+REVIEW_COLOURS = {"APPROVED": "green", "PENDING": "yellow", "REJECTED": "red", "DISABLED": "red"}
+TIER_COLOURS = {"TIER_NOT_SET": "text"}
+
+# Numeric codes for the state timelines (Prometheus returns numbers, not strings).
+QUALITY_CODES = [("GREEN", 1), ("YELLOW", 2), ("RED", 3)]  # 0 = UNKNOWN / NA / other
+STATUS_CODES = [
+    ("CONNECTED", 1),
+    ("PENDING", 2),
+    ("UNVERIFIED", 3),
+    ("FLAGGED", 4),
+    ("RATE_LIMITED", 5),
+    ("RESTRICTED", 6),
+    ("PAUSED", 7),
+    ("OFFLINE", 8),
+    ("DISCONNECTED", 9),
+    ("BANNED", 10),
+    ("MIGRATED", 11),
+    ("DELETED", 12),
+]  # 0 = UNKNOWN or a value the exporter has never seen
+
+
+def text_mappings(colours):
+    return [
+        {
+            "type": "value",
+            "options": {v: {"text": v, "color": c, "index": i} for i, (v, c) in enumerate(colours.items())},
+        }
+    ]
+
+
+def code_mappings(codes, colours, other):
+    opts = {"0": {"text": other, "color": "text", "index": 0}}
+    for i, (name, code) in enumerate(codes, start=1):
+        opts[str(code)] = {"text": name, "color": colours[name], "index": i}
+    return [{"type": "value", "options": opts}]
+
+
+def prom_annotation(name, colour, expr, title, text):
+    return {
+        "datasource": DS,
+        "enable": True,
+        "hide": False,
+        "iconColor": colour,
+        "name": name,
+        "target": {"refId": "Anno", "expr": expr, "interval": "1m"},
+        "titleFormat": title,
+        "textFormat": text,
+    }
+
+
+def target(expr, ref="A", legend="__auto", instant=False, fmt=None):
+    t = {
+        "datasource": DS,
+        "editorMode": "code",
+        "expr": expr,
+        "legendFormat": legend,
+        "range": not instant,
+        "instant": instant,
+        "refId": ref,
+    }
+    if fmt:
+        t["format"] = fmt
+    return t
+
+
+class Layout:
+    def __init__(self):
+        self.panels = []
+        self.y = 0
+        self.x = 0
+        self.row_h = 0
+
+    def _id(self):
+        return len(self.panels) + 1
+
+    def row(self, title):
+        self.newline()
+        self.panels.append(
+            {
+                "type": "row",
+                "id": self._id(),
+                "title": title,
+                "collapsed": False,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
+                "panels": [],
+            }
+        )
+        self.y += 1
+
+    def newline(self):
+        if self.x:
+            self.y += self.row_h
+        self.x, self.row_h = 0, 0
+
+    def add(self, panel, w, h):
+        if self.x + w > 24:
+            self.newline()
+        panel["id"] = self._id()
+        panel["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
+        panel["datasource"] = DS
+        self.panels.append(panel)
+        self.x += w
+        self.row_h = max(self.row_h, h)
+
+
+def stat(title, expr, description, colour="text", thresholds=None, text_mode="value", legend="__auto", unit="none"):
+    steps = thresholds or [{"color": colour, "value": None}]
+    return {
+        "type": "stat",
+        "title": title,
+        "description": description,
+        "targets": [target(expr, instant=True, legend=legend)],
+        "fieldConfig": {
+            "defaults": {
+                "color": {"mode": "thresholds"},
+                "thresholds": {"mode": "absolute", "steps": steps},
+                "mappings": [],
+                "unit": unit,
+                "decimals": 0,
+            },
+            "overrides": [],
+        },
+        "options": {
+            "reduceOptions": {"values": False, "calcs": ["lastNotNull"], "fields": ""},
+            "orientation": "auto",
+            "textMode": text_mode,
+            "colorMode": "background",
+            "graphMode": "none",
+            "justifyMode": "auto",
+            "wideLayout": True,
+            "showPercentChange": False,
+        },
+    }
+
+
+def count_stat(title, selector, description, colour_when_nonzero, zero_colour="green"):
+    expr = "count(%s == 1) or vector(0)" % selector
+    return stat(
+        title,
+        expr,
+        description,
+        thresholds=[{"color": zero_colour, "value": None}, {"color": colour_when_nonzero, "value": 1}],
+    )
+
+
+def colour_column(name, mappings):
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [
+            {"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}},
+            {"id": "mappings", "value": mappings},
+        ],
+    }
+
+
+def table(title, description, targets, organize, overrides, sort_by):
+    return {
+        "type": "table",
+        "title": title,
+        "description": description,
+        "targets": targets,
+        "transformations": [
+            {"id": "merge", "options": {}},
+            {"id": "organize", "options": organize},
+        ],
+        "fieldConfig": {
+            "defaults": {
+                "custom": {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False, "filterable": True},
+                "color": {"mode": "thresholds"},
+                "thresholds": {"mode": "absolute", "steps": [{"color": "text", "value": None}]},
+                "mappings": [],
+            },
+            "overrides": overrides,
+        },
+        "options": {
+            "showHeader": True,
+            "cellHeight": "sm",
+            "frameIndex": 0,
+            "sortBy": [{"displayName": sort_by, "desc": False}],
+        },
+    }
+
+
+def timeline(title, description, expr, legend, mappings):
+    return {
+        "type": "state-timeline",
+        "title": title,
+        "description": description,
+        "targets": [target(expr, legend=legend)],
+        "fieldConfig": {
+            "defaults": {
+                "custom": {"lineWidth": 0, "fillOpacity": 80, "hideFrom": {"legend": False, "tooltip": False, "viz": False}},
+                "color": {"mode": "thresholds"},
+                "thresholds": {"mode": "absolute", "steps": [{"color": "text", "value": None}]},
+                "mappings": mappings,
+            },
+            "overrides": [],
+        },
+        "options": {
+            "mergeValues": True,
+            "showValue": "auto",
+            "alignValue": "left",
+            "rowHeight": 0.9,
+            "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom", "calcs": []},
+            "tooltip": {"mode": "single", "sort": "none"},
+        },
+    }
+
+
+def timeseries(title, description, targets, unit="short", step=False, draw="line", stack=False, min_zero=True):
+    custom = {
+        "drawStyle": draw,
+        "lineInterpolation": "stepAfter" if step else "linear",
+        "lineWidth": 2,
+        "fillOpacity": 80 if draw == "bars" else 10,
+        "showPoints": "never",
+        "spanNulls": False,
+        "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+        "axisPlacement": "auto",
+        "hideFrom": {"legend": False, "tooltip": False, "viz": False},
+    }
+    if min_zero:
+        custom["axisSoftMin"] = 0
+    return {
+        "type": "timeseries",
+        "title": title,
+        "description": description,
+        "targets": targets,
+        "fieldConfig": {
+            "defaults": {
+                "custom": custom,
+                "color": {"mode": "palette-classic"},
+                "unit": unit,
+                "mappings": [],
+                "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}]},
+            },
+            "overrides": [],
+        },
+        "options": {
+            "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom", "calcs": []},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+    }
+
+
+def state_code_expr(metric, label, codes):
+    terms = ["\n  or ".join("%s{%s,%s=\"%s\"} * %d" % (metric, NUM, label, name, code) for name, code in codes)]
+    # Every known and unseen state series is 0 except the current one, so max() is the current code,
+    # or 0 for a state without a code (UNKNOWN, NA, unseen values).
+    zero = "%s{%s} * 0" % (metric, NUM)
+    return "max by (account, phone_number) (\n  %s\n  or %s\n)%s" % (terms[0], zero, NAME_JOIN)
+
+
+def build():
+    L = Layout()
+
+    # --- Fleet ------------------------------------------------------------------------------
+    L.row("Fleet")
+    L.add(stat("Numbers", "count(chatapp_phone_number_info{%s}) or vector(0)" % NUM,
+               "WhatsApp sending numbers listed by QueryChatappPhoneNumbers.", colour="blue"), 3, 4)
+    L.add(count_stat("Connected", 'chatapp_phone_number_status{%s,status="CONNECTED"}' % NUM,
+                     "Numbers whose status is CONNECTED (can send).", "green", zero_colour="text"), 3, 4)
+    L.add(count_stat("Not connected", 'chatapp_phone_number_status{%s,status!~"CONNECTED|DELETED"}' % NUM,
+                     "Numbers in any status other than CONNECTED (DELETED excluded): FLAGGED, RESTRICTED, "
+                     "PENDING, ...", "orange"), 3, 4)
+    L.add(count_stat("Quality GREEN", 'chatapp_phone_number_quality_rating{%s,rating="GREEN"}' % NUM,
+                     "Numbers with quality rating GREEN (last 7 days of recipient feedback).", "green",
+                     zero_colour="text"), 3, 4)
+    L.add(count_stat("Quality YELLOW", 'chatapp_phone_number_quality_rating{%s,rating="YELLOW"}' % NUM,
+                     "Numbers with quality rating YELLOW.", "yellow"), 3, 4)
+    L.add(count_stat("Quality RED", 'chatapp_phone_number_quality_rating{%s,rating="RED"}' % NUM,
+                     "Numbers with quality rating RED: pause their marketing traffic.", "red"), 3, 4)
+    waba = stat("WABA review", 'max by (account, status) (chatapp_waba_account_review_status{%s} == 1)' % ACC,
+                "AccountReviewStatus of each account's WhatsApp Business Account.",
+                text_mode="name", legend="{{account}}: {{status}}")
+    waba["fieldConfig"]["overrides"] = [
+        {
+            "matcher": {"id": "byRegexp", "options": ".*: %s" % status},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}],
+        }
+        for status, colour in [("APPROVED", "green"), ("PENDING", "yellow"), ("(REJECTED|DISABLED)", "red")]
+    ]
+    L.add(waba, 6, 4)
+
+    # --- Numbers table ----------------------------------------------------------------------
+    L.row("Numbers")
+
+    def by_number(metric, label, column):
+        sel = "%s{%s} == 1" % (metric, NUM)
+        if label != column:
+            sel = 'label_replace(%s, "%s", "$1", "%s", "(.*)")' % (sel, column, label)
+        return "max by (account, phone_number, %s) (%s)" % (column, sel)
+
+    targets = [
+        target("max by (account, phone_number, verified_name, is_official) (chatapp_phone_number_info{%s})" % NUM,
+               "A", instant=True, fmt="table"),
+        target(by_number("chatapp_phone_number_status", "status", "status"), "B", instant=True, fmt="table"),
+        target(by_number("chatapp_phone_number_quality_rating", "rating", "rating"), "C", instant=True, fmt="table"),
+        target(by_number("chatapp_phone_number_messaging_limit_tier", "tier", "tier"), "D", instant=True, fmt="table"),
+        target("max by (account, phone_number) (chatapp_phone_number_messaging_limit{%s})" % NUM,
+               "E", instant=True, fmt="table"),
+        target(by_number("chatapp_phone_number_code_verification_status", "status", "code_verification"), "F",
+               instant=True, fmt="table"),
+        target(by_number("chatapp_phone_number_name_status", "status", "name_status"), "G", instant=True, fmt="table"),
+        target(by_number("chatapp_phone_number_new_name_status", "status", "new_name_status"), "H",
+               instant=True, fmt="table"),
+    ]
+    columns = [
+        ("verified_name", "Verified name"),
+        ("phone_number", "Number"),
+        ("account", "Account"),
+        ("status", "Status"),
+        ("rating", "Quality"),
+        ("tier", "Tier"),
+        ("Value #E", "Limit / 24 h"),
+        ("code_verification", "Code verification"),
+        ("name_status", "Name status"),
+        ("new_name_status", "New name status"),
+        ("is_official", "Official"),
+    ]
+    organize = {
+        "excludeByName": {"Time": True, **{"Value #%s" % r: True for r in "ABCDFGH"}},
+        "indexByName": {name: i for i, (name, _) in enumerate(columns)},
+        "renameByName": dict(columns),
+    }
+    overrides = [
+        colour_column("Status", text_mappings(STATUS_COLOURS)),
+        colour_column("Quality", text_mappings(QUALITY_COLOURS)),
+        colour_column("Code verification", text_mappings(CODE_VERIFICATION_COLOURS)),
+        colour_column("Name status", text_mappings(NAME_STATUS_COLOURS)),
+        colour_column("New name status", text_mappings(NAME_STATUS_COLOURS)),
+        {
+            "matcher": {"id": "byName", "options": "Limit / 24 h"},
+            "properties": [
+                {"id": "unit", "value": "short"},
+                {"id": "decimals", "value": 0},
+                {"id": "mappings", "value": [
+                    {"type": "range", "options": {"from": 1e15, "to": None,
+                                                  "result": {"text": "Unlimited", "index": 0}}}
+                ]},
+            ],
+        },
+        {
+            "matcher": {"id": "byName", "options": "Number"},
+            "properties": [{"id": "custom.width", "value": 130}],
+        },
+    ]
+    L.add(table("Numbers",
+                "One row per number: display name, status, quality, messaging limit tier and limit (unique "
+                "recipients of business-initiated conversations per 24 h), code verification and display name "
+                "review. Data is refreshed in the background every chatapp_refresh_interval_seconds.",
+                targets, organize, overrides, "Verified name"), 24, 10)
+
+    # --- History ----------------------------------------------------------------------------
+    L.row("History")
+    legend = "{{verified_name}} +{{phone_number}}"
+    L.add(timeline("Quality rating per number",
+                   "QualityRating over time. Gaps mean the exporter had no data for the account.",
+                   state_code_expr("chatapp_phone_number_quality_rating", "rating", QUALITY_CODES), legend,
+                   code_mappings(QUALITY_CODES, QUALITY_COLOURS, "UNKNOWN")), 24, 8)
+    L.add(timeline("Status per number",
+                   "Status over time (CONNECTED, FLAGGED, RESTRICTED, ...). OTHER is UNKNOWN or a value the "
+                   "exporter does not know.",
+                   state_code_expr("chatapp_phone_number_status", "status", STATUS_CODES), legend,
+                   code_mappings(STATUS_CODES, STATUS_COLOURS, "OTHER")), 24, 8)
+    L.add(timeseries("Messaging limit per account (lowest number)",
+                     "Lowest chatapp_phone_number_messaging_limit among the account's numbers: unique recipients "
+                     "of business-initiated conversations per 24 h. Limits belong to the business portfolio, so "
+                     "a step down affects every number. Numbers with an unmapped tier are not counted.",
+                     [target("min by (account) (chatapp_phone_number_messaging_limit{%s})" % NUM,
+                             legend="{{account}}")],
+                     unit="short", step=True), 12, 8)
+    L.add(timeseries("Numbers by status",
+                     "How many numbers are in each status.",
+                     [target("count by (status) (chatapp_phone_number_status{%s} == 1)" % NUM,
+                             legend="{{status}}")],
+                     unit="short", step=True, draw="bars", stack=True), 12, 8)
+
+    # --- WABA -------------------------------------------------------------------------------
+    L.row("WhatsApp Business Accounts")
+    waba_targets = [
+        target("max by (account, waba_id, waba_name, business_id, business_name, currency, "
+               "message_template_namespace) (chatapp_waba_info{%s})" % ACC, "A", instant=True, fmt="table"),
+        target("max by (account, waba_id, status) (chatapp_waba_account_review_status{%s} == 1)" % ACC, "B",
+               instant=True, fmt="table"),
+        target("max by (account, cust_space_id, region_id) (chatapp_account_info{%s})" % ACC, "C",
+               instant=True, fmt="table"),
+    ]
+    waba_columns = [
+        ("account", "Account"),
+        ("waba_id", "WABA ID"),
+        ("waba_name", "WABA name"),
+        ("status", "Review status"),
+        ("business_name", "Business"),
+        ("business_id", "Business ID"),
+        ("currency", "Currency"),
+        ("message_template_namespace", "Template namespace"),
+        ("cust_space_id", "Customer space"),
+        ("region_id", "Region"),
+    ]
+    L.add(table("WhatsApp Business Accounts",
+                "QueryChatappBindWaba: the WABA of each account and its review status.",
+                waba_targets,
+                {
+                    "excludeByName": {"Time": True, "Value #A": True, "Value #B": True, "Value #C": True},
+                    "indexByName": {name: i for i, (name, _) in enumerate(waba_columns)},
+                    "renameByName": dict(waba_columns),
+                },
+                [colour_column("Review status", text_mappings(REVIEW_COLOURS))],
+                "Account"), 24, 6)
+
+    # --- Exporter health --------------------------------------------------------------------
+    L.row("Exporter")
+    L.add(timeline("Refresh status per account",
+                   "chatapp_up: 1 when the account's last refresh succeeded. After failures the last data is "
+                   "kept for --refresh.max-staleness.",
+                   "max by (account) (chatapp_up{%s})" % ACC, "{{account}}",
+                   [{"type": "value", "options": {"1": {"text": "OK", "color": "green", "index": 0},
+                                                   "0": {"text": "FAILING", "color": "red", "index": 1}}}]), 12, 6)
+    L.add(timeseries("Data age",
+                     "Seconds since the account's last successful refresh, and the ChatAppDataStale threshold "
+                     "(three refresh intervals).",
+                     [target("time() - max by (account) (chatapp_last_refresh_success_timestamp_seconds{%s})" % ACC,
+                             "A", legend="{{account}}"),
+                      target("3 * max(chatapp_refresh_interval_seconds)", "B", legend="stale threshold")],
+                     unit="s"), 12, 6)
+    L.add(timeseries("Refresh duration",
+                     "Duration of the last refresh of each account (both API calls).",
+                     [target("max by (account) (chatapp_refresh_duration_seconds{%s})" % ACC, legend="{{account}}")],
+                     unit="s"), 8, 7)
+    L.add(timeseries("API requests",
+                     "CAMS API requests per second by account and operation. The quota (about 10/s per API) is "
+                     "shared by everything on the Alibaba Cloud parent account.",
+                     [target("sum by (account, operation) (rate(chatapp_api_requests_total{%s}[$__rate_interval]))"
+                             % ACC, legend="{{account}} {{operation}}")],
+                     unit="reqps"), 8, 7)
+    L.add(timeseries("API errors by code",
+                     "Failed CAMS API requests per second by Alibaba error code (Throttling.User, Forbidden.RAM, "
+                     "...) or transport failure (timeout, connect, decode, http_5xx). 0 when there were none.",
+                     [target("sum by (account, code) (rate(chatapp_api_request_errors_total{%s}[$__rate_interval]))"
+                             " or vector(0)" % ACC, legend="{{account}} {{code}}")],
+                     unit="reqps", draw="bars", stack=True), 8, 7)
+    L.add(timeseries("Memory",
+                     "Resident memory of the exporter process.",
+                     [target("process_resident_memory_bytes and on (job, instance) chatapp_build_info",
+                             legend="{{instance}}")],
+                     unit="bytes"), 8, 6)
+    L.add(stat("Unknown enum values",
+               "sum by (field) (chatapp_unknown_enum_values_total) or vector(0)",
+               "API values the exporter does not know, counted per field since the exporter started (see "
+               "the ChatAppUnknownEnumValue alert and the exporter log). 0 when there were none.",
+               thresholds=[{"color": "green", "value": None}, {"color": "blue", "value": 1}],
+               legend="{{field}}", text_mode="value_and_name"), 8, 6)
+    version_columns = [("instance", "Instance"), ("version", "Version"), ("revision", "Revision"),
+                       ("rustc_version", "rustc"), ("Value #B", "Up since")]
+    L.add(table("Exporter version",
+                "chatapp_build_info and start time of each exporter instance.",
+                [target("max by (instance, version, revision, rustc_version) (chatapp_build_info)", "A",
+                        instant=True, fmt="table"),
+                 target("1000 * max by (instance) (process_start_time_seconds and on (job, instance) "
+                        "chatapp_build_info)", "B", instant=True, fmt="table")],
+                {
+                    "excludeByName": {"Time": True, "Value #A": True},
+                    "indexByName": {name: i for i, (name, _) in enumerate(version_columns)},
+                    "renameByName": dict(version_columns),
+                },
+                [{"matcher": {"id": "byName", "options": "Up since"},
+                  "properties": [{"id": "unit", "value": "dateTimeFromNow"}]}],
+                "Instance"), 8, 6)
+
+    def query_var(name, label, query, description):
+        return {
+            "name": name,
+            "label": label,
+            "description": description,
+            "type": "query",
+            "datasource": DS,
+            "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+            "refresh": 2,
+            "regex": "",
+            "sort": 1,
+            "multi": True,
+            "includeAll": True,
+            "allValue": ".*",
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "options": [],
+            "hide": 0,
+        }
+
+    return {
+        "title": "ChatApp / WhatsApp numbers",
+        "uid": "chatapp-overview",
+        "description": "WhatsApp sending numbers of Alibaba Cloud Chat App Message Service, from chatapp_exporter. "
+                       "Generated by .ci/ops/gen-dashboard.py.",
+        "tags": ["chatapp", "whatsapp", "alibaba-cloud"],
+        "editable": True,
+        "graphTooltip": 1,
+        "fiscalYearStartMonth": 0,
+        "liveNow": False,
+        "refresh": "1m",
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-24h", "to": "now"},
+        "timepicker": {},
+        "timezone": "",
+        "weekStart": "",
+        "links": [
+            {
+                "title": "Runbook",
+                "type": "link",
+                "icon": "doc",
+                "tooltip": "What each alert means and what to do",
+                "url": "https://github.com/chatapp-exporter/chatapp_exporter/blob/main/docs/runbook.md",
+                "targetBlank": True,
+                "asDropdown": False,
+                "includeVars": False,
+                "keepTime": False,
+                "tags": [],
+            }
+        ],
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                },
+                prom_annotation(
+                    "Messaging limit changes", "orange",
+                    "changes(chatapp_phone_number_messaging_limit{%s}[5m]) > 0" % NUM,
+                    "Messaging limit changed", "+{{phone_number}} ({{account}})",
+                ),
+                prom_annotation(
+                    "ChatApp alerts", "red",
+                    'ALERTS{alertname=~"ChatApp.*",alertstate="firing"}',
+                    "{{alertname}}", "{{account}} {{phone_number}} {{verified_name}}",
+                ),
+            ]
+        },
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "label": "Data source",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "regex": "",
+                    "refresh": 1,
+                    "hide": 0,
+                    "includeAll": False,
+                    "multi": False,
+                    "options": [],
+                },
+                query_var("account", "Account", "label_values(chatapp_phone_number_info, account)",
+                          "Account alias from the exporter's configuration."),
+                query_var("phone_number", "Number",
+                          'label_values(chatapp_phone_number_info{account=~"$account"}, phone_number)',
+                          "Phone number (digits with country code)."),
+            ]
+        },
+        "panels": L.panels,
+    }
+
+
+def main():
+    text = json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+    if sys.argv[1:] == ["--check"]:
+        if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
+            print("%s is out of date: run python3 .ci/ops/gen-dashboard.py" % OUT, file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
