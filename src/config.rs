@@ -195,11 +195,38 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
                 path: path.clone(),
                 source,
             })?;
-            parse_file(path, &text)?
+            let mut file = parse_file(path, &text)?;
+            if let Some(dir) = path.parent() {
+                file.make_paths_relative_to(dir);
+            }
+            file
         }
         None => FileConfig::default(),
     };
     resolve(cli, file, env)
+}
+
+impl FileConfig {
+    /// Resolves relative secret-file paths against the config file's directory, as
+    /// Prometheus does for the files its configuration names.
+    pub fn make_paths_relative_to(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        for a in &mut self.accounts {
+            if let Some(p) = &mut a.isv_code_file {
+                fix(p);
+            }
+            if let Some(c) = &mut a.credentials {
+                fix(&mut c.access_key_secret_file);
+                if let Some(p) = &mut c.security_token_file {
+                    fix(p);
+                }
+            }
+        }
+    }
 }
 
 /// Merges flags and a parsed file (pure apart from checking that secret files are readable).

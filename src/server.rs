@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 
-use crate::metrics::exposition::gzip;
+use crate::metrics::exposition::gzip_parts;
 use crate::metrics::{CONTENT_TYPE, ExpositionStore, SelfMetrics};
 use crate::scheduler::StatusBoard;
 
@@ -49,13 +49,13 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     state.metrics.encode(&mut own);
     let objects = state.store.current();
     let wants_gzip = accepts_gzip(&headers);
-    let (first, second) = if wants_gzip {
-        (gzip(&own), objects.gzip.clone())
+    let chunks: Vec<Bytes> = if wants_gzip {
+        gzip_parts(&own, &objects).to_vec()
     } else {
-        (Bytes::from(own), objects.text.clone())
+        vec![Bytes::from(own), objects.text.clone()]
     };
-    let len = first.len() + second.len();
-    let chunks = [first, second].map(Ok::<Bytes, std::convert::Infallible>);
+    let len: usize = chunks.iter().map(Bytes::len).sum();
+    let chunks = chunks.into_iter().map(Ok::<Bytes, std::convert::Infallible>);
     let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));

@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use flate2::Compression;
-use flate2::write::GzEncoder;
+// Level 1 ("fast"): the exposition is repetitive text that compresses about tenfold even
+// so, and it runs once per refresh.
+use flate2::write::DeflateEncoder;
+use flate2::{Compress, Compression, FlushCompress};
 use prometheus::Encoder as _;
 use prometheus::proto::MetricFamily;
 
@@ -88,14 +90,62 @@ fn fix_infinities(samples: &str) -> String {
     out
 }
 
-/// The bytes a scrape serves for the object families, plain and gzip-compressed.
+/// The bytes a scrape serves for the object families, plain and compressed.
 #[derive(Debug, Default)]
 pub struct Exposition {
     /// Plain text.
     pub text: Bytes,
-    /// The same text as one gzip member; a scrape can prepend another member for the self
-    /// metrics, since concatenated gzip members form a valid stream (RFC 1952 §2.2).
-    pub gzip: Bytes,
+    /// The same text as a complete raw DEFLATE stream (final block set), compressed once
+    /// per refresh. [`gzip_parts`] puts it behind the per-scrape self metrics.
+    pub deflate: Bytes,
+    /// CRC-32 state of `text`, combined per scrape with that of the self metrics.
+    pub crc: crc32fast::Hasher,
+}
+
+impl Exposition {
+    fn new(text: Vec<u8>) -> Self {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&text);
+        let mut enc = DeflateEncoder::new(Vec::with_capacity(text.len() / 8 + 64), Compression::fast());
+        // Writing to a Vec cannot fail.
+        let _ = enc.write_all(&text);
+        Exposition {
+            deflate: Bytes::from(enc.finish().unwrap_or_default()),
+            crc,
+            text: Bytes::from(text),
+        }
+    }
+}
+
+/// One gzip stream (RFC 1952) for `head` followed by `objects.text`, as three chunks, without
+/// recompressing the objects: `head` is deflated with a sync flush (byte-aligned, no final
+/// block), the cached stream follows as further blocks of the same DEFLATE stream, and the
+/// trailer's CRC is combined from both parts. A single member, because not every client
+/// (curl, some proxies) reads multi-member gzip.
+pub fn gzip_parts(head: &[u8], objects: &Exposition) -> [Bytes; 3] {
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mut first = Vec::with_capacity(HEADER.len() + head.len() / 4 + 64);
+    first.extend_from_slice(&HEADER);
+    let mut compress = Compress::new(Compression::fast(), false);
+    let mut input = head;
+    loop {
+        first.reserve(input.len() / 2 + 64);
+        let before_in = compress.total_in();
+        let status = compress.compress_vec(input, &mut first, FlushCompress::Sync);
+        input = &input[(compress.total_in() - before_in) as usize..];
+        // Done when all input is consumed and the flush fitted (spare capacity left).
+        if status.is_err() || (input.is_empty() && first.len() < first.capacity()) {
+            break;
+        }
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head);
+    crc.combine(&objects.crc);
+    let size = (head.len() as u64 + objects.text.len() as u64) as u32;
+    let mut trailer = Vec::with_capacity(8);
+    trailer.extend_from_slice(&crc.finalize().to_le_bytes());
+    trailer.extend_from_slice(&size.to_le_bytes());
+    [Bytes::from(first), objects.deflate.clone(), Bytes::from(trailer)]
 }
 
 /// All accounts' current renderings and the stitched result.
@@ -117,13 +167,9 @@ impl ExpositionStore {
                 accounts.remove(account);
             }
         }
-        let text = stitch(&accounts);
         // Publishing under the lock keeps two concurrent refreshes from publishing out of
         // order; scrapes never take this lock.
-        self.current.store(Arc::new(Exposition {
-            gzip: gzip(&text),
-            text: Bytes::from(text),
-        }));
+        self.current.store(Arc::new(Exposition::new(stitch(&accounts))));
     }
 
     /// Drops every account not in `keep` (after a reload removed some).
@@ -179,15 +225,6 @@ fn stitch(accounts: &BTreeMap<String, Arc<AccountExposition>>) -> Vec<u8> {
     out
 }
 
-/// gzip at a fast level: the exposition is repetitive text, so level 1 already compresses
-/// it about tenfold, and it runs once per refresh, not per scrape.
-pub fn gzip(data: &[u8]) -> Bytes {
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 8 + 64), Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(data);
-    Bytes::from(enc.finish().unwrap_or_default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,14 +261,21 @@ mod tests {
     }
 
     #[test]
-    fn gzip_round_trips() {
+    fn gzip_parts_form_one_valid_member() {
         use std::io::Read;
         let store = ExpositionStore::default();
         store.set("a", Some(account("1", 5.0)));
         let cur = store.current();
-        let mut dec = flate2::read::GzDecoder::new(&cur.gzip[..]);
-        let mut s = Vec::new();
-        dec.read_to_end(&mut s).unwrap();
-        assert_eq!(s, cur.text.to_vec());
+        for head in [&b""[..], b"# self metrics\nchatapp_up 1\n", &[b'x'; 100_000][..]] {
+            let gz: Vec<u8> = gzip_parts(head, &cur).concat();
+            // MultiGzDecoder would hide a second member; GzDecoder reads exactly one and
+            // checks the CRC and length in the trailer.
+            let mut dec = flate2::read::GzDecoder::new(&gz[..]);
+            let mut out = Vec::new();
+            dec.read_to_end(&mut out).unwrap();
+            let mut want = head.to_vec();
+            want.extend_from_slice(&cur.text);
+            assert_eq!(out, want);
+        }
     }
 }

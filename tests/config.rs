@@ -1,0 +1,195 @@
+//! Configuration: every invalid file fails with a message naming the offending key (and the
+//! line, where the parser knows it); flags beat the file; `--config.check` prints a summary
+//! without secrets and sets the exit code.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use chatapp_exporter::cli::Cli;
+use chatapp_exporter::config;
+use clap::Parser as _;
+
+const DIR: &str = "tests/testdata/config";
+const SECRET: &str = "not-a-real-secret-for-tests";
+
+fn cli(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("chatapp_exporter").chain(args.iter().copied())).unwrap()
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load(file: &str, extra: &[&str]) -> Result<config::Settings, String> {
+    let path = format!("{DIR}/{file}");
+    let mut args = vec!["--config.file", path.as_str()];
+    args.extend_from_slice(extra);
+    config::load(&cli(&args), &no_env).map_err(|e| e.to_string())
+}
+
+#[test]
+fn valid_file_is_loaded_with_relative_secret_paths() {
+    let s = load("good.ok.yaml", &[]).unwrap();
+    assert_eq!(s.refresh_interval, Duration::from_secs(120));
+    assert_eq!(s.max_staleness, Duration::from_secs(900));
+    assert_eq!(s.accounts.len(), 2);
+    assert_eq!(s.accounts[0].name, "shop-a");
+    assert_eq!(s.accounts[0].cust_space_id.as_deref(), Some("2934000001"));
+    assert_eq!(
+        s.accounts[0].isv_code_file.as_deref(),
+        Some(Path::new(DIR).join("isv_code").as_path())
+    );
+    assert_eq!(s.accounts[0].region_id(), "ap-southeast-1");
+    // shop-b has no endpoint: it takes --api.endpoint's default.
+    assert_eq!(s.accounts[1].endpoint, "https://cams.ap-southeast-1.aliyuncs.com");
+    assert_eq!(s.tier_limits.get("TIER_50"), Some(50.0));
+    assert_eq!(s.tier_limits.get("TIER_CUSTOM"), Some(f64::INFINITY));
+    assert_eq!(s.tier_limits.get("TIER_1K"), Some(1000.0), "defaults stay");
+}
+
+#[test]
+fn explicit_flags_beat_the_file() {
+    let s = load("good.ok.yaml", &["--refresh.interval", "90s"]).unwrap();
+    assert_eq!(s.refresh_interval, Duration::from_secs(90));
+    assert_eq!(s.max_staleness, Duration::from_secs(900), "file value kept");
+}
+
+#[test]
+fn each_invalid_file_names_its_problem() {
+    let cases: &[(&str, &[&str])] = &[
+        ("unknown-top-level.bad.yaml", &["unknown field `acounts`", "line 3"]),
+        (
+            "unknown-account-key.bad.yaml",
+            &["accounts[0]", "unknown field `access_key_secret`", "line 6"],
+        ),
+        ("duplicate-name.bad.yaml", &["accounts[1].name", "duplicate account name \"shop-a\""]),
+        (
+            "staleness-below-interval.bad.yaml",
+            &["refresh.max_staleness", "at least the refresh interval (5m)"],
+        ),
+        ("bad-duration.bad.yaml", &["refresh.interval", "line 1"]),
+        ("bad-endpoint.bad.yaml", &["accounts[0].endpoint", "is not a URL"]),
+        (
+            "missing-secret-file.bad.yaml",
+            &["accounts[0].credentials.access_key_secret_file", "does-not-exist"],
+        ),
+        ("broken-yaml.bad.yaml", &["line 3"]),
+        ("negative-tier.bad.yaml", &["tier_limits.TIER_10", "non-negative"]),
+    ];
+    let mut wrong = Vec::new();
+    for (file, needles) in cases {
+        match load(file, &[]) {
+            Ok(_) => wrong.push(format!("{file}: accepted")),
+            Err(msg) => {
+                for n in *needles {
+                    if !msg.contains(n) {
+                        wrong.push(format!("{file}: {msg:?} lacks {n:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn bad_testdata_is_all_covered() {
+    let mut files: Vec<String> = std::fs::read_dir(DIR)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".bad.yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 9, "add new .bad.yaml files to each_invalid_file_names_its_problem");
+}
+
+#[test]
+fn no_file_and_no_env_names_the_variable() {
+    let err = config::load(&cli(&[]), &no_env).unwrap_err().to_string();
+    assert!(err.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"), "{err}");
+}
+
+#[test]
+fn flags_are_validated() {
+    let env = |k: &str| match k {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID" => Some("LTAI5tTestKeyForConfig".to_owned()),
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    };
+    let err = |args: &[&str]| config::load(&cli(args), &env).unwrap_err().to_string();
+    assert!(err(&["--refresh.interval", "500ms"]).contains("--refresh.interval"));
+    assert!(err(&["--api.endpoint", "ftp://x"]).contains("--api.endpoint"));
+    assert!(err(&["--web.telemetry-path", "metrics"]).contains("--web.telemetry-path"));
+    let s = config::load(&cli(&[]), &env).unwrap();
+    assert_eq!(s.accounts.len(), 1);
+    assert_eq!(s.accounts[0].name, "default");
+    assert_eq!(s.refresh_interval, Duration::from_secs(60));
+    assert_eq!(s.max_staleness, Duration::from_secs(600));
+}
+
+fn exporter() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chatapp_exporter"));
+    c.env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN");
+    c
+}
+
+#[test]
+fn config_check_prints_a_summary_without_secrets() {
+    let out = exporter()
+        .args(["--config.check", "--config.file", &format!("{DIR}/good.ok.yaml")])
+        .env("ALIBABA_CLOUD_SECURITY_TOKEN", "unused-sts-token-value")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for needle in ["shop-a", "shop-b", "2934000001", "refresh interval: 2m", "isv_code"] {
+        assert!(stdout.contains(needle), "summary lacks {needle}: {stdout}");
+    }
+    for secret in [SECRET, "isv-code-for-tests", "LTAI5tTestKeyForConfig"] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret), "leaked {secret}");
+    }
+}
+
+#[test]
+fn config_check_fails_with_the_key_name() {
+    let out = exporter()
+        .args(["--config.check", "--config.file", &format!("{DIR}/unknown-account-key.bad.yaml")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("access_key_secret"), "{stderr}");
+}
+
+#[test]
+fn missing_credentials_exit_non_zero_naming_the_variable() {
+    let out = exporter()
+        .args(["--web.listen-address", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"), "{stderr}");
+}
+
+#[test]
+fn secrets_are_not_accepted_as_flags() {
+    let out = exporter()
+        .args(["--access-key-secret", SECRET])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn version_names_the_binary_and_revision() {
+    let out = exporter().arg("--version").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.starts_with("chatapp_exporter 0."), "{stdout}");
+    assert!(stdout.contains("revision:"), "{stdout}");
+}
