@@ -14,7 +14,7 @@
 //! - [`scheduler`]: per-account background refresh, back-off and staleness;
 //! - [`server`]: the HTTP routes; [`app`]: wiring and graceful shutdown;
 //! - [`sim`]: a signature-checking CAMS simulator for `--demo` and the tests;
-//! - [`telemetry`]: logging.
+//! - [`telemetry`] sets up logging.
 //!
 //! Errors: each module boundary has its own `thiserror` enum ([`config::ConfigError`],
 //! [`credentials::CredentialError`], [`api::ApiError`]); `anyhow` is used only in [`app`] and

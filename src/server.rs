@@ -55,7 +55,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         vec![Bytes::from(own), objects.text.clone()]
     };
     let len: usize = chunks.iter().map(Bytes::len).sum();
-    let chunks = chunks.into_iter().map(Ok::<Bytes, std::convert::Infallible>);
+    let chunks = chunks
+        .into_iter()
+        .map(Ok::<Bytes, std::convert::Infallible>);
     let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));

@@ -42,7 +42,10 @@ fn valid_file_is_loaded_with_relative_secret_paths() {
     );
     assert_eq!(s.accounts[0].region_id(), "ap-southeast-1");
     // shop-b has no endpoint: it takes --api.endpoint's default.
-    assert_eq!(s.accounts[1].endpoint, "https://cams.ap-southeast-1.aliyuncs.com");
+    assert_eq!(
+        s.accounts[1].endpoint,
+        "https://cams.ap-southeast-1.aliyuncs.com"
+    );
     assert_eq!(s.tier_limits.get("TIER_50"), Some(50.0));
     assert_eq!(s.tier_limits.get("TIER_CUSTOM"), Some(f64::INFINITY));
     assert_eq!(s.tier_limits.get("TIER_1K"), Some(1000.0), "defaults stay");
@@ -58,24 +61,42 @@ fn explicit_flags_beat_the_file() {
 #[test]
 fn each_invalid_file_names_its_problem() {
     let cases: &[(&str, &[&str])] = &[
-        ("unknown-top-level.bad.yaml", &["unknown field `acounts`", "line 3"]),
+        (
+            "unknown-top-level.bad.yaml",
+            &["unknown field `acounts`", "line 3"],
+        ),
         (
             "unknown-account-key.bad.yaml",
             &["accounts[0]", "unknown field `access_key_secret`", "line 6"],
         ),
-        ("duplicate-name.bad.yaml", &["accounts[1].name", "duplicate account name \"shop-a\""]),
+        (
+            "duplicate-name.bad.yaml",
+            &["accounts[1].name", "duplicate account name \"shop-a\""],
+        ),
         (
             "staleness-below-interval.bad.yaml",
-            &["refresh.max_staleness", "at least the refresh interval (5m)"],
+            &[
+                "refresh.max_staleness",
+                "at least the refresh interval (5m)",
+            ],
         ),
         ("bad-duration.bad.yaml", &["refresh.interval", "line 1"]),
-        ("bad-endpoint.bad.yaml", &["accounts[0].endpoint", "is not a URL"]),
+        (
+            "bad-endpoint.bad.yaml",
+            &["accounts[0].endpoint", "is not a URL"],
+        ),
         (
             "missing-secret-file.bad.yaml",
-            &["accounts[0].credentials.access_key_secret_file", "does-not-exist"],
+            &[
+                "accounts[0].credentials.access_key_secret_file",
+                "does-not-exist",
+            ],
         ),
         ("broken-yaml.bad.yaml", &["line 3"]),
-        ("negative-tier.bad.yaml", &["tier_limits.TIER_10", "non-negative"]),
+        (
+            "negative-tier.bad.yaml",
+            &["tier_limits.TIER_10", "non-negative"],
+        ),
     ];
     let mut wrong = Vec::new();
     for (file, needles) in cases {
@@ -101,7 +122,11 @@ fn bad_testdata_is_all_covered() {
         .filter(|n| n.ends_with(".bad.yaml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 9, "add new .bad.yaml files to each_invalid_file_names_its_problem");
+    assert_eq!(
+        files.len(),
+        9,
+        "add new .bad.yaml files to each_invalid_file_names_its_problem"
+    );
 }
 
 #[test]
@@ -139,25 +164,42 @@ fn exporter() -> Command {
 #[test]
 fn config_check_prints_a_summary_without_secrets() {
     let out = exporter()
-        .args(["--config.check", "--config.file", &format!("{DIR}/good.ok.yaml")])
+        .args([
+            "--config.check",
+            "--config.file",
+            &format!("{DIR}/good.ok.yaml"),
+        ])
         .env("ALIBABA_CLOUD_SECURITY_TOKEN", "unused-sts-token-value")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    for needle in ["shop-a", "shop-b", "2934000001", "refresh interval: 2m", "isv_code"] {
+    for needle in [
+        "shop-a",
+        "shop-b",
+        "2934000001",
+        "refresh interval: 2m",
+        "isv_code",
+    ] {
         assert!(stdout.contains(needle), "summary lacks {needle}: {stdout}");
     }
     for secret in [SECRET, "isv-code-for-tests", "LTAI5tTestKeyForConfig"] {
-        assert!(!stdout.contains(secret) && !stderr.contains(secret), "leaked {secret}");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "leaked {secret}"
+        );
     }
 }
 
 #[test]
 fn config_check_fails_with_the_key_name() {
     let out = exporter()
-        .args(["--config.check", "--config.file", &format!("{DIR}/unknown-account-key.bad.yaml")])
+        .args([
+            "--config.check",
+            "--config.file",
+            &format!("{DIR}/unknown-account-key.bad.yaml"),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -43,10 +43,17 @@ fn every_sdk_vector_matches() {
 
 #[test]
 fn documented_example_signature() {
-    let v = vectors().into_iter().find(|v| v.name.starts_with("doc:")).unwrap();
+    let v = vectors()
+        .into_iter()
+        .find(|v| v.name.starts_with("doc:"))
+        .unwrap();
     let signed = signing::sign(&v.method, &v.params, &v.access_key_secret);
     assert_eq!(signed.signature, "CT9X0VtwR86fNWSnsc6v8YGOjuE=");
-    assert!(signed.query.ends_with("&Signature=CT9X0VtwR86fNWSnsc6v8YGOjuE%3D"));
+    assert!(
+        signed
+            .query
+            .ends_with("&Signature=CT9X0VtwR86fNWSnsc6v8YGOjuE%3D")
+    );
 }
 
 #[test]
@@ -56,7 +63,10 @@ fn cams_request_params_match_the_sdk_vector() {
     // parameters we send.
     let v = vectors()
         .into_iter()
-        .find(|v| v.name.starts_with("sdk: cams QueryChatappPhoneNumbers, POST"))
+        .find(|v| {
+            v.name
+                .starts_with("sdk: cams QueryChatappPhoneNumbers, POST")
+        })
         .unwrap();
     let creds = Credentials {
         access_key_id: v.params["AccessKeyId"].clone(),
@@ -76,7 +86,10 @@ fn cams_request_params_match_the_sdk_vector() {
         &v.params["SignatureNonce"],
     );
     assert_eq!(ours, v.params);
-    assert_eq!(signing::sign("POST", &ours, &v.access_key_secret).signature, v.signature);
+    assert_eq!(
+        signing::sign("POST", &ours, &v.access_key_secret).signature,
+        v.signature
+    );
 }
 
 #[test]

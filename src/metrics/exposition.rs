@@ -106,7 +106,8 @@ impl Exposition {
     fn new(text: Vec<u8>) -> Self {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&text);
-        let mut enc = DeflateEncoder::new(Vec::with_capacity(text.len() / 8 + 64), Compression::fast());
+        let mut enc =
+            DeflateEncoder::new(Vec::with_capacity(text.len() / 8 + 64), Compression::fast());
         // Writing to a Vec cannot fail.
         let _ = enc.write_all(&text);
         Exposition {
@@ -145,7 +146,11 @@ pub fn gzip_parts(head: &[u8], objects: &Exposition) -> [Bytes; 3] {
     let mut trailer = Vec::with_capacity(8);
     trailer.extend_from_slice(&crc.finalize().to_le_bytes());
     trailer.extend_from_slice(&size.to_le_bytes());
-    [Bytes::from(first), objects.deflate.clone(), Bytes::from(trailer)]
+    [
+        Bytes::from(first),
+        objects.deflate.clone(),
+        Bytes::from(trailer),
+    ]
 }
 
 /// All accounts' current renderings and the stitched result.
@@ -169,7 +174,8 @@ impl ExpositionStore {
         }
         // Publishing under the lock keeps two concurrent refreshes from publishing out of
         // order; scrapes never take this lock.
-        self.current.store(Arc::new(Exposition::new(stitch(&accounts))));
+        self.current
+            .store(Arc::new(Exposition::new(stitch(&accounts))));
     }
 
     /// Drops every account not in `keep` (after a reload removed some).
@@ -266,7 +272,11 @@ mod tests {
         let store = ExpositionStore::default();
         store.set("a", Some(account("1", 5.0)));
         let cur = store.current();
-        for head in [&b""[..], b"# self metrics\nchatapp_up 1\n", &[b'x'; 100_000][..]] {
+        for head in [
+            &b""[..],
+            b"# self metrics\nchatapp_up 1\n",
+            &[b'x'; 100_000][..],
+        ] {
             let gz: Vec<u8> = gzip_parts(head, &cur).concat();
             // MultiGzDecoder would hide a second member; GzDecoder reads exactly one and
             // checks the CRC and length in the trailer.
