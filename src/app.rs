@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tracing::{info, warn};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
 
-use crate::api::{ApiClient, ClientOptions};
 use crate::cli::Cli;
-use crate::config::{self, AccountSettings, FileConfig, Settings};
+use crate::config::{self, AccountSettings, ConfigError, FileConfig, Settings};
 use crate::credentials::{CredentialSource, Credentials};
 use crate::metrics::{ExpositionStore, SelfMetrics};
-use crate::scheduler::{self, MAX_CONCURRENT_REFRESHES, Shared, StatusBoard};
-use crate::server::{self, AppState};
+use crate::scheduler::StatusBoard;
+use crate::server::{self, AppState, ReloadRequest};
 use crate::sim::{Simulator, demo};
+use crate::supervisor::Supervisor;
 
 /// How long shutdown waits for in-flight responses and refresh tasks.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -34,32 +34,40 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     }
 }
 
+/// The settings of a `--demo` run apart from its accounts: flags and the config file's
+/// `refresh`/`tier_limits` (the file's accounts are ignored).
+pub fn demo_file_settings(cli: &Cli) -> Result<Settings, ConfigError> {
+    let file = match &cli.config_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let mut f = config::parse_file(path, &text)?;
+            f.accounts.clear();
+            f
+        }
+        None => FileConfig::default(),
+    };
+    config::resolve(cli, file, &|k| match k {
+        crate::credentials::ENV_ACCESS_KEY_ID => Some(demo::DEMO_ACCESS_KEY_ID.into()),
+        crate::credentials::ENV_ACCESS_KEY_SECRET => Some(demo::DEMO_ACCESS_KEY_SECRET.into()),
+        _ => None,
+    })
+}
+
 /// Starts the simulated backend and returns settings whose two accounts point at it.
 pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
     let fleet = Arc::new(demo::DemoFleet::new(cli.demo_extra_numbers));
     let sim = Simulator::start(fleet, demo::DemoFleet::keys())
         .await
         .context("cannot start the demo backend on 127.0.0.1")?;
-    let file = match &cli.config_file {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            let mut f = config::parse_file(p, &text)?;
-            f.accounts.clear();
-            f
-        }
-        None => FileConfig::default(),
-    };
     let creds = CredentialSource::Static(Credentials {
         access_key_id: demo::DEMO_ACCESS_KEY_ID.into(),
         access_key_secret: demo::DEMO_ACCESS_KEY_SECRET.into(),
         security_token: None,
     });
-    let mut settings = config::resolve(cli, file, &|k| match k {
-        crate::credentials::ENV_ACCESS_KEY_ID => Some(demo::DEMO_ACCESS_KEY_ID.into()),
-        crate::credentials::ENV_ACCESS_KEY_SECRET => Some(demo::DEMO_ACCESS_KEY_SECRET.into()),
-        _ => None,
-    })?;
+    let mut settings = demo_file_settings(cli)?;
     settings.accounts = vec![
         AccountSettings {
             name: demo::RETAIL.into(),
@@ -79,37 +87,40 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
     Ok((settings, sim))
 }
 
-/// Runs the exporter on `listener` until `shutdown` completes.
+/// Produces fresh settings for a reload (re-reads the config file and the environment).
+pub type SettingsLoader = Arc<dyn Fn() -> Result<Settings, ConfigError> + Send + Sync>;
+
+/// Runs the exporter on `listener` until `shutdown` completes, without reload support.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with_reload(settings, listener, shutdown, None).await
+}
+
+/// Runs the exporter on `listener` until `shutdown` completes. With a `loader`, SIGHUP and
+/// `POST /-/reload` apply new settings; a bad configuration keeps the running one.
+pub async fn run_with_reload(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    loader: Option<SettingsLoader>,
+) -> anyhow::Result<()> {
     let metrics = Arc::new(SelfMetrics::new(settings.refresh_interval)?);
+    metrics.config_reloaded(true);
     let store = Arc::new(ExpositionStore::default());
     let status = Arc::new(StatusBoard::default());
-    let client = ApiClient::new(ClientOptions {
-        timeout: settings.api_timeout,
-        max_body_bytes: settings.api_max_body_bytes,
-    })?;
-    let shared = Arc::new(Shared {
-        client,
-        metrics: metrics.clone(),
-        store: store.clone(),
-        status: status.clone(),
-        tier_limits: settings.tier_limits.clone(),
-        interval: settings.refresh_interval,
-        max_staleness: settings.max_staleness,
-        permits: Semaphore::new(MAX_CONCURRENT_REFRESHES),
-    });
+    let mut supervisor =
+        Supervisor::start(&settings, store.clone(), metrics.clone(), status.clone())?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = scheduler::spawn_all(&shared, &settings.accounts, &stop_rx);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let router = server::router(AppState {
         store,
-        metrics,
+        metrics: metrics.clone(),
         status,
         telemetry_path: settings.telemetry_path.clone(),
+        reload: Some(reload_tx),
     });
     info!(
         address = %listener.local_addr()?,
@@ -127,20 +138,80 @@ pub async fn run(
             .await
     });
 
-    shutdown.await;
+    let mut hangups = hangup_signals();
+    tokio::pin!(shutdown);
+    loop {
+        let reply = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hangups.recv() => None,
+            Some(reply) = reload_rx.recv() => Some(reply),
+        };
+        let result = reload(&loader, &settings, &mut supervisor).await;
+        metrics.config_reloaded(result.is_ok());
+        match &result {
+            Ok(()) => info!("configuration reloaded"),
+            Err(e) => error!(error = %e, "reload failed; keeping the running configuration"),
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+
     info!("shutting down");
-    let _ = stop_tx.send(true);
     let _ = server_stop_tx.send(());
+    let stop_tasks = supervisor.shutdown();
     let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
     tokio::pin!(deadline);
     tokio::select! {
         r = server => { r.context("HTTP server task failed")?.context("HTTP server failed")?; }
         _ = &mut deadline => warn!("in-flight requests did not finish within the grace period"),
     }
-    for t in tasks {
-        t.abort();
-    }
+    stop_tasks.await;
     Ok(())
+}
+
+/// Loads new settings off the async runtime (it reads files) and applies them.
+async fn reload(
+    loader: &Option<SettingsLoader>,
+    running: &Settings,
+    supervisor: &mut Supervisor,
+) -> Result<(), String> {
+    let Some(loader) = loader.clone() else {
+        return Err(
+            "reload is not available: the exporter was started without a configuration source"
+                .into(),
+        );
+    };
+    let new = tokio::task::spawn_blocking(move || loader())
+        .await
+        .map_err(|e| format!("reload task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    if new.listen_address != running.listen_address || new.telemetry_path != running.telemetry_path
+    {
+        warn!("--web.* flags cannot change at reload; restart the exporter to apply them");
+    }
+    supervisor.apply(&new).map_err(|e| e.to_string())
+}
+
+/// SIGHUP as a stream; a receiver that never fires where signals are unavailable.
+fn hangup_signals() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut s) => {
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    if tx.send(()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => warn!(error = %e, "cannot listen for SIGHUP; use POST /-/reload"),
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

@@ -68,6 +68,19 @@ pub struct Cli {
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
 
+    /// Most CAMS requests per second per AccessKey, shared by all accounts using the key
+    /// (the API allows 10 per API per parent account, shared with production traffic).
+    #[arg(long = "api.rate-limit", value_name = "PER_SECOND", default_value_t = crate::ratelimit::DEFAULT_PER_SECOND)]
+    pub api_rate_limit: u32,
+
+    /// This process's shard (0-based): it refreshes only the accounts whose name hashes to it.
+    #[arg(long = "shard", value_name = "N", default_value_t = 0)]
+    pub shard: u32,
+
+    /// Number of shards the accounts are split across (one exporter process per shard).
+    #[arg(long = "total-shards", value_name = "N", default_value_t = 1)]
+    pub total_shards: u32,
+
     /// Output format of log messages.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -136,10 +137,18 @@ pub struct Settings {
     pub api_timeout: Duration,
     /// `--api.max-body-bytes`.
     pub api_max_body_bytes: usize,
+    /// `--api.rate-limit`: requests per second per AccessKey.
+    pub api_rate_limit: NonZeroU32,
     /// Tier → recipients table.
     pub tier_limits: TierLimits,
-    /// The accounts to poll.
+    /// `--shard`.
+    pub shard: u32,
+    /// `--total-shards`.
+    pub total_shards: u32,
+    /// The accounts this shard polls.
     pub accounts: Vec<AccountSettings>,
+    /// Accounts configured but owned by other shards (for `--config.check`).
+    pub other_shards_accounts: usize,
     /// The file the settings came from, for reloads.
     pub config_file: Option<PathBuf>,
 }
@@ -353,6 +362,20 @@ pub fn resolve(
         });
     }
 
+    let api_rate_limit = NonZeroU32::new(cli.api_rate_limit)
+        .ok_or_else(|| invalid("--api.rate-limit", "must be at least 1"))?;
+    if cli.total_shards == 0 {
+        return Err(invalid("--total-shards", "must be at least 1"));
+    }
+    if cli.shard >= cli.total_shards {
+        return Err(invalid(
+            "--shard",
+            format!("must be below --total-shards ({})", cli.total_shards),
+        ));
+    }
+    let configured = accounts.len();
+    accounts.retain(|a| shard_of(&a.name, cli.total_shards) == cli.shard);
+
     Ok(Settings {
         listen_address: cli.listen_address.clone(),
         telemetry_path: cli.telemetry_path.clone(),
@@ -360,10 +383,23 @@ pub fn resolve(
         max_staleness,
         api_timeout,
         api_max_body_bytes: cli.api_max_body_bytes,
+        api_rate_limit,
         tier_limits: TierLimits::with_overrides(&file.tier_limits),
+        shard: cli.shard,
+        total_shards: cli.total_shards,
+        other_shards_accounts: configured - accounts.len(),
         accounts,
         config_file: cli.config_file.clone(),
     })
+}
+
+/// The shard that owns `account`: FNV-1a 64 of the name modulo the shard count, a stable hash
+/// as kube-state-metrics uses, so every replica agrees without coordination.
+pub fn shard_of(account: &str, total_shards: u32) -> u32 {
+    use std::hash::Hasher as _;
+    let mut h = fnv::FnvHasher::default();
+    h.write(account.as_bytes());
+    (h.finish() % u64::from(total_shards.max(1))) as u32
 }
 
 fn check_endpoint(key: &str, endpoint: &str) -> Result<(), ConfigError> {
@@ -416,6 +452,18 @@ impl Settings {
             "  api timeout:      {}",
             humantime::format_duration(self.api_timeout)
         );
+        let _ = writeln!(
+            s,
+            "  api rate limit:   {}/s per AccessKey",
+            self.api_rate_limit
+        );
+        if self.total_shards > 1 {
+            let _ = writeln!(
+                s,
+                "  shard:            {} of {} ({} accounts belong to other shards)",
+                self.shard, self.total_shards, self.other_shards_accounts
+            );
+        }
         let _ = writeln!(s, "  accounts ({}):", self.accounts.len());
         for a in &self.accounts {
             let _ = writeln!(s, "    - {}", a.name);

@@ -12,6 +12,8 @@
 //! - [`collect`]: pure conversion of DTOs into metric families, one file per operation;
 //! - [`metrics`]: the cached exposition of object families and the self-metrics registry;
 //! - [`scheduler`]: per-account background refresh, back-off and staleness;
+//! - [`supervisor`]: the running account tasks, and applying a reloaded configuration;
+//! - [`ratelimit`]: the per-AccessKey token bucket that keeps us under the API quota;
 //! - [`server`]: the HTTP routes; [`app`]: wiring and graceful shutdown;
 //! - [`sim`]: a signature-checking CAMS simulator for `--demo` and the tests;
 //! - [`telemetry`] sets up logging.
@@ -30,9 +32,11 @@ pub mod collect;
 pub mod config;
 pub mod credentials;
 pub mod metrics;
+pub mod ratelimit;
 pub mod scheduler;
 pub mod server;
 pub mod sim;
+pub mod supervisor;
 pub mod telemetry;
 
 /// `--version` output: version, git revision and compiler, as Prometheus exporters print.

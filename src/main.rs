@@ -1,6 +1,7 @@
 //! Entry point: parse flags, set up logging, load settings, run until SIGTERM/SIGINT.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chatapp_exporter::{app, cli::Cli, config, telemetry};
@@ -29,11 +30,22 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (settings, _sim) = if cli.demo {
+    let (settings, loader, _sim): (_, app::SettingsLoader, _) = if cli.demo {
         let (s, sim) = app::demo_settings(&cli).await?;
-        (s, Some(sim))
+        let accounts = s.accounts.clone();
+        let cli = cli.clone();
+        // A demo reload re-reads the file's refresh settings; the accounts stay simulated.
+        let loader = Arc::new(move || {
+            let mut s = app::demo_file_settings(&cli)?;
+            s.accounts = accounts.clone();
+            Ok(s)
+        });
+        (s, loader, Some(sim))
     } else {
-        (config::load(&cli, &|k| std::env::var(k).ok())?, None)
+        let settings = config::load(&cli, &|k| std::env::var(k).ok())?;
+        let cli = cli.clone();
+        let loader = Arc::new(move || config::load(&cli, &|k| std::env::var(k).ok()));
+        (settings, loader, None)
     };
     if cli.config_check {
         print!("{}", settings.summary());
@@ -42,5 +54,5 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let listener = app::bind(&settings.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen_address))?;
-    app::run(settings, listener, app::shutdown_signal()).await
+    app::run_with_reload(settings, listener, app::shutdown_signal(), Some(loader)).await
 }

@@ -23,11 +23,12 @@ use tokio::time::Instant;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use crate::api::client::{OP_BIND_WABA, OP_PHONE_NUMBERS};
-use crate::api::{ApiClient, ApiError, ErrorKind, Target};
+use crate::api::{ApiClient, ApiError, ClientOptions, ErrorKind, Target};
 use crate::collect::{TierLimits, UnknownValue, phone_numbers, waba};
-use crate::config::AccountSettings;
+use crate::config::{AccountSettings, Settings};
 use crate::credentials::read_secret_file;
 use crate::metrics::{AccountExposition, ExpositionStore, SelfMetrics};
+use crate::ratelimit::KeyedLimits;
 
 /// Refreshes running at the same time, across all accounts.
 pub const MAX_CONCURRENT_REFRESHES: usize = 4;
@@ -53,6 +54,33 @@ pub struct Shared {
     pub max_staleness: Duration,
     /// Bounds concurrent refreshes.
     pub permits: Semaphore,
+    /// Per-AccessKey token buckets.
+    pub limits: KeyedLimits,
+}
+
+impl Shared {
+    /// Builds the shared state for `settings` around the long-lived store, metrics and status.
+    pub fn new(
+        settings: &Settings,
+        store: Arc<ExpositionStore>,
+        metrics: Arc<SelfMetrics>,
+        status: Arc<StatusBoard>,
+    ) -> Result<Arc<Self>, ApiError> {
+        Ok(Arc::new(Shared {
+            client: ApiClient::new(ClientOptions {
+                timeout: settings.api_timeout,
+                max_body_bytes: settings.api_max_body_bytes,
+            })?,
+            metrics,
+            store,
+            status,
+            tier_limits: settings.tier_limits.clone(),
+            interval: settings.refresh_interval,
+            max_staleness: settings.max_staleness,
+            permits: Semaphore::new(MAX_CONCURRENT_REFRESHES),
+            limits: KeyedLimits::new(settings.api_rate_limit),
+        }))
+    }
 }
 
 /// The last known state of one account, as the landing page shows it.
@@ -80,15 +108,12 @@ pub struct StatusBoard {
 
 impl StatusBoard {
     /// Adds an account that has not been refreshed yet.
+    /// Adds an account, or updates its configuration while keeping its history (reload).
     pub fn register(&self, account: &AccountSettings) {
-        self.lock().insert(
-            account.name.clone(),
-            AccountStatus {
-                endpoint: account.endpoint.clone(),
-                cust_space_id: account.cust_space_id.clone(),
-                ..AccountStatus::default()
-            },
-        );
+        let mut accounts = self.lock();
+        let status = accounts.entry(account.name.clone()).or_default();
+        status.endpoint = account.endpoint.clone();
+        status.cust_space_id = account.cust_space_id.clone();
     }
 
     /// Forgets an account.
@@ -149,12 +174,25 @@ pub async fn refresh_once(
     };
     let m = &shared.metrics;
     let name = account.name.as_str();
-    m.api_request(name, OP_PHONE_NUMBERS);
-    m.api_request(name, OP_BIND_WABA);
-    // The two operations have separate quotas (10/s each), so they may run side by side.
+    let bucket = account.credentials.describe();
+    let limited = |op: &'static str| {
+        let bucket = &bucket;
+        async move {
+            shared.limits.acquire(bucket).await;
+            m.api_request(name, op);
+        }
+    };
+    // The two operations have separate quotas (10/s each), so they may run side by side,
+    // each after taking a token from the key's bucket.
     let (numbers, waba) = tokio::join!(
-        shared.client.query_phone_numbers(&target, &creds),
-        shared.client.query_bind_waba(&target, &creds),
+        async {
+            limited(OP_PHONE_NUMBERS).await;
+            shared.client.query_phone_numbers(&target, &creds).await
+        },
+        async {
+            limited(OP_BIND_WABA).await;
+            shared.client.query_bind_waba(&target, &creds).await
+        },
     );
     if let Err(e) = &numbers {
         m.api_error(name, OP_PHONE_NUMBERS, e);
@@ -387,31 +425,35 @@ fn hint(e: &ApiError) -> &'static str {
     }
 }
 
-/// Starts one task per account; returns their handles.
+/// Starts one task per account, all stopped by the same `stop` channel; returns their handles.
+/// (The application uses [`crate::supervisor::Supervisor`], which can also reload.)
 pub fn spawn_all(
     shared: &Arc<Shared>,
     accounts: &[AccountSettings],
-    shutdown: &watch::Receiver<bool>,
+    stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let n = accounts.len().max(1) as u32;
     accounts
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            shared.status.register(a);
-            shared.metrics.add_account(
-                &a.name,
-                a.cust_space_id.as_deref().unwrap_or(""),
-                &a.region_id(),
-                &[OP_PHONE_NUMBERS, OP_BIND_WABA],
-            );
-            let phase = shared.interval * i as u32 / n;
-            tokio::spawn(run_account(
-                shared.clone(),
-                a.clone(),
-                phase,
-                shutdown.clone(),
-            ))
-        })
+        .map(|(i, a)| spawn_account(shared, a, shared.interval * i as u32 / n, stop.clone()))
         .collect()
+}
+
+/// Registers `account` (status board, `chatapp_account_info`, zeroed request counters) and
+/// starts its refresh loop; the loop ends when `stop` flips to true.
+pub fn spawn_account(
+    shared: &Arc<Shared>,
+    account: &AccountSettings,
+    phase: Duration,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    shared.status.register(account);
+    shared.metrics.add_account(
+        &account.name,
+        account.cust_space_id.as_deref().unwrap_or(""),
+        &account.region_id(),
+        &[OP_PHONE_NUMBERS, OP_BIND_WABA],
+    );
+    tokio::spawn(run_account(shared.clone(), account.clone(), phase, stop))
 }

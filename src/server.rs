@@ -1,5 +1,5 @@
 //! The HTTP surface: `/metrics` (or `--web.telemetry-path`), the landing page `/`,
-//! `/-/healthy` and `/-/ready`.
+//! `/-/healthy`, `/-/ready` and `POST /-/reload`.
 //!
 //! `/metrics` never calls the API: it encodes the small self-metrics block and appends the
 //! object families rendered at the last refresh, as shared bytes (no copy). When the scraper
@@ -14,8 +14,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::exposition::gzip_parts;
 use crate::metrics::{CONTENT_TYPE, ExpositionStore, SelfMetrics};
@@ -32,7 +33,12 @@ pub struct AppState {
     pub status: Arc<StatusBoard>,
     /// `--web.telemetry-path`, for the landing page link.
     pub telemetry_path: String,
+    /// Where `POST /-/reload` sends its request; `None` when reload is unsupported.
+    pub reload: Option<mpsc::Sender<ReloadRequest>>,
 }
+
+/// A reload request: the channel on which the outcome is reported back.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 
 /// Builds the router; tests drive it with `tower::ServiceExt::oneshot` or serve it on port 0.
 pub fn router(state: AppState) -> Router {
@@ -41,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(landing_page))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload))
         .with_state(state)
 }
 
@@ -100,6 +107,29 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
             StatusCode::SERVICE_UNAVAILABLE,
             "Not ready: first refresh still running\n",
         )
+    }
+}
+
+/// `POST /-/reload`: 200 when the new configuration is running, 500 with the reason when it
+/// was rejected (the old one keeps running), as Prometheus and blackbox_exporter answer.
+async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
+    let Some(tx) = state.reload else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reload is not enabled\n".into(),
+        );
+    };
+    let (reply_tx, reply_rx) = oneshot::channel();
+    if tx.send(reply_tx).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
+    }
+    match reply_rx.await {
+        Ok(Ok(())) => (StatusCode::OK, "configuration reloaded\n".into()),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        ),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into()),
     }
 }
 

@@ -41,6 +41,10 @@ pub struct SelfMetrics {
     api_errors: IntCounterVec,
     unknown_enum: IntCounterVec,
     account_info: GaugeVec,
+    shard_ordinal: Gauge,
+    total_shards: Gauge,
+    reload_ok: Gauge,
+    reload_success_time: Gauge,
     codes: Mutex<HashSet<String>>,
     /// Label sets per account, so a removed account's series can be deleted (the crate has
     /// no partial-match removal).
@@ -123,6 +127,23 @@ impl SelfMetrics {
             ),
             &["account", "cust_space_id", "region_id"],
         )?;
+        let shard_ordinal = Gauge::with_opts(opts(
+            "chatapp_shard_ordinal",
+            "This process's shard (--shard); accounts are split across shards by a stable hash of their name.",
+        ))?;
+        let total_shards = Gauge::with_opts(opts(
+            "chatapp_total_shards",
+            "Number of shards the accounts are split across (--total-shards).",
+        ))?;
+        total_shards.set(1.0);
+        let reload_ok = Gauge::with_opts(opts(
+            "chatapp_config_last_reload_successful",
+            "1 if the last configuration load (at start, SIGHUP or POST /-/reload) succeeded.",
+        ))?;
+        let reload_success_time = Gauge::with_opts(opts(
+            "chatapp_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load.",
+        ))?;
         let build_info = GaugeVec::new(
             opts(
                 "chatapp_build_info",
@@ -144,6 +165,10 @@ impl SelfMetrics {
         registry.register(Box::new(api_errors.clone()))?;
         registry.register(Box::new(unknown_enum.clone()))?;
         registry.register(Box::new(account_info.clone()))?;
+        registry.register(Box::new(reload_ok.clone()))?;
+        registry.register(Box::new(reload_success_time.clone()))?;
+        registry.register(Box::new(shard_ordinal.clone()))?;
+        registry.register(Box::new(total_shards.clone()))?;
         registry.register(Box::new(build_info))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
@@ -161,6 +186,10 @@ impl SelfMetrics {
             api_errors,
             unknown_enum,
             account_info,
+            shard_ordinal,
+            total_shards,
+            reload_ok,
+            reload_success_time,
             codes: Mutex::default(),
             account_series: Mutex::default(),
             seen_unknown: Mutex::default(),
@@ -173,6 +202,23 @@ impl SelfMetrics {
         if let Err(e) = prometheus::TextEncoder::new().encode(&families, out) {
             tracing::error!(error = %e, "cannot encode self metrics");
         }
+    }
+
+    /// Records the outcome of a configuration load.
+    pub fn config_reloaded(&self, ok: bool) {
+        self.reload_ok.set(if ok { 1.0 } else { 0.0 });
+        if ok {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            self.reload_success_time.set(now.as_secs_f64());
+        }
+    }
+
+    /// Sets `chatapp_shard_ordinal` and `chatapp_total_shards`.
+    pub fn set_shard(&self, ordinal: u32, total: u32) {
+        self.shard_ordinal.set(f64::from(ordinal));
+        self.total_shards.set(f64::from(total));
     }
 
     /// Sets `chatapp_refresh_interval_seconds` (at start and on reload).

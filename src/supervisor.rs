@@ -1,0 +1,178 @@
+//! The set of running account refresh tasks, and applying a new configuration to it.
+//!
+//! On reload (SIGHUP or `POST /-/reload`) only what changed is touched: a removed account's
+//! task stops and its series disappear (objects, `chatapp_up`, counters, info); an added
+//! account starts refreshing; an account whose settings changed is restarted; the others keep
+//! running undisturbed. A change of the global refresh or API settings restarts every task
+//! with the new values. Object data already served is kept until the restarted task's first
+//! success replaces it, so a reload never blanks the dashboards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::api::ApiError;
+use crate::config::{AccountSettings, Settings};
+use crate::metrics::{ExpositionStore, SelfMetrics};
+use crate::scheduler::{self, Shared, StatusBoard};
+
+/// How long [`Supervisor::shutdown`] waits for tasks to finish their current refresh.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+struct Running {
+    fingerprint: String,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+/// Owns the refresh tasks.
+pub struct Supervisor {
+    store: Arc<ExpositionStore>,
+    metrics: Arc<SelfMetrics>,
+    status: Arc<StatusBoard>,
+    shared: Arc<Shared>,
+    global: String,
+    tasks: BTreeMap<String, Running>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("accounts", &self.tasks.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The settings every task shares; a change restarts all of them.
+fn global_fingerprint(s: &Settings) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{}|{}|{:?}",
+        s.refresh_interval,
+        s.max_staleness,
+        s.api_timeout,
+        s.api_max_body_bytes,
+        s.api_rate_limit,
+        s.tier_limits
+    )
+}
+
+/// One account's settings, without secrets (credentials are described, not printed).
+fn account_fingerprint(a: &AccountSettings) -> String {
+    format!(
+        "{}|{:?}|{:?}|{}",
+        a.endpoint,
+        a.cust_space_id,
+        a.isv_code_file,
+        a.credentials.describe()
+    )
+}
+
+impl Supervisor {
+    /// Starts a task per account in `settings`.
+    pub fn start(
+        settings: &Settings,
+        store: Arc<ExpositionStore>,
+        metrics: Arc<SelfMetrics>,
+        status: Arc<StatusBoard>,
+    ) -> Result<Self, ApiError> {
+        let shared = Shared::new(settings, store.clone(), metrics.clone(), status.clone())?;
+        metrics.set_shard(settings.shard, settings.total_shards);
+        let mut sup = Supervisor {
+            store,
+            metrics,
+            status,
+            shared,
+            global: global_fingerprint(settings),
+            tasks: BTreeMap::new(),
+        };
+        sup.spawn_changed(settings, true);
+        Ok(sup)
+    }
+
+    /// Applies a new configuration; see the module documentation.
+    pub fn apply(&mut self, settings: &Settings) -> Result<(), ApiError> {
+        let global = global_fingerprint(settings);
+        let restart_all = global != self.global;
+        if restart_all {
+            self.shared = Shared::new(
+                settings,
+                self.store.clone(),
+                self.metrics.clone(),
+                self.status.clone(),
+            )?;
+            self.global = global;
+            self.metrics.set_refresh_interval(settings.refresh_interval);
+        }
+        let keep: BTreeSet<&str> = settings.accounts.iter().map(|a| a.name.as_str()).collect();
+        let removed: Vec<String> = self
+            .tasks
+            .keys()
+            .filter(|n| !keep.contains(n.as_str()))
+            .cloned()
+            .collect();
+        for name in removed {
+            if let Some(t) = self.tasks.remove(&name) {
+                let _ = t.stop.send(true);
+                t.handle.abort();
+            }
+            self.store.set(&name, None);
+            self.metrics.remove_account(&name);
+            self.status.remove(&name);
+            info!(account = %name, "account removed by reload");
+        }
+        self.spawn_changed(settings, restart_all);
+        Ok(())
+    }
+
+    fn spawn_changed(&mut self, settings: &Settings, all: bool) {
+        let n = settings.accounts.len().max(1) as u32;
+        for (i, account) in settings.accounts.iter().enumerate() {
+            let fingerprint = account_fingerprint(account);
+            let unchanged = self
+                .tasks
+                .get(&account.name)
+                .is_some_and(|t| t.fingerprint == fingerprint);
+            if unchanged && !all {
+                continue;
+            }
+            if let Some(old) = self.tasks.remove(&account.name) {
+                let _ = old.stop.send(true);
+                old.handle.abort();
+                let reason = if unchanged {
+                    "global refresh or API settings"
+                } else {
+                    "account settings"
+                };
+                info!(account = %account.name, reason, "settings changed; restarting the account's refresh");
+            }
+            let (stop, stop_rx) = watch::channel(false);
+            let phase = self.shared.interval * i as u32 / n;
+            let handle = scheduler::spawn_account(&self.shared, account, phase, stop_rx);
+            self.tasks.insert(
+                account.name.clone(),
+                Running {
+                    fingerprint,
+                    stop,
+                    handle,
+                },
+            );
+        }
+    }
+
+    /// Stops every task, waiting briefly for refreshes in flight.
+    pub async fn shutdown(self) {
+        for t in self.tasks.values() {
+            let _ = t.stop.send(true);
+        }
+        for (_, t) in self.tasks {
+            let abort = t.handle.abort_handle();
+            if tokio::time::timeout(STOP_GRACE, t.handle).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
