@@ -1,0 +1,224 @@
+//! Issue #3: live reload (accounts added and removed, a bad file keeps the running
+//! configuration) and the per-AccessKey rate limit shared by accounts, measured at the mock.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatapp_exporter::app::{self, SettingsLoader};
+use chatapp_exporter::cli::Cli;
+use chatapp_exporter::config;
+use clap::Parser as _;
+use common::*;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+fn config_text(sim_endpoint: &str, secret_file: &Path, accounts: &[&str]) -> String {
+    let mut s = String::from("refresh: {interval: 1s, max_staleness: 1m}\naccounts:\n");
+    for name in accounts {
+        s.push_str(&format!(
+            "  - name: {name}\n    endpoint: {sim_endpoint}\n    credentials:\n      access_key_id: {KEY_ID}\n      access_key_secret_file: {}\n",
+            secret_file.display()
+        ));
+    }
+    s
+}
+
+struct ReloadApp {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    http: reqwest::Client,
+}
+
+impl ReloadApp {
+    async fn start(config_file: &Path, extra: &[&str]) -> ReloadApp {
+        let mut argv = vec![
+            "chatapp_exporter".to_owned(),
+            "--config.file".to_owned(),
+            config_file.display().to_string(),
+        ];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let no_env = |_: &str| None;
+        let settings = config::load(&cli, &no_env).unwrap();
+        let loader: SettingsLoader = Arc::new(move || config::load(&cli, &|_| None));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app::run_with_reload(
+            settings,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+            Some(loader),
+        ));
+        ReloadApp {
+            base,
+            stop: Some(stop),
+            task,
+            http: http_client(),
+        }
+    }
+
+    async fn scrape(&self) -> common::exposition::Scrape {
+        let body = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        common::exposition::Scrape::parse(&body)
+    }
+
+    async fn wait_for(&self, what: &str, cond: impl Fn(&common::exposition::Scrape) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let s = self.scrape().await;
+            if cond(&s) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for: {what}\n{}",
+                s.text
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn reload(&self) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}/-/reload", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("app stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn up(s: &common::exposition::Scrape, account: &str) -> Option<f64> {
+    s.value("chatapp_up", &[("account", account)])
+}
+
+#[tokio::test]
+async fn reload_adds_and_removes_accounts_and_keeps_running_on_a_bad_file() {
+    let script = Script::full();
+    let sim = start_sim(&script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("ak_secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, config_text(&sim.endpoint(), &secret, &["shop-a"])).unwrap();
+
+    let app = ReloadApp::start(&file, &[]).await;
+    app.wait_for("shop-a up", |s| up(s, "shop-a") == Some(1.0))
+        .await;
+
+    // Add shop-b.
+    std::fs::write(
+        &file,
+        config_text(&sim.endpoint(), &secret, &["shop-a", "shop-b"]),
+    )
+    .unwrap();
+    assert_eq!(app.reload().await.0, 200);
+    app.wait_for("shop-b up and exported", |s| {
+        up(s, "shop-b") == Some(1.0)
+            && !s
+                .find("chatapp_phone_number_info", &[("account", "shop-b")])
+                .is_empty()
+    })
+    .await;
+    let s = app.scrape().await;
+    assert_eq!(
+        s.value("chatapp_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+
+    // A broken file is rejected with the key's name; both accounts keep refreshing.
+    std::fs::write(
+        &file,
+        "refresh: {interval: 1s}\naccounts:\n  - nme: shop-c\n",
+    )
+    .unwrap();
+    let (status, body) = app.reload().await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("nme"), "{body}");
+    let before = script.count();
+    app.wait_for("refreshes continue after a bad reload", |s| {
+        s.value("chatapp_config_last_reload_successful", &[]) == Some(0.0)
+            && up(s, "shop-a") == Some(1.0)
+            && up(s, "shop-b") == Some(1.0)
+            && script.count() >= before + 4
+    })
+    .await;
+
+    // Remove shop-a: every series labelled with it disappears.
+    std::fs::write(&file, config_text(&sim.endpoint(), &secret, &["shop-b"])).unwrap();
+    assert_eq!(app.reload().await.0, 200);
+    app.wait_for("shop-a gone", |s| {
+        s.samples
+            .iter()
+            .all(|x| x.labels.get("account").map(String::as_str) != Some("shop-a"))
+            && up(s, "shop-b") == Some(1.0)
+            && s.value("chatapp_config_last_reload_successful", &[]) == Some(1.0)
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_sharing_a_key_share_its_rate_limit() {
+    // Eight accounts sign with the same key; at 2 requests/s per key the simulator must never
+    // see more than the bucket allows, although every account wants 2 requests per second.
+    let script = Script::full();
+    let sim = start_sim(&script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("ak_secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let file = dir.path().join("config.yaml");
+    let names: Vec<String> = (0..8).map(|i| format!("isv-{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    std::fs::write(&file, config_text(&sim.endpoint(), &secret, &names)).unwrap();
+
+    let app = ReloadApp::start(&file, &["--api.rate-limit", "2"]).await;
+    let started = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let seen = script.seen();
+    app.stop().await;
+
+    let times: Vec<Duration> = seen.iter().map(|s| s.at.duration_since(started)).collect();
+    // GCRA with a burst of 2 at 2/s admits at most 2 + 2 = 4 requests in any closed 1 s
+    // window; allow one more for scheduling delay. Without the limit, 16 arrive at once.
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .filter(|u| **u <= *t + Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 5,
+            "{in_window} requests within 1s of {t:?}: {times:?}"
+        );
+    }
+    assert!(
+        (4..=10).contains(&times.len()),
+        "expected about 2/s for 3 s, saw {}: {times:?}",
+        times.len()
+    );
+}
