@@ -490,9 +490,13 @@ def build():
                              "A", legend="{{account}}"),
                       target("3 * max(chatapp_refresh_interval_seconds)", "B", legend="stale threshold")],
                      unit="s"), 12, 6)
-    L.add(timeseries("Refresh duration",
-                     "Duration of the last refresh of each account (both API calls).",
-                     [target("max by (account) (chatapp_refresh_duration_seconds{%s})" % ACC, legend="{{account}}")],
+    L.add(timeseries("Refresh duration and back-off",
+                     "Duration of the last refresh of each account (both API calls), and the extra delay "
+                     "before its next refresh after failures (throttling, errors).",
+                     [target("max by (account) (chatapp_refresh_duration_seconds{%s})" % ACC, "A",
+                             legend="{{account}} duration"),
+                      target("max by (account) (chatapp_refresh_backoff_seconds{%s})" % ACC, "B",
+                             legend="{{account}} back-off")],
                      unit="s"), 8, 7)
     L.add(timeseries("API requests",
                      "CAMS API requests per second by account and operation. The quota (about 10/s per API) is "
@@ -518,20 +522,25 @@ def build():
                thresholds=[{"color": "green", "value": None}, {"color": "blue", "value": 1}],
                legend="{{field}}", text_mode="value_and_name"), 8, 6)
     version_columns = [("instance", "Instance"), ("version", "Version"), ("revision", "Revision"),
-                       ("rustc_version", "rustc"), ("Value #B", "Up since")]
+                       ("rustc_version", "rustc"), ("Value #B", "Up since"), ("Value #C", "Config")]
     L.add(table("Exporter version",
-                "chatapp_build_info and start time of each exporter instance.",
+                "chatapp_build_info, start time and whether the last configuration (re)load succeeded.",
                 [target("max by (instance, version, revision, rustc_version) (chatapp_build_info)", "A",
                         instant=True, fmt="table"),
                  target("1000 * max by (instance) (process_start_time_seconds and on (job, instance) "
-                        "chatapp_build_info)", "B", instant=True, fmt="table")],
+                        "chatapp_build_info)", "B", instant=True, fmt="table"),
+                 target("max by (instance) (chatapp_config_last_reload_successful)", "C", instant=True,
+                        fmt="table")],
                 {
                     "excludeByName": {"Time": True, "Value #A": True},
                     "indexByName": {name: i for i, (name, _) in enumerate(version_columns)},
                     "renameByName": dict(version_columns),
                 },
                 [{"matcher": {"id": "byName", "options": "Up since"},
-                  "properties": [{"id": "unit", "value": "dateTimeFromNow"}]}],
+                  "properties": [{"id": "unit", "value": "dateTimeFromNow"}]},
+                 colour_column("Config", [{"type": "value", "options": {
+                     "1": {"text": "loaded", "color": "green", "index": 0},
+                     "0": {"text": "reload failed", "color": "red", "index": 1}}}])],
                 "Instance"), 8, 6)
 
     def query_var(name, label, query, description):
