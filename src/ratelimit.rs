@@ -1,12 +1,13 @@
-//! Client-side rate limiting of CAMS calls: one token bucket per AccessKey, shared by every
-//! account that signs with it.
+//! Client-side rate limiting of CAMS calls: one token bucket per AccessKey and API, shared by
+//! every account that signs with that key.
 //!
 //! CAMS allows 10 requests/s per API per Alibaba Cloud *parent account*, counted across all of
 //! its RAM users, keys and applications (cams-api.md §7), and the customer's production
 //! sending shares that quota. The exporter therefore stays at half of it by default
-//! (`--api.rate-limit=5`): fifty ISV sub-customers under one key refresh one after another
-//! instead of bursting. Buckets are keyed by the credential *source* (its redacted
-//! description), not by the AccessKey ID in use, so rotating STS keys keep one bucket.
+//! (`--api.rate-limit=5` per API): fifty ISV sub-customers under one key refresh one after
+//! another instead of bursting. Buckets are keyed by the credential *source* (its redacted
+//! description) and the API action, not by the AccessKey ID in use, so rotating STS keys
+//! keep one bucket.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -17,7 +18,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 /// Default requests per second per AccessKey: half the documented quota.
 pub const DEFAULT_PER_SECOND: u32 = 5;
 
-/// Token buckets by credential source.
+/// Token buckets by credential source and API action.
 #[derive(Debug)]
 pub struct KeyedLimits {
     quota: Quota,

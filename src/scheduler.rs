@@ -174,16 +174,16 @@ pub async fn refresh_once(
     };
     let m = &shared.metrics;
     let name = account.name.as_str();
-    let bucket = account.credentials.describe();
+    let key = account.credentials.describe();
     let limited = |op: &'static str| {
-        let bucket = &bucket;
+        let bucket = format!("{key}|{op}");
         async move {
-            shared.limits.acquire(bucket).await;
+            shared.limits.acquire(&bucket).await;
             m.api_request(name, op);
         }
     };
-    // The two operations have separate quotas (10/s each), so they may run side by side,
-    // each after taking a token from the key's bucket.
+    // The two operations have separate quotas (10/s each), so they run side by side, each
+    // after taking a token from the bucket of its own API and the account's key.
     let (numbers, waba) = tokio::join!(
         async {
             limited(OP_PHONE_NUMBERS).await;
