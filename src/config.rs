@@ -44,7 +44,7 @@ pub enum ConfigError {
     Parse {
         /// The file.
         path: PathBuf,
-        /// The parser's message, e.g. "accounts[0]: unknown field `foo` ... at line 4 column 5".
+        /// The parser's message, e.g. `accounts[0]: unknown field "foo" ... at line 4 column 5`.
         message: String,
     },
     /// A value is out of range or inconsistent; `key` is its path in the file or flag name.
@@ -106,21 +106,12 @@ pub struct AccountFile {
     pub cust_space_id: Option<String>,
     /// File holding the ISV verification code (`IsvCode`), a secret.
     pub isv_code_file: Option<PathBuf>,
-    /// Explicit credentials; the environment variables when absent.
+    /// Explicit credentials; the default credential chain when absent.
     pub credentials: Option<CredentialsFile>,
 }
 
-/// `credentials:` of an account (the `access_key` form).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialsFile {
-    /// The AccessKey ID (not a secret).
-    pub access_key_id: String,
-    /// File holding the AccessKey secret.
-    pub access_key_secret_file: PathBuf,
-    /// File holding an STS security token, for temporary credentials.
-    pub security_token_file: Option<PathBuf>,
-}
+/// `credentials:` of an account: every provider `type` (see [`crate::credentials::config`]).
+pub use crate::credentials::CredentialsConfig as CredentialsFile;
 
 /// Fully resolved settings.
 #[derive(Debug, Clone)]
@@ -137,7 +128,7 @@ pub struct Settings {
     pub api_timeout: Duration,
     /// `--api.max-body-bytes`.
     pub api_max_body_bytes: usize,
-    /// `--api.rate-limit`: requests per second per AccessKey.
+    /// `--api.rate-limit`: requests per second per AccessKey and API.
     pub api_rate_limit: NonZeroU32,
     /// Tier → recipients table.
     pub tier_limits: TierLimits,
@@ -229,10 +220,7 @@ impl FileConfig {
                 fix(p);
             }
             if let Some(c) = &mut a.credentials {
-                fix(&mut c.access_key_secret_file);
-                if let Some(p) = &mut c.security_token_file {
-                    fix(p);
-                }
+                c.make_paths_relative_to(dir);
             }
         }
     }
@@ -304,7 +292,7 @@ pub fn resolve(
             endpoint: cli.api_endpoint.clone(),
             cust_space_id: None,
             isv_code_file: None,
-            credentials: CredentialSource::from_env(env)?,
+            credentials: CredentialSource::default_chain(env)?,
         });
     }
     let mut names = HashSet::new();
@@ -326,27 +314,13 @@ pub fn resolve(
             check_readable(&key("isv_code_file"), p)?;
         }
         let credentials = match a.credentials {
-            Some(c) => {
-                if c.access_key_id.trim().is_empty() {
-                    return Err(invalid(
-                        key("credentials.access_key_id"),
-                        "must not be empty",
-                    ));
+            Some(c) => c.build(env).map_err(|e| match e {
+                CredentialError::Config { field, message } => {
+                    invalid(key(&format!("credentials.{field}")), message)
                 }
-                check_readable(
-                    &key("credentials.access_key_secret_file"),
-                    &c.access_key_secret_file,
-                )?;
-                if let Some(p) = &c.security_token_file {
-                    check_readable(&key("credentials.security_token_file"), p)?;
-                }
-                CredentialSource::Files {
-                    access_key_id: c.access_key_id.trim().to_owned(),
-                    access_key_secret_file: c.access_key_secret_file,
-                    security_token_file: c.security_token_file,
-                }
-            }
-            None => CredentialSource::from_env(env).map_err(|e| {
+                e => invalid(key("credentials"), e.to_string()),
+            })?,
+            None => CredentialSource::default_chain(env).map_err(|e| {
                 invalid(key("credentials"), format!("no credentials block and {e}"))
             })?,
         };
@@ -411,6 +385,10 @@ fn check_endpoint(key: &str, endpoint: &str) -> Result<(), ConfigError> {
             format!("{endpoint:?} must be an http(s) URL with a host"),
         ));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Credentials in a URL end up in logs and on the landing page.
+        return Err(invalid(key, "must not contain a user name or password"));
+    }
     if url.query().is_some() || url.path() != "/" {
         return Err(invalid(
             key,
@@ -454,7 +432,7 @@ impl Settings {
         );
         let _ = writeln!(
             s,
-            "  api rate limit:   {}/s per AccessKey",
+            "  api rate limit:   {}/s per AccessKey and API",
             self.api_rate_limit
         );
         if self.total_shards > 1 {

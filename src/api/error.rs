@@ -92,6 +92,8 @@ impl ApiError {
             ApiError::HttpStatus { status: 429 } => ErrorKind::Throttled,
             ApiError::HttpStatus { .. } => ErrorKind::Client,
             ApiError::BodyTooLarge { .. } | ApiError::Decode(_) => ErrorKind::Decode,
+            // An STS or metadata outage is not the operator's fault: back off like any other.
+            ApiError::Credentials(e) if e.is_transient() => ErrorKind::Transient,
             ApiError::WrongSecret { .. } | ApiError::Credentials(_) => ErrorKind::Auth,
             ApiError::Service { code, status, .. } => classify_code(code, *status),
         }
