@@ -96,7 +96,25 @@ impl ApiClient {
         self.call(OP_BIND_WABA, target, creds).await
     }
 
+    /// One call; a connection that could not be established is retried once (re-signed with
+    /// a fresh nonce), since nothing reached the server and the quota is untouched. Every
+    /// other failure is left to the scheduler's back-off.
     async fn call<T: ApiResponse>(
+        &self,
+        action: &str,
+        target: &Target,
+        creds: &Credentials,
+    ) -> Result<T, ApiError> {
+        match self.call_once(action, target, creds).await {
+            Err(ApiError::Connect(e)) => {
+                tracing::debug!(action, error = %e, "connection failed; retrying once");
+                self.call_once(action, target, creds).await
+            }
+            other => other,
+        }
+    }
+
+    async fn call_once<T: ApiResponse>(
         &self,
         action: &str,
         target: &Target,
