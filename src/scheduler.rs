@@ -260,17 +260,24 @@ pub async fn run_account(
             shared.metrics.set_backoff(&account.name, backoff);
             // Stay on the account's phase grid (start + phase + k·interval), then add jitter
             // of up to 5% and any back-off.
-            let now = Instant::now();
-            let interval = shared.interval;
-            let since = now.saturating_duration_since(start + phase);
-            let periods = since.as_nanos() / interval.as_nanos().max(1) + 1;
-            let on_grid = start + phase + interval.mul_f64(periods as f64);
-            next = on_grid + jitter(interval / 20) + backoff;
+            next = next_on_grid(start + phase, shared.interval, Instant::now())
+                + jitter(shared.interval / 20)
+                + backoff;
         }
         debug!("refresh loop stopped");
     }
     .instrument(span)
     .await
+}
+
+/// The first point of the grid `origin + k·interval` (k ≥ 0) that is after `now`: a refresh
+/// that overran the interval skips the missed slots instead of catching up in a burst.
+fn next_on_grid(origin: Instant, interval: Duration, now: Instant) -> Instant {
+    if now < origin {
+        return origin;
+    }
+    let periods = (now - origin).as_nanos() / interval.as_nanos().max(1) + 1;
+    origin + interval.mul_f64(periods as f64)
 }
 
 #[derive(Debug, Default)]

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,9 +18,6 @@ use crate::api::ApiError;
 use crate::config::{AccountSettings, Settings};
 use crate::metrics::{ExpositionStore, SelfMetrics};
 use crate::scheduler::{self, Shared, StatusBoard};
-
-/// How long [`Supervisor::shutdown`] waits for tasks to finish their current refresh.
-const STOP_GRACE: Duration = Duration::from_secs(3);
 
 struct Running {
     fingerprint: String,
@@ -163,16 +159,13 @@ impl Supervisor {
         }
     }
 
-    /// Stops every task, waiting briefly for refreshes in flight.
+    /// Stops every task at once: a refresh still in flight is abandoned, since its result
+    /// would not be served any more (shutdown must not wait on a hung API).
     pub async fn shutdown(self) {
-        for t in self.tasks.values() {
-            let _ = t.stop.send(true);
-        }
         for (_, t) in self.tasks {
-            let abort = t.handle.abort_handle();
-            if tokio::time::timeout(STOP_GRACE, t.handle).await.is_err() {
-                abort.abort();
-            }
+            let _ = t.stop.send(true);
+            t.handle.abort();
+            let _ = t.handle.await;
         }
     }
 }
