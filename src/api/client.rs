@@ -267,9 +267,9 @@ pub fn server_string_to_sign(message: &str) -> Option<&str> {
 
 /// Drops any echoed string-to-sign (it carries the AccessKey ID, STS token and IsvCode),
 /// control characters and excess length from an error message before it is logged.
-fn clean_message(message: &str) -> String {
-    let message = match message.find("string to sign is:") {
-        Some(i) => &message[..i + "string to sign is:".len()],
+pub(crate) fn clean_message(message: &str) -> String {
+    let message = match message.find("string to sign is") {
+        Some(i) => &message[..i + "string to sign is".len()],
         None => message,
     };
     let mut out: String = message

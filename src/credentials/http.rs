@@ -4,9 +4,6 @@
 
 use super::CredentialError;
 
-/// Longest server message kept in an error.
-const MAX_MESSAGE_CHARS: usize = 300;
-
 /// A response that was read in full.
 pub(crate) struct Response {
     pub status: u16,
@@ -74,23 +71,8 @@ fn transport(e: reqwest::Error) -> String {
     out
 }
 
-/// Drops an echoed string-to-sign (it carries the AccessKey ID and STS token), control
-/// characters and excess length from a server message.
-pub(crate) fn clean_message(message: &str) -> String {
-    let message = match message.find("string to sign is") {
-        Some(i) => &message[..i + "string to sign is".len()],
-        None => message,
-    };
-    let mut out: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_MESSAGE_CHARS)
-        .collect();
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        out.push('…');
-    }
-    out
-}
+/// Server messages are cleaned exactly as the CAMS client cleans them.
+pub(crate) use crate::api::client::clean_message;
 
 /// A URL for messages and descriptions: scheme, host, port and path; user info and query
 /// values (which may be tokens) are replaced by `***`.
