@@ -99,13 +99,26 @@ pub async fn run(
     run_with_reload(settings, listener, shutdown, None).await
 }
 
-/// Runs the exporter on `listener` until `shutdown` completes. With a `loader`, SIGHUP and
-/// `POST /-/reload` apply new settings; a bad configuration keeps the running one.
+/// [`run_with_web`] without a web config file (plain HTTP, no auth) and default limits.
 pub async fn run_with_reload(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     loader: Option<SettingsLoader>,
+) -> anyhow::Result<()> {
+    let web = crate::web::WebSettings::default();
+    run_with_web(settings, listener, shutdown, loader, web).await
+}
+
+/// Runs the exporter on `listener` until `shutdown` completes. With a `loader`, SIGHUP and
+/// `POST /-/reload` apply new settings; a bad configuration keeps the running one. `web` is
+/// the loaded `--web.config.file` (TLS, basic auth) and the request limits ([`crate::web`]).
+pub async fn run_with_web(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    loader: Option<SettingsLoader>,
+    web: crate::web::WebSettings,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(SelfMetrics::new(settings.refresh_interval)?);
     metrics.config_reloaded(true);
@@ -131,11 +144,10 @@ pub async fn run_with_reload(
 
     let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop_rx.await;
-            })
-            .await
+        crate::web::serve(listener, router, web, async move {
+            let _ = server_stop_rx.await;
+        })
+        .await
     });
 
     let mut hangups = hangup_signals();

@@ -15,6 +15,7 @@
 //! - [`supervisor`]: the running account tasks, and applying a reloaded configuration;
 //! - [`ratelimit`]: the per-AccessKey token bucket that keeps us under the API quota;
 //! - [`server`]: the HTTP routes; [`app`]: wiring and graceful shutdown;
+//! - [`web`]: the HTTP(S) server: web config (TLS, mTLS, basic auth), limits;
 //! - [`sim`]: a signature-checking CAMS simulator for `--demo` and the tests;
 //! - [`telemetry`] sets up logging.
 //!
@@ -38,6 +39,7 @@ pub mod server;
 pub mod sim;
 pub mod supervisor;
 pub mod telemetry;
+pub mod web;
 
 /// `--version` output: version, git revision and compiler, as Prometheus exporters print.
 pub const VERSION_LINE: &str = concat!(
