@@ -31,6 +31,15 @@ pub struct Cli {
     )]
     pub telemetry_path: String,
 
+    /// Path to a Prometheus exporter-toolkit web configuration file (TLS, client
+    /// certificates, basic auth, security headers). Re-read when it or its files change.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Maximum number of requests served at once; more get 503 at once. 0 means no limit.
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = crate::web::DEFAULT_MAX_REQUESTS)]
+    pub web_max_requests: usize,
+
     /// YAML configuration file (accounts, refresh, tier limits).
     #[arg(long = "config.file", value_name = "PATH")]
     pub config_file: Option<PathBuf>,
@@ -68,8 +77,8 @@ pub struct Cli {
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
 
-    /// Most CAMS requests per second per AccessKey, shared by all accounts using the key
-    /// (the API allows 10 per API per parent account, shared with production traffic).
+    /// Most CAMS requests per second per AccessKey and API, shared by all accounts using the
+    /// key (CAMS allows 10 per API per parent account, shared with production traffic).
     #[arg(long = "api.rate-limit", value_name = "PER_SECOND", default_value_t = crate::ratelimit::DEFAULT_PER_SECOND)]
     pub api_rate_limit: u32,
 

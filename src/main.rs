@@ -47,12 +47,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let loader = Arc::new(move || config::load(&cli, &|k| std::env::var(k).ok()));
         (settings, loader, None)
     };
+    let web = chatapp_exporter::web::WebSettings::load(
+        cli.web_config_file.as_deref(),
+        cli.web_max_requests,
+    )?;
     if cli.config_check {
         print!("{}", settings.summary());
+        print!("{}", web.summary());
         return Ok(());
     }
     let listener = app::bind(&settings.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen_address))?;
-    app::run_with_reload(settings, listener, app::shutdown_signal(), Some(loader)).await
+    app::run_with_web(
+        settings,
+        listener,
+        app::shutdown_signal(),
+        Some(loader),
+        web,
+    )
+    .await
 }

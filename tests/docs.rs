@@ -54,6 +54,9 @@ fn every_metric_is_documented_in_the_readme() {
     }
     let missing: Vec<_> = exposed.difference(&documented).collect();
     let stale: Vec<_> = documented.difference(&exposed).collect();
-    assert!(missing.is_empty(), "not documented in README.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not documented in README.md: {missing:?}"
+    );
     assert!(stale.is_empty(), "documented but not exposed: {stale:?}");
 }
