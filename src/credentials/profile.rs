@@ -430,53 +430,29 @@ struct CliProfile {
 }
 
 /// Parses INI text into sections of keys (lower-cased names; the last value of a repeated key
-/// wins). Values may be quoted; comments start with `#` or `;`.
+/// wins) with the `rust-ini` crate. Values may be quoted; comments start with `#` or `;`,
+/// also after a value when preceded by white space (as the SDKs' INI readers accept).
 pub fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+    let options = ini::ParseOption {
+        enabled_quote: true,
+        enabled_escape: false,
+        ..ini::ParseOption::default()
+    };
+    let parsed = ini::Ini::load_from_str_opt(text, options).map_err(|e| e.to_string())?;
     let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+    for (name, props) in parsed.iter() {
+        let Some(name) = name else {
+            if props.iter().next().is_some() {
+                return Err("keys outside a [section]".into());
+            }
             continue;
-        }
-        if let Some(rest) = line.strip_prefix('[') {
-            let name = rest
-                .split_once(']')
-                .map(|(n, _)| n.trim())
-                .ok_or_else(|| format!("line {}: unterminated section header", i + 1))?;
-            sections.entry(name.to_owned()).or_default();
-            current = Some(name.to_owned());
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=').or_else(|| line.split_once(':')) else {
-            return Err(format!("line {}: expected key = value", i + 1));
         };
-        let Some(section) = &current else {
-            return Err(format!("line {}: key outside a [section]", i + 1));
-        };
-        sections
-            .entry(section.clone())
-            .or_default()
-            .insert(key.trim().to_ascii_lowercase(), ini_value(value));
+        let section = sections.entry(name.trim().to_owned()).or_default();
+        for (key, value) in props.iter() {
+            section.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
     }
     Ok(sections)
-}
-
-fn ini_value(raw: &str) -> String {
-    let v = raw.trim();
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q)
-            && let Some(end) = inner.find(q)
-        {
-            return inner[..end].to_owned();
-        }
-    }
-    let cut = v
-        .char_indices()
-        .find(|&(i, c)| (c == '#' || c == ';') && v[..i].ends_with(char::is_whitespace))
-        .map(|(i, _)| i)
-        .unwrap_or(v.len());
-    v[..cut].trim().to_owned()
 }
 
 #[cfg(test)]
@@ -499,7 +475,8 @@ mod tests {
 
     #[test]
     fn secrets_with_hash_are_kept_when_not_after_a_blank() {
-        assert_eq!(ini_value("abc#def"), "abc#def");
-        assert_eq!(ini_value("abc #def"), "abc");
+        let ini = parse_ini("[p]\na = abc#def\nb = abc #def\n").unwrap();
+        assert_eq!(ini["p"]["a"], "abc#def");
+        assert_eq!(ini["p"]["b"], "abc");
     }
 }
