@@ -114,7 +114,10 @@ check_kubernetes_core() {
 import pathlib, sys, yaml
 d = pathlib.Path("deploy/kubernetes")
 listed = set(yaml.safe_load((d / "kustomization.yaml").read_text())["resources"])
-present = {p.name for p in d.glob("*.yaml") if p.name != "kustomization.yaml" and ".example." not in p.name}
+# statefulset-sharded.yaml replaces deployment.yaml when sharding: never applied beside it.
+alternatives = {"statefulset-sharded.yaml"}
+present = {p.name for p in d.glob("*.yaml")
+           if p.name != "kustomization.yaml" and ".example." not in p.name and p.name not in alternatives}
 if listed != present:
     sys.exit("kustomization.yaml resources %s != manifests %s" % (sorted(listed), sorted(present)))
 print("kustomization.yaml lists all %d manifests" % len(listed))

@@ -24,7 +24,7 @@ use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use crate::api::client::{OP_BIND_WABA, OP_PHONE_NUMBERS};
 use crate::api::{ApiClient, ApiError, ClientOptions, ErrorKind, Target};
-use crate::collect::{TierLimits, UnknownValue, phone_numbers, waba};
+use crate::collect::{self, TierLimits, UnknownValue};
 use crate::config::{AccountSettings, Settings};
 use crate::credentials::read_secret_file;
 use crate::metrics::{AccountExposition, ExpositionStore, SelfMetrics};
@@ -206,8 +206,19 @@ pub async fn refresh_once(
         "Refreshed every {} in the background.",
         humantime::format_duration(shared.interval)
     );
-    let (mut families, report) =
-        phone_numbers::convert(name, &numbers.phone_numbers, &shared.tier_limits, &note);
+    // Render straight to text, reusing the blocks of the account's current rendering that
+    // come out unchanged (see `metrics::exposition`): most of a large fleet's text is then
+    // neither copied nor compressed again.
+    let previous = shared.store.get(name);
+    let (exposition, report) = collect::render_account(
+        name,
+        &numbers.phone_numbers,
+        &waba.data,
+        &shared.tier_limits,
+        &note,
+        previous.as_deref(),
+    )
+    .map_err(|e| ApiError::Decode(format!("cannot render metrics: {e}")))?;
     if report.duplicates > 0 || report.missing_number > 0 {
         warn!(
             duplicates = report.duplicates,
@@ -215,10 +226,7 @@ pub async fn refresh_once(
             "API returned entries that cannot be exported; kept the first of each number"
         );
     }
-    let mut unknown = report.unknown;
-    families.extend(waba::convert(name, &waba.data, &note, &mut unknown));
-    let exposition = AccountExposition::render(&families)
-        .map_err(|e| ApiError::Decode(format!("cannot render metrics: {e}")))?;
+    let unknown = report.unknown;
     Ok(Refreshed {
         exposition,
         numbers: report.numbers,

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::metrics::exposition::gzip_parts;
+use crate::metrics::exposition::{gzip_parts, plain_parts};
 use crate::metrics::{CONTENT_TYPE, ExpositionStore, SelfMetrics};
 use crate::scheduler::StatusBoard;
 
@@ -56,16 +56,16 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     state.metrics.encode(&mut own);
     let objects = state.store.current();
     let wants_gzip = accepts_gzip(&headers);
-    let chunks: Vec<Bytes> = if wants_gzip {
-        gzip_parts(&own, &objects).to_vec()
+    // The body is a stream over the shared chunks of the current exposition: per scrape only
+    // the self metrics (and their gzip framing) are allocated, whatever the fleet size.
+    let (len, body) = if wants_gzip {
+        let (len, parts) = gzip_parts(&own, &objects);
+        (len, Body::from_stream(stream(parts)))
     } else {
-        vec![Bytes::from(own), objects.text.clone()]
+        let (len, parts) = plain_parts(Bytes::from(own), &objects);
+        (len, Body::from_stream(stream(parts)))
     };
-    let len: usize = chunks.iter().map(Bytes::len).sum();
-    let chunks = chunks
-        .into_iter()
-        .map(Ok::<Bytes, std::convert::Infallible>);
-    let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+    let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -74,6 +74,12 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     response
+}
+
+fn stream(
+    parts: impl Iterator<Item = Bytes> + Send + 'static,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    futures_util::stream::iter(parts.map(Ok))
 }
 
 /// True when `Accept-Encoding` lists gzip with a non-zero q-value.

@@ -249,7 +249,7 @@ impl Rig {
     fn scrape(&self) -> Scrape {
         let mut out = Vec::new();
         self.metrics.encode(&mut out);
-        out.extend_from_slice(&self.store.current().text);
+        out.extend_from_slice(&self.store.current().text.to_vec());
         Scrape::parse(&String::from_utf8(out).unwrap())
     }
 

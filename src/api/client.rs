@@ -151,7 +151,14 @@ impl ApiClient {
         {
             return Err(ApiError::BodyTooLarge { limit });
         }
-        let mut body = Vec::new();
+        // Sized up front when the length is known: growing by doubling would briefly hold
+        // up to twice a large fleet's body.
+        let mut body = Vec::with_capacity(
+            response
+                .content_length()
+                .map_or(0, |len| len as usize)
+                .min(limit),
+        );
         while let Some(chunk) = response
             .chunk()
             .await

@@ -13,6 +13,34 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 pub use phone_numbers::TierLimits;
 
+use crate::api::model::{PhoneNumber, Waba};
+use crate::metrics::exposition::{AccountExposition, BlockWriter};
+
+/// Renders one account's answers as a refresh publishes them: the phone-number families
+/// through the fast renderer ([`phone_numbers::render`]), the WABA families through the
+/// library encoder. `previous` is the account's current rendering, whose unchanged blocks
+/// are reused. The report's `unknown` includes the WABA's.
+pub fn render_account(
+    account: &str,
+    numbers: &[PhoneNumber],
+    waba: &Waba,
+    tiers: &TierLimits,
+    refresh_note: &str,
+    previous: Option<&AccountExposition>,
+) -> Result<(AccountExposition, phone_numbers::Report), prometheus::Error> {
+    let mut writer = BlockWriter::new(previous);
+    let (mut exposition, mut report) =
+        phone_numbers::render(account, numbers, tiers, refresh_note, &mut writer)?;
+    let families = waba::convert(account, waba, refresh_note, &mut report.unknown);
+    exposition.push_families(&families, &mut writer)?;
+    tracing::debug!(
+        blocks_reused = writer.reused,
+        blocks_compressed = writer.compressed,
+        "rendered"
+    );
+    Ok((exposition, report))
+}
+
 /// One object family: its name, HELP text and the API field it comes from.
 #[derive(Debug)]
 pub struct FamilyDef {
@@ -59,11 +87,33 @@ pub const MAX_LABEL_CHARS: usize = 256;
 
 /// Trims and truncates an API string for use as a label value.
 pub fn label_value(raw: &str) -> String {
+    label_str(raw).to_owned()
+}
+
+/// [`label_value`] without the copy.
+pub fn label_str(raw: &str) -> &str {
     let raw = raw.trim();
     match raw.char_indices().nth(MAX_LABEL_CHARS) {
-        Some((i, _)) => raw[..i].to_owned(),
-        None => raw.to_owned(),
+        Some((i, _)) => &raw[..i],
+        None => raw,
     }
+}
+
+/// Label pairs as the library's text encoder writes them between `{` and `}`
+/// (`a="…",b="…"`, values escaped), obtained by encoding a one-sample family. This is how
+/// the fast renderers escape label values without escaping anything by hand.
+pub fn encoded_labels(labels: &[(&str, &str)]) -> Result<String, prometheus::Error> {
+    let mut f = MetricFamily::default();
+    f.set_name("x".to_owned());
+    f.set_field_type(MetricType::GAUGE);
+    f.mut_metric().push(gauge(labels, 0.0));
+    let text = prometheus::TextEncoder::new().encode_to_string(&[f])?;
+    let (_, sample) = crate::metrics::exposition::split_header(&text);
+    sample
+        .strip_prefix("x{")
+        .and_then(|s| s.strip_suffix("} 0\n"))
+        .map(str::to_owned)
+        .ok_or_else(|| prometheus::Error::Msg(format!("unexpected encoder output {sample:?}")))
 }
 
 /// Returns the non-empty, trimmed value of an optional API field.

@@ -1,64 +1,209 @@
 //! The cached exposition of all accounts' object families.
 //!
-//! Each successful refresh renders its account's families to text once
-//! ([`AccountExposition::render`]), with the library's encoder doing all label escaping. The
-//! store then stitches every account's pieces together family by family (a family's samples
-//! must be contiguous in the text format), compresses the result once, and publishes both
-//! through an [`ArcSwap`]: a scrape only loads a pointer and never waits on a refresh.
+//! Each successful refresh renders its account's families to text once, with the library's
+//! encoder doing all label escaping, as a list of [`Block`]s per family: a block is a run of
+//! sample lines plus its own raw DEFLATE stream and CRC-32, compressed once when the block is
+//! first seen. The store then stitches every account's blocks family by family (a family's
+//! samples must be contiguous in the text format) into a list of shared chunks and publishes
+//! it through an [`ArcSwap`]: a scrape only loads a pointer, never waits on a refresh, and
+//! writes the shared chunks as they are (no stitched copy of the whole text exists).
+//!
+//! Why blocks: at 10,000 numbers the text is about 44 MB. A refresh must build the new text
+//! while the old one is still being served, which would double that at every refresh. A
+//! [`BlockWriter`] instead looks each freshly rendered block up among the previous
+//! rendering's blocks (by CRC-32 and length, then compared byte for byte) and reuses the
+//! old shared bytes and their compressed form when nothing changed, so a refresh only
+//! allocates and compresses the blocks that did change.
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-// Level 1 ("fast"): the exposition is repetitive text that compresses about tenfold even
-// so, and it runs once per refresh.
-use flate2::write::DeflateEncoder;
+// Level 1 ("fast"): the exposition is repetitive text that compresses about 25-fold even
+// so, and each block is compressed once in its lifetime.
 use flate2::{Compress, Compression, FlushCompress};
-use prometheus::Encoder as _;
 use prometheus::proto::MetricFamily;
 
+/// A run of exposition text with its compressed form.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Plain text (whole lines).
+    pub text: Bytes,
+    /// The text as raw DEFLATE blocks with a fresh dictionary, ending byte-aligned after a
+    /// sync flush and without a final block: blocks can be concatenated into one stream.
+    pub deflate: Bytes,
+    /// CRC-32 state of `text`, for the gzip trailer.
+    crc: crc32fast::Hasher,
+}
+
+/// Makes [`Block`]s, reusing those of a previous rendering whose text is unchanged.
+pub struct BlockWriter {
+    reuse: HashMap<(u32, usize), Block>,
+    compress: Compress,
+    deflated: Vec<u8>,
+    /// Blocks taken over unchanged from the previous rendering.
+    pub reused: usize,
+    /// Blocks compressed anew.
+    pub compressed: usize,
+}
+
+impl std::fmt::Debug for BlockWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockWriter")
+            .field("reusable", &self.reuse.len())
+            .field("reused", &self.reused)
+            .field("compressed", &self.compressed)
+            .finish()
+    }
+}
+
+impl BlockWriter {
+    /// A writer that may reuse the blocks of `previous` (the account's current rendering).
+    pub fn new(previous: Option<&AccountExposition>) -> Self {
+        let mut reuse = HashMap::new();
+        for family in previous.map(|p| p.families.as_slice()).unwrap_or_default() {
+            for b in std::iter::once(&family.header).chain(&family.blocks) {
+                reuse.insert((b.crc.clone().finalize(), b.text.len()), b.clone());
+            }
+        }
+        BlockWriter {
+            reuse,
+            compress: Compress::new(Compression::fast(), false),
+            deflated: Vec::new(),
+            reused: 0,
+            compressed: 0,
+        }
+    }
+
+    /// The block for `text`: the previous rendering's if identical, else a new one.
+    pub fn block(&mut self, text: &[u8]) -> Block {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(text);
+        let key = (crc.clone().finalize(), text.len());
+        if let Some(old) = self.reuse.get(&key)
+            && old.text[..] == *text
+        {
+            self.reused += 1;
+            return old.clone();
+        }
+        self.compressed += 1;
+        // A fresh dictionary per block: back-references never reach into whatever block
+        // precedes this one in a scrape, so blocks concatenate in any order.
+        self.compress.reset();
+        self.deflated.clear();
+        deflate_sync(&mut self.compress, text, &mut self.deflated);
+        Block {
+            text: Bytes::copy_from_slice(text),
+            deflate: Bytes::copy_from_slice(&self.deflated),
+            crc,
+        }
+    }
+}
+
+/// Compresses `input` into `out` (appending) and ends with a sync flush, so the output is
+/// byte-aligned and the DEFLATE stream can be continued by other blocks.
+fn deflate_sync(compress: &mut Compress, mut input: &[u8], out: &mut Vec<u8>) {
+    loop {
+        out.reserve(input.len() / 2 + 64);
+        let before_in = compress.total_in();
+        let status = compress.compress_vec(input, out, FlushCompress::Sync);
+        input = &input[(compress.total_in() - before_in) as usize..];
+        // Done when all input is consumed and the flush fitted (spare capacity left).
+        if status.is_err() || (input.is_empty() && out.len() < out.capacity()) {
+            break;
+        }
+    }
+}
+
+/// One family of one account: its `# HELP`/`# TYPE` header and its sample blocks.
+#[derive(Debug, Clone)]
+pub struct FamilyText {
+    name: String,
+    header: Block,
+    blocks: Vec<Block>,
+    series: usize,
+}
+
+impl FamilyText {
+    /// A family from its header text and sample blocks; `series` is its number of samples.
+    pub fn new(name: &str, header: Block, blocks: Vec<Block>, series: usize) -> Self {
+        FamilyText {
+            name: name.to_owned(),
+            header,
+            blocks,
+            series,
+        }
+    }
+}
+
 /// One account's families, rendered.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AccountExposition {
-    /// `(family name, "# HELP/# TYPE" header, sample lines)` in the order rendered.
-    families: Vec<(String, String, String)>,
+    /// In the order rendered.
+    families: Vec<FamilyText>,
 }
 
 impl AccountExposition {
     /// Renders `families` with the library's text encoder. Families without samples are
     /// skipped (the encoder rejects them).
     pub fn render(families: &[MetricFamily]) -> Result<Self, prometheus::Error> {
+        let mut out = AccountExposition::default();
+        out.push_families(families, &mut BlockWriter::new(None))?;
+        Ok(out)
+    }
+
+    /// Renders `families` with the library's text encoder and appends them, one block per
+    /// family. This is the general path; the phone-number families, which are nearly all of
+    /// a large fleet's text, have a faster one ([`crate::collect::phone_numbers::render`]).
+    pub fn push_families(
+        &mut self,
+        families: &[MetricFamily],
+        writer: &mut BlockWriter,
+    ) -> Result<(), prometheus::Error> {
         let encoder = prometheus::TextEncoder::new();
-        let mut out = Vec::with_capacity(families.len());
+        let mut text = String::new();
         for f in families.iter().filter(|f| !f.get_metric().is_empty()) {
-            let mut text = Vec::new();
-            encoder.encode(std::slice::from_ref(f), &mut text)?;
-            let text = String::from_utf8(text)
-                .map_err(|e| prometheus::Error::Msg(format!("encoder wrote invalid UTF-8: {e}")))?;
-            let split = header_len(&text);
-            let (header, samples) = text.split_at(split);
-            out.push((
-                f.name().to_owned(),
-                header.to_owned(),
-                fix_infinities(samples),
-            ));
+            text.clear();
+            encoder.encode_utf8(std::slice::from_ref(f), &mut text)?;
+            let (header, samples) = split_header(&text);
+            let samples = fix_infinities(samples);
+            self.families.push(FamilyText {
+                name: f.name().to_owned(),
+                header: writer.block(header.as_bytes()),
+                blocks: vec![writer.block(samples.as_bytes())],
+                series: f.get_metric().len(),
+            });
         }
-        Ok(AccountExposition { families: out })
+        Ok(())
+    }
+
+    /// Appends a family rendered elsewhere.
+    pub fn push(&mut self, family: FamilyText) {
+        if family.series > 0 {
+            self.families.push(family);
+        }
     }
 
     /// Number of sample lines, for logs and the landing page.
     pub fn series(&self) -> usize {
-        self.families
-            .iter()
-            .map(|(_, _, s)| s.lines().count())
-            .sum()
+        self.families.iter().map(|f| f.series).sum()
+    }
+
+    /// The rendered text, for tests and comparisons (allocates; /metrics never calls it).
+    pub fn to_text(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for f in &self.families {
+            for b in std::iter::once(&f.header).chain(&f.blocks) {
+                out.extend_from_slice(&b.text);
+            }
+        }
+        out
     }
 }
 
-/// Length of the `# HELP` and `# TYPE` lines at the start of one encoded family.
-fn header_len(text: &str) -> usize {
+/// Splits one encoded family into its `# HELP`/`# TYPE` lines and its sample lines.
+pub fn split_header(text: &str) -> (&str, &str) {
     let mut end = 0;
     for line in text.split_inclusive('\n') {
         if !line.starts_with('#') {
@@ -66,14 +211,14 @@ fn header_len(text: &str) -> usize {
         }
         end += line.len();
     }
-    end
+    text.split_at(end)
 }
 
 /// The encoder prints infinities with Rust's `inf`; the text format spells them `+Inf`/`-Inf`.
 /// The value is always the last token of a sample line, after any (escaped) label values.
-fn fix_infinities(samples: &str) -> String {
+fn fix_infinities(samples: &str) -> std::borrow::Cow<'_, str> {
     if !samples.contains("inf\n") {
-        return samples.to_owned();
+        return samples.into();
     }
     let mut out = String::with_capacity(samples.len() + 8);
     for line in samples.split_inclusive('\n') {
@@ -87,70 +232,124 @@ fn fix_infinities(samples: &str) -> String {
             out.push_str(line);
         }
     }
-    out
+    out.into()
+}
+
+/// Appends a sample value as the library's encoder prints it (`f64`'s `Display`), with the
+/// text format's spelling of infinities (see [`fix_infinities`]).
+pub fn push_value(out: &mut Vec<u8>, value: f64) {
+    use std::io::Write as _;
+    if value == f64::INFINITY {
+        out.extend_from_slice(b"+Inf");
+    } else if value == f64::NEG_INFINITY {
+        out.extend_from_slice(b"-Inf");
+    } else {
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{value}");
+    }
+}
+
+/// A list of shared byte chunks that together form one body.
+#[derive(Debug, Default, Clone)]
+pub struct Chunks {
+    parts: Vec<Bytes>,
+    len: usize,
+}
+
+impl Chunks {
+    fn push(&mut self, b: &Bytes) {
+        if !b.is_empty() {
+            self.len += b.len();
+            self.parts.push(b.clone());
+        }
+    }
+
+    /// Total length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunks, in order.
+    pub fn parts(&self) -> &[Bytes] {
+        &self.parts
+    }
+
+    /// A contiguous copy (tests and tools; /metrics never copies).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for p in &self.parts {
+            out.extend_from_slice(p);
+        }
+        out
+    }
 }
 
 /// The bytes a scrape serves for the object families, plain and compressed.
 #[derive(Debug, Default)]
 pub struct Exposition {
-    /// Plain text.
-    pub text: Bytes,
-    /// The same text as a complete raw DEFLATE stream (final block set), compressed once
-    /// per refresh. [`gzip_parts`] puts it behind the per-scrape self metrics.
-    pub deflate: Bytes,
+    /// Plain text, as shared chunks.
+    pub text: Chunks,
+    /// The same text as raw DEFLATE blocks, byte-aligned and without a final block, so that
+    /// [`gzip_parts`] can put them behind the per-scrape self metrics.
+    pub deflate: Chunks,
     /// CRC-32 state of `text`, combined per scrape with that of the self metrics.
     pub crc: crc32fast::Hasher,
 }
 
-impl Exposition {
-    fn new(text: Vec<u8>) -> Self {
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&text);
-        let mut enc =
-            DeflateEncoder::new(Vec::with_capacity(text.len() / 8 + 64), Compression::fast());
-        // Writing to a Vec cannot fail.
-        let _ = enc.write_all(&text);
-        Exposition {
-            deflate: Bytes::from(enc.finish().unwrap_or_default()),
-            crc,
-            text: Bytes::from(text),
-        }
-    }
-}
+/// The end of a DEFLATE stream: an empty final block with fixed Huffman codes (what zlib
+/// writes for `Z_FINISH` right after a sync flush).
+const DEFLATE_END: &[u8] = &[0x03, 0x00];
 
-/// One gzip stream (RFC 1952) for `head` followed by `objects.text`, as three chunks, without
-/// recompressing the objects: `head` is deflated with a sync flush (byte-aligned, no final
-/// block), the cached stream follows as further blocks of the same DEFLATE stream, and the
-/// trailer's CRC is combined from both parts. A single member, because not every client
-/// (curl, some proxies) reads multi-member gzip.
-pub fn gzip_parts(head: &[u8], objects: &Exposition) -> [Bytes; 3] {
+/// One gzip stream (RFC 1952) for `head` followed by `objects.text`, as shared chunks,
+/// without recompressing the objects: `head` is deflated with a sync flush (byte-aligned,
+/// no final block), the cached blocks follow as further blocks of the same DEFLATE stream,
+/// then an empty final block and the trailer, whose CRC is combined from both parts. A
+/// single member, because not every client (curl, some proxies) reads multi-member gzip.
+///
+/// Per scrape this allocates only for `head`; the object chunks are reference-counted.
+pub fn gzip_parts(
+    head: &[u8],
+    objects: &Arc<Exposition>,
+) -> (usize, impl Iterator<Item = Bytes> + Send + 'static) {
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
     let mut first = Vec::with_capacity(HEADER.len() + head.len() / 4 + 64);
     first.extend_from_slice(&HEADER);
-    let mut compress = Compress::new(Compression::fast(), false);
-    let mut input = head;
-    loop {
-        first.reserve(input.len() / 2 + 64);
-        let before_in = compress.total_in();
-        let status = compress.compress_vec(input, &mut first, FlushCompress::Sync);
-        input = &input[(compress.total_in() - before_in) as usize..];
-        // Done when all input is consumed and the flush fitted (spare capacity left).
-        if status.is_err() || (input.is_empty() && first.len() < first.capacity()) {
-            break;
-        }
-    }
+    deflate_sync(
+        &mut Compress::new(Compression::fast(), false),
+        head,
+        &mut first,
+    );
     let mut crc = crc32fast::Hasher::new();
     crc.update(head);
     crc.combine(&objects.crc);
     let size = (head.len() as u64 + objects.text.len() as u64) as u32;
-    let mut trailer = Vec::with_capacity(8);
+    let mut trailer = Vec::with_capacity(DEFLATE_END.len() + 8);
+    trailer.extend_from_slice(DEFLATE_END);
     trailer.extend_from_slice(&crc.finalize().to_le_bytes());
     trailer.extend_from_slice(&size.to_le_bytes());
-    [
-        Bytes::from(first),
-        objects.deflate.clone(),
-        Bytes::from(trailer),
-    ]
+    let len = first.len() + objects.deflate.len() + trailer.len();
+    let objects = objects.clone();
+    let body = std::iter::once(Bytes::from(first))
+        .chain((0..objects.deflate.parts.len()).map(move |i| objects.deflate.parts[i].clone()))
+        .chain(std::iter::once(Bytes::from(trailer)));
+    (len, body)
+}
+
+/// `head` followed by `objects.text`, as shared chunks.
+pub fn plain_parts(
+    head: Bytes,
+    objects: &Arc<Exposition>,
+) -> (usize, impl Iterator<Item = Bytes> + Send + 'static) {
+    let len = head.len() + objects.text.len();
+    let objects = objects.clone();
+    let body = std::iter::once(head)
+        .chain((0..objects.text.parts.len()).map(move |i| objects.text.parts[i].clone()));
+    (len, body)
 }
 
 /// All accounts' current renderings and the stitched result.
@@ -174,8 +373,13 @@ impl ExpositionStore {
         }
         // Publishing under the lock keeps two concurrent refreshes from publishing out of
         // order; scrapes never take this lock.
-        self.current
-            .store(Arc::new(Exposition::new(stitch(&accounts))));
+        self.current.store(Arc::new(stitch(&accounts)));
+    }
+
+    /// The account's current rendering, whose blocks a refresh may reuse.
+    pub fn get(&self, account: &str) -> Option<Arc<AccountExposition>> {
+        let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        accounts.get(account).cloned()
     }
 
     /// Drops every account not in `keep` (after a reload removed some).
@@ -195,36 +399,36 @@ impl ExpositionStore {
     }
 }
 
-/// Concatenates the accounts' families so that each family appears once, with one header,
-/// in the catalogue's order (families not in the catalogue follow, by name).
-fn stitch(accounts: &BTreeMap<String, Arc<AccountExposition>>) -> Vec<u8> {
-    let capacity = accounts
-        .values()
-        .flat_map(|a| a.families.iter())
-        .map(|(_, h, s)| h.len() + s.len())
-        .sum();
-    let mut out = Vec::with_capacity(capacity);
+/// Lists the accounts' blocks so that each family appears once, with one header, in the
+/// catalogue's order (families not in the catalogue follow, by name). Only reference counts
+/// change: no text is copied.
+fn stitch(accounts: &BTreeMap<String, Arc<AccountExposition>>) -> Exposition {
     let mut order: Vec<&str> = crate::collect::all_families().map(|d| d.name).collect();
     let mut extra: Vec<&str> = accounts
         .values()
-        .flat_map(|a| a.families.iter().map(|(n, _, _)| n.as_str()))
+        .flat_map(|a| a.families.iter().map(|f| f.name.as_str()))
         .filter(|n| !order.contains(n))
         .collect();
     extra.sort_unstable();
     extra.dedup();
     order.extend(extra);
+    let mut out = Exposition::default();
+    let mut add = |b: &Block| {
+        if !b.text.is_empty() {
+            out.text.push(&b.text);
+            out.deflate.push(&b.deflate);
+            out.crc.combine(&b.crc);
+        }
+    };
     for name in order {
         let mut header_written = false;
         for account in accounts.values() {
-            for (n, header, samples) in &account.families {
-                if n != name {
-                    continue;
-                }
+            for f in account.families.iter().filter(|f| f.name == name) {
                 if !header_written {
-                    out.extend_from_slice(header.as_bytes());
+                    add(&f.header);
                     header_written = true;
                 }
-                out.extend_from_slice(samples.as_bytes());
+                f.blocks.iter().for_each(&mut add);
             }
         }
     }
@@ -267,25 +471,67 @@ mod tests {
     }
 
     #[test]
+    fn values_are_printed_as_the_encoder_prints_them() {
+        for v in [
+            0.0,
+            1.0,
+            -0.0,
+            250.0,
+            1e21,
+            1.5e-7,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let mut f = family(&DEF, "note");
+            f.mut_metric().push(gauge(&[], v));
+            let text = AccountExposition::render(&[f]).unwrap().to_text();
+            let mut want = b"chatapp_phone_number_messaging_limit ".to_vec();
+            push_value(&mut want, v);
+            want.push(b'\n');
+            assert!(text.ends_with(&want), "{v}");
+        }
+    }
+
+    #[test]
+    fn unchanged_blocks_are_reused_not_copied() {
+        let first = account("1", 5.0);
+        let mut writer = BlockWriter::new(Some(&first));
+        let again = writer.block(&first.families[0].blocks[0].text);
+        assert_eq!(writer.reused, 1);
+        assert_eq!(
+            again.text.as_ptr(),
+            first.families[0].blocks[0].text.as_ptr()
+        );
+        writer.block(b"something else\n");
+        assert_eq!(writer.compressed, 1);
+    }
+
+    #[test]
     fn gzip_parts_form_one_valid_member() {
         use std::io::Read;
         let store = ExpositionStore::default();
         store.set("a", Some(account("1", 5.0)));
-        let cur = store.current();
-        for head in [
-            &b""[..],
-            b"# self metrics\nchatapp_up 1\n",
-            &[b'x'; 100_000][..],
-        ] {
-            let gz: Vec<u8> = gzip_parts(head, &cur).concat();
-            // MultiGzDecoder would hide a second member; GzDecoder reads exactly one and
-            // checks the CRC and length in the trailer.
-            let mut dec = flate2::read::GzDecoder::new(&gz[..]);
-            let mut out = Vec::new();
-            dec.read_to_end(&mut out).unwrap();
-            let mut want = head.to_vec();
-            want.extend_from_slice(&cur.text);
-            assert_eq!(out, want);
+        store.set("b", Some(account("2", 6.0)));
+        let empty = Arc::new(Exposition::default());
+        for cur in [store.current(), empty] {
+            for head in [
+                &b""[..],
+                b"# self metrics\nchatapp_up 1\n",
+                &[b'x'; 100_000][..],
+            ] {
+                let (len, parts) = gzip_parts(head, &cur);
+                let gz: Vec<u8> = parts.flat_map(|b| b.to_vec()).collect();
+                assert_eq!(gz.len(), len);
+                // MultiGzDecoder would hide a second member; GzDecoder reads exactly one and
+                // checks the CRC and length in the trailer.
+                let mut dec = flate2::read::GzDecoder::new(&gz[..]);
+                let mut out = Vec::new();
+                dec.read_to_end(&mut out).unwrap();
+                let mut want = head.to_vec();
+                want.extend_from_slice(&cur.text.to_vec());
+                assert_eq!(out, want);
+            }
         }
     }
 }

@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Backend, SimKey, SimRequest, SimResponse, request_id};
+use super::{Backend, SimKey, SimRequest, SimResponse, StreamedBody, request_id};
 use crate::api::client::{OP_BIND_WABA, OP_PHONE_NUMBERS};
 
 /// The demo's AccessKey ID (fictional).
@@ -59,7 +60,8 @@ impl DemoFleet {
         )])
     }
 
-    fn retail_numbers(&self, elapsed: Duration) -> Vec<Value> {
+    /// The scripted numbers of `demo-retail`.
+    fn retail_numbers(elapsed: Duration) -> Vec<NumberJson> {
         let phase = elapsed.as_secs() % CYCLE.as_secs();
         let (sales_quality, sales_tier) = match phase {
             0..90 => ("GREEN", "TIER_10K"),
@@ -67,7 +69,7 @@ impl DemoFleet {
             180..300 => ("RED", "TIER_2K"),
             _ => ("GREEN", "TIER_10K"),
         };
-        let mut numbers = vec![
+        let numbers = vec![
             number(
                 "6580000001",
                 "Acme Support",
@@ -129,27 +131,29 @@ impl DemoFleet {
                 false,
             ),
         ];
-        const STATUSES: [&str; 4] = ["CONNECTED", "CONNECTED", "CONNECTED", "FLAGGED"];
-        const QUALITIES: [&str; 3] = ["GREEN", "GREEN", "YELLOW"];
-        const TIERS: [&str; 4] = ["TIER_1K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"];
-        for i in 0..self.extra_numbers {
-            numbers.push(number(
-                &format!("65{:09}", 100_000_000 + i),
-                &format!("Generated Sender {i}"),
-                STATUSES[i % STATUSES.len()],
-                QUALITIES[i % QUALITIES.len()],
-                TIERS[i % TIERS.len()],
-                "VERIFIED",
-                "Approval",
-                "",
-                "N",
-                i % 2 == 0,
-            ));
-        }
         numbers
     }
 
-    fn travel_numbers() -> Vec<Value> {
+    /// Generated number `i` of `--demo.extra-numbers`.
+    fn extra_number(i: usize) -> NumberJson {
+        const STATUSES: [&str; 4] = ["CONNECTED", "CONNECTED", "CONNECTED", "FLAGGED"];
+        const QUALITIES: [&str; 3] = ["GREEN", "GREEN", "YELLOW"];
+        const TIERS: [&str; 4] = ["TIER_1K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"];
+        number(
+            &format!("65{:09}", 100_000_000 + i),
+            &format!("Generated Sender {i}"),
+            STATUSES[i % STATUSES.len()],
+            QUALITIES[i % QUALITIES.len()],
+            TIERS[i % TIERS.len()],
+            "VERIFIED",
+            "Approval",
+            "",
+            "N",
+            i % 2 == 0,
+        )
+    }
+
+    fn travel_numbers() -> Vec<NumberJson> {
         vec![
             number(
                 "6590000001",
@@ -179,19 +183,110 @@ impl DemoFleet {
     }
 }
 
+/// One number as the API sends it. Serialized straight from this struct, and generated
+/// numbers one at a time while serializing, not through a `serde_json::Value` tree: with
+/// `--demo.extra-numbers 10000` a tree of maps would cost the process some 20 MB at every
+/// refresh, which the exporter's memory figures would wrongly include.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NumberJson {
+    phone_number: String,
+    verified_name: String,
+    status: &'static str,
+    quality_rating: &'static str,
+    messaging_limit_tier: &'static str,
+    code_verification_status: &'static str,
+    name_status: &'static str,
+    new_name_status: &'static str,
+    is_official: &'static str,
+    status_callback_url: String,
+    up_callback_url: String,
+    status_queue: &'static str,
+    up_queue: &'static str,
+}
+
+/// Numbers serialized per chunk of the streamed body.
+const NUMBERS_PER_CHUNK: usize = 256;
+
+/// Counts what a serializer writes.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A `QueryChatappPhoneNumbers` success body: the scripted numbers followed by `extra`
+/// generated ones, produced (and generated) a chunk at a time while it is sent. Its length
+/// comes from a first pass that only counts bytes.
+fn numbers_body(scripted: Vec<NumberJson>, extra: usize) -> StreamedBody {
+    let head = format!(
+        r#"{{"RequestId":"{}","Code":"OK","Message":"SUCCESS","Success":true,"PhoneNumbers":["#,
+        request_id()
+    )
+    .into_bytes();
+    let total = scripted.len() + extra;
+    let scripted = std::sync::Arc::new(scripted);
+    // Appends number `i` (preceded by a comma unless first) to `out`. Serializing a plain
+    // struct cannot fail, and neither can writing to a Vec or a counter.
+    let write = {
+        let scripted = scripted.clone();
+        move |i: usize, out: &mut dyn std::io::Write| {
+            if i > 0 {
+                let _ = out.write_all(b",");
+            }
+            let _ = match scripted.get(i) {
+                Some(n) => serde_json::to_writer(out, n),
+                None => serde_json::to_writer(out, &DemoFleet::extra_number(i - scripted.len())),
+            };
+        }
+    };
+    let mut counter = Counter(head.len() + 2);
+    for i in 0..total {
+        write(i, &mut counter);
+    }
+    let mut next = 0;
+    let body = std::iter::once(head).chain(std::iter::from_fn(move || {
+        if next > total {
+            return None;
+        }
+        let mut chunk = Vec::with_capacity(NUMBERS_PER_CHUNK * 512);
+        let end = (next + NUMBERS_PER_CHUNK).min(total);
+        for i in next..end {
+            write(i, &mut chunk);
+        }
+        if end == total {
+            chunk.extend_from_slice(b"]}");
+            next = total + 1;
+        } else {
+            next = end;
+        }
+        Some(chunk)
+    }));
+    StreamedBody {
+        len: counter.0,
+        chunks: Box::new(body),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn number(
     phone: &str,
     name: &str,
-    status: &str,
-    quality: &str,
-    tier: &str,
-    code: &str,
-    name_status: &str,
-    new_name_status: &str,
-    official: &str,
+    status: &'static str,
+    quality: &'static str,
+    tier: &'static str,
+    code: &'static str,
+    name_status: &'static str,
+    new_name_status: &'static str,
+    official: &'static str,
     callbacks: bool,
-) -> Value {
+) -> NumberJson {
     let url = |kind: &str| {
         if callbacks {
             format!("https://hooks.example.com/{kind}?token=demo-{phone}")
@@ -199,21 +294,21 @@ fn number(
             String::new()
         }
     };
-    json!({
-        "PhoneNumber": phone,
-        "VerifiedName": name,
-        "Status": status,
-        "QualityRating": quality,
-        "MessagingLimitTier": tier,
-        "CodeVerificationStatus": code,
-        "NameStatus": name_status,
-        "NewNameStatus": new_name_status,
-        "IsOfficial": official,
-        "StatusCallbackUrl": url("status"),
-        "UpCallbackUrl": url("inbound"),
-        "StatusQueue": "Alicom-Queue-0000-ChatAppStatus",
-        "UpQueue": "Alicom-Queue-0000-ChatAppInbound",
-    })
+    NumberJson {
+        phone_number: phone.to_owned(),
+        verified_name: name.to_owned(),
+        status,
+        quality_rating: quality,
+        messaging_limit_tier: tier,
+        code_verification_status: code,
+        name_status,
+        new_name_status,
+        is_official: official,
+        status_callback_url: url("status"),
+        up_callback_url: url("inbound"),
+        status_queue: "Alicom-Queue-0000-ChatAppStatus",
+        up_queue: "Alicom-Queue-0000-ChatAppInbound",
+    }
 }
 
 fn waba(id: &str, name: &str, business: &str, review: &str) -> Value {
@@ -234,10 +329,50 @@ fn waba(id: &str, name: &str, business: &str, review: &str) -> Value {
     })
 }
 
+impl DemoFleet {
+    fn is_travel(request: &SimRequest) -> bool {
+        request.param("CustSpaceId") == Some(TRAVEL_SPACE)
+    }
+
+    /// Counts a request to `demo-travel`; true when it is to be throttled.
+    fn throttle_travel(&self, request: &SimRequest) -> bool {
+        Self::is_travel(request)
+            && (self.travel_requests.fetch_add(1, Ordering::Relaxed) + 1) % 5 == 0
+    }
+}
+
+/// [`Backend::respond_streamed`] answers every successful `QueryChatappPhoneNumbers`.
+fn unreachable_streamed() -> SimResponse {
+    SimResponse::error(500, "InternalError", "demo backend: unexpected path")
+}
+
 impl Backend for DemoFleet {
+    fn respond_streamed(&self, request: &SimRequest) -> Option<StreamedBody> {
+        if request.action != OP_PHONE_NUMBERS || self.throttle_travel(request) {
+            // `respond` answers; a throttled travel request is answered there without
+            // being counted twice.
+            return None;
+        }
+        Some(if Self::is_travel(request) {
+            numbers_body(Self::travel_numbers(), 0)
+        } else {
+            numbers_body(
+                Self::retail_numbers(self.started.elapsed()),
+                self.extra_numbers,
+            )
+        })
+    }
+
     fn respond(&self, request: &SimRequest) -> SimResponse {
-        let travel = request.param("CustSpaceId") == Some(TRAVEL_SPACE);
-        if travel && (self.travel_requests.fetch_add(1, Ordering::Relaxed) + 1) % 5 == 0 {
+        let travel = Self::is_travel(request);
+        // Phone-number requests were counted in `respond_streamed`; only those it
+        // declined (throttled ones) come here.
+        let throttled = if request.action == OP_PHONE_NUMBERS {
+            travel
+        } else {
+            self.throttle_travel(request)
+        };
+        if throttled {
             return SimResponse::error(
                 400,
                 "Throttling.User",
@@ -245,14 +380,7 @@ impl Backend for DemoFleet {
             );
         }
         match (request.action.as_str(), travel) {
-            (OP_PHONE_NUMBERS, false) => SimResponse::ok(json!({
-                "RequestId": request_id(), "Code": "OK", "Message": "SUCCESS", "Success": true,
-                "PhoneNumbers": self.retail_numbers(self.started.elapsed()),
-            })),
-            (OP_PHONE_NUMBERS, true) => SimResponse::ok(json!({
-                "RequestId": request_id(), "Code": "OK", "Message": "SUCCESS", "Success": true,
-                "PhoneNumbers": Self::travel_numbers(),
-            })),
+            (OP_PHONE_NUMBERS, _) => unreachable_streamed(),
             (OP_BIND_WABA, false) => SimResponse::ok(waba(
                 "20393988393993001",
                 "Acme Retail",

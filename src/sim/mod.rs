@@ -117,6 +117,22 @@ pub fn request_id() -> String {
 pub trait Backend: Send + Sync + 'static {
     /// Answers one request (signature already verified).
     fn respond(&self, request: &SimRequest) -> SimResponse;
+
+    /// Answers with a 200 whose body of known length is produced piece by piece while it
+    /// is sent, or `None` to use [`Backend::respond`]. A large fleet's body then never sits
+    /// whole in memory beside the exporter's own copy (the demo runs in the exporter's
+    /// process, and its memory figures would include the simulator's).
+    fn respond_streamed(&self, _request: &SimRequest) -> Option<StreamedBody> {
+        None
+    }
+}
+
+/// A 200 body of `len` bytes, as chunks.
+pub struct StreamedBody {
+    /// Total length of the chunks (sent as Content-Length).
+    pub len: usize,
+    /// The chunks, produced on demand.
+    pub chunks: Box<dyn Iterator<Item = Vec<u8>> + Send>,
 }
 
 /// An AccessKey the simulator accepts.
@@ -202,6 +218,21 @@ async fn handle(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(request.clone());
+            if let Some(streamed) = state.backend.respond_streamed(&request) {
+                let chunks = streamed
+                    .chunks
+                    .map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(c)));
+                let mut response =
+                    axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+                        .into_response();
+                let h = response.headers_mut();
+                h.insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/json;charset=utf-8"),
+                );
+                h.insert(header::CONTENT_LENGTH, streamed.len.into());
+                return response;
+            }
             state.backend.respond(&request)
         }
         Err(e) => e,
