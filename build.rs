@@ -23,6 +23,15 @@ fn main() {
     println!("cargo:rustc-env=CHATAPP_REVISION={revision}");
     println!("cargo:rustc-env=CHATAPP_RUSTC_VERSION={rustc_version}");
     println!("cargo:rerun-if-env-changed=CHATAPP_REVISION");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // In a git worktree `.git` is a file, and a rerun-if-changed path that does not exist
+    // reruns this script (and so recompiles the crate) on every build: ask git where HEAD
+    // and the branch refs really are.
+    let head = output("git", &["rev-parse", "--git-path", "HEAD"]).unwrap_or(".git/HEAD".into());
+    let refs = output("git", &["rev-parse", "--git-path", "refs/heads"])
+        .unwrap_or(".git/refs/heads".into());
+    for path in [head, refs] {
+        if std::path::Path::new(&path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
 }

@@ -1,10 +1,11 @@
 //! The HTTP surface: `/metrics` (or `--web.telemetry-path`), the landing page `/`,
 //! `/-/healthy`, `/-/ready` and `POST /-/reload`.
 //!
-//! `/metrics` never calls the API: it encodes the small self-metrics block and appends the
-//! object families rendered at the last refresh, as shared bytes (no copy). When the scraper
-//! accepts gzip (Prometheus does), the object part is the gzip member compressed once per
-//! refresh and only the self-metrics block is compressed per request.
+//! `/metrics` never calls the API: it serves the small self-metrics block (encoded at most
+//! once a second) followed by the object families rendered at the last refresh, as shared
+//! bytes (no copy). When the scraper accepts gzip (Prometheus does), the object part is
+//! the DEFLATE data compressed once per refresh, and the self-metrics block goes in front
+//! of it as stored blocks in the same gzip member.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -52,17 +53,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let mut own = Vec::with_capacity(8 * 1024);
-    state.metrics.encode(&mut own);
+    let own = state.metrics.encoded();
     let objects = state.store.current();
     let wants_gzip = accepts_gzip(&headers);
-    // The body is a stream over the shared chunks of the current exposition: per scrape only
-    // the self metrics (and their gzip framing) are allocated, whatever the fleet size.
+    // The body is a stream over the shared chunks of the current exposition and the
+    // (briefly cached) self metrics: per scrape only the gzip framing is allocated, whatever
+    // the fleet size.
     let (len, body) = if wants_gzip {
         let (len, parts) = gzip_parts(&own, &objects);
         (len, Body::from_stream(stream(parts)))
     } else {
-        let (len, parts) = plain_parts(Bytes::from(own), &objects);
+        let (len, parts) = plain_parts(own, &objects);
         (len, Body::from_stream(stream(parts)))
     };
     let mut response = body.into_response();

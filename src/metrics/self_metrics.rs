@@ -6,13 +6,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
 
 use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
 
 use crate::api::ApiError;
 use crate::collect::UnknownValue;
 
+/// How long an encoding of the self metrics is reused by [`SelfMetrics::encoded`].
+pub const SELF_METRICS_MAX_AGE: Duration = Duration::from_secs(1);
 /// Most distinct `code` label values per process; later new codes are counted as `other`.
 const MAX_DISTINCT_CODES: usize = 64;
 /// Most distinct unknown enum values remembered for log-once purposes.
@@ -50,6 +54,8 @@ pub struct SelfMetrics {
     /// no partial-match removal).
     account_series: Mutex<HashMap<String, AccountSeries>>,
     seen_unknown: Mutex<HashSet<UnknownValue>>,
+    /// The last encoding and when it was made (see [`SelfMetrics::encoded`]).
+    cached: Mutex<Option<(Instant, Bytes)>>,
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +199,7 @@ impl SelfMetrics {
             codes: Mutex::default(),
             account_series: Mutex::default(),
             seen_unknown: Mutex::default(),
+            cached: Mutex::default(),
         })
     }
 
@@ -202,6 +209,25 @@ impl SelfMetrics {
         if let Err(e) = prometheus::TextEncoder::new().encode(&families, out) {
             tracing::error!(error = %e, "cannot encode self metrics");
         }
+    }
+
+    /// The text exposition of the self metrics, encoded at most once per
+    /// [`SELF_METRICS_MAX_AGE`]. Encoding them (gathering the registry, reading `/proc` for
+    /// the `process_*` metrics) was most of a scrape's CPU once the object families became
+    /// shared bytes; Prometheus scrapes every few seconds at most, so a scrape sees values
+    /// at most that old, and back-to-back scrapes cost a pointer copy.
+    pub fn encoded(&self) -> Bytes {
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, bytes)) = cached.as_ref()
+            && at.elapsed() < SELF_METRICS_MAX_AGE
+        {
+            return bytes.clone();
+        }
+        let mut out = Vec::with_capacity(8 * 1024);
+        self.encode(&mut out);
+        let bytes = Bytes::from(out);
+        *cached = Some((Instant::now(), bytes.clone()));
+        bytes
     }
 
     /// Records the outcome of a configuration load.
