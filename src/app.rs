@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -144,14 +143,6 @@ pub async fn run_with_web(
     );
 
     let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // TCP_NODELAY: a /metrics body is many shared chunks and ends with a small one (the gzip
-    // trailer); with Nagle's algorithm that last segment waits for the client's delayed ACK
-    // (40 ms on Linux), which capped gzip scrapes at about 25 per second per connection.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     let server = tokio::spawn(async move {
         crate::web::serve(listener, router, web, async move {
             let _ = server_stop_rx.await;
