@@ -215,6 +215,27 @@ pub struct Report {
     pub unknown: Vec<UnknownValue>,
 }
 
+/// The numbers to export, by phone number (as a label value): entries without a number are
+/// dropped and a repeated number keeps its first entry, since two series with the same labels
+/// would make the whole exposition invalid. Both renderers use this, so they agree.
+fn dedupe(numbers: &[PhoneNumber]) -> (BTreeMap<&str, &PhoneNumber>, Report) {
+    let mut report = Report::default();
+    let mut by_number: BTreeMap<&str, &PhoneNumber> = BTreeMap::new();
+    for n in numbers {
+        match non_empty(&n.phone_number) {
+            None => report.missing_number += 1,
+            Some(p) => match by_number.entry(label_str(p)) {
+                Entry::Vacant(e) => {
+                    e.insert(n);
+                }
+                Entry::Occupied(_) => report.duplicates += 1,
+            },
+        }
+    }
+    report.numbers = by_number.len();
+    (by_number, report)
+}
+
 /// Converts one account's numbers into families (sorted by phone number; families without
 /// series are left out). Duplicate entries keep the first occurrence: two series with the
 /// same labels would make the whole exposition invalid.
@@ -224,20 +245,7 @@ pub fn convert(
     tiers: &TierLimits,
     refresh_note: &str,
 ) -> (Vec<MetricFamily>, Report) {
-    let mut report = Report::default();
-    let mut by_number: BTreeMap<String, &PhoneNumber> = BTreeMap::new();
-    for n in numbers {
-        match non_empty(&n.phone_number) {
-            None => report.missing_number += 1,
-            Some(p) => match by_number.entry(label_value(p)) {
-                Entry::Vacant(e) => {
-                    e.insert(n);
-                }
-                Entry::Occupied(_) => report.duplicates += 1,
-            },
-        }
-    }
-    report.numbers = by_number.len();
+    let (by_number, mut report) = dedupe(numbers);
 
     let [
         mut info,
@@ -264,7 +272,7 @@ pub fn convert(
     ]
     .map(|d| family(d, refresh_note));
     for (phone, n) in &by_number {
-        let base = [("account", account), ("phone_number", phone.as_str())];
+        let base = [("account", account), ("phone_number", *phone)];
         let verified_name = n
             .verified_name
             .as_deref()
@@ -380,20 +388,7 @@ pub fn render(
     refresh_note: &str,
     writer: &mut BlockWriter,
 ) -> Result<(AccountExposition, Report), prometheus::Error> {
-    let mut report = Report::default();
-    let mut by_number: BTreeMap<&str, &PhoneNumber> = BTreeMap::new();
-    for n in numbers {
-        match non_empty(&n.phone_number) {
-            None => report.missing_number += 1,
-            Some(p) => match by_number.entry(label_str(p)) {
-                Entry::Vacant(e) => {
-                    e.insert(n);
-                }
-                Entry::Occupied(_) => report.duplicates += 1,
-            },
-        }
-    }
-    report.numbers = by_number.len();
+    let (by_number, mut report) = dedupe(numbers);
 
     // `,label="STATE"} ` for every known state of every StateSet, encoded once.
     let mut known: Vec<Vec<Vec<u8>>> = Vec::with_capacity(STATE_SETS.len());
