@@ -15,8 +15,11 @@ use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
 use crate::api::ApiError;
 use crate::collect::UnknownValue;
 
-/// How long an encoding of the self metrics is reused by [`SelfMetrics::encoded`].
-pub const SELF_METRICS_MAX_AGE: Duration = Duration::from_secs(1);
+/// How long an encoding of the self metrics is reused by [`SelfMetrics::encoded`]. Zero: a
+/// scrape must never show `chatapp_up` or the last-success timestamp older than the object
+/// data it serves (a 1 s reuse did, and made refresh-state assertions flaky); re-encoding the
+/// few dozen self series costs microseconds.
+pub const SELF_METRICS_MAX_AGE: Duration = Duration::ZERO;
 /// Most distinct `code` label values per process; later new codes are counted as `other`.
 const MAX_DISTINCT_CODES: usize = 64;
 /// Most distinct unknown enum values remembered for log-once purposes.
