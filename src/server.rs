@@ -1,8 +1,8 @@
 //! The HTTP surface: `/metrics` (or `--web.telemetry-path`), the landing page `/`,
 //! `/-/healthy`, `/-/ready` and `POST /-/reload`.
 //!
-//! `/metrics` never calls the API: it serves the small self-metrics block (encoded at most
-//! once a second) followed by the object families rendered at the last refresh, as shared
+//! `/metrics` never calls the API: it serves the small self-metrics block (encoded per
+//! scrape) followed by the object families rendered at the last refresh, as shared
 //! bytes (no copy). When the scraper accepts gzip (Prometheus does), the object part is
 //! the DEFLATE data compressed once per refresh, and the self-metrics block goes in front
 //! of it as stored blocks in the same gzip member.
