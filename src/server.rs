@@ -56,9 +56,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     let own = state.metrics.encoded();
     let objects = state.store.current();
     let wants_gzip = accepts_gzip(&headers);
-    // The body is a stream over the shared chunks of the current exposition and the
-    // (briefly cached) self metrics: per scrape only the gzip framing is allocated, whatever
-    // the fleet size.
+    // The body is a stream over the shared chunks of the current exposition and the self
+    // metrics (re-encoded when they changed): per scrape only the gzip framing is
+    // allocated, whatever the fleet size.
     let (len, body) = if wants_gzip {
         let (len, parts) = gzip_parts(&own, &objects);
         (len, Body::from_stream(stream(parts)))

@@ -5,6 +5,7 @@
 //! Only these are encoded per scrape; they are a few dozen series whatever the fleet size.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,11 +16,12 @@ use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
 use crate::api::ApiError;
 use crate::collect::UnknownValue;
 
-/// How long an encoding of the self metrics is reused by [`SelfMetrics::encoded`]. Zero: a
-/// scrape must never show `chatapp_up` or the last-success timestamp older than the object
-/// data it serves (a 1 s reuse did, and made refresh-state assertions flaky); re-encoding the
-/// few dozen self series costs microseconds.
-pub const SELF_METRICS_MAX_AGE: Duration = Duration::ZERO;
+/// How long [`SelfMetrics::encoded`] may reuse an encoding while no `chatapp_*` self metric
+/// changed: only the `process_*` values (CPU time, memory, open fds), which the library reads
+/// from `/proc` at every encoding, can be this old. Any change to the exporter's own series
+/// (a refresh, an API call, a reload) invalidates the encoding at once, so a scrape never
+/// shows `chatapp_up` or the last-success time older than the object data it serves.
+pub const PROCESS_METRICS_MAX_AGE: Duration = Duration::from_secs(1);
 /// Most distinct `code` label values per process; later new codes are counted as `other`.
 const MAX_DISTINCT_CODES: usize = 64;
 /// Most distinct unknown enum values remembered for log-once purposes.
@@ -57,8 +59,19 @@ pub struct SelfMetrics {
     /// no partial-match removal).
     account_series: Mutex<HashMap<String, AccountSeries>>,
     seen_unknown: Mutex<HashSet<UnknownValue>>,
-    /// The last encoding and when it was made (see [`SelfMetrics::encoded`]).
-    cached: Mutex<Option<(Instant, Bytes)>>,
+    /// Bumped after every change to a `chatapp_*` series (see [`SelfMetrics::encoded`]).
+    generation: AtomicU64,
+    /// The last encoding (see [`SelfMetrics::encoded`]).
+    cached: Mutex<Option<Encoding>>,
+}
+
+/// An encoding of the self metrics and what it reflects.
+#[derive(Debug)]
+struct Encoding {
+    /// [`SelfMetrics::generation`] read before encoding: every change counted up to it is in.
+    generation: u64,
+    at: Instant,
+    bytes: Bytes,
 }
 
 #[derive(Debug, Default)]
@@ -202,6 +215,7 @@ impl SelfMetrics {
             codes: Mutex::default(),
             account_series: Mutex::default(),
             seen_unknown: Mutex::default(),
+            generation: AtomicU64::new(0),
             cached: Mutex::default(),
         })
     }
@@ -214,23 +228,35 @@ impl SelfMetrics {
         }
     }
 
-    /// The text exposition of the self metrics, encoded at most once per
-    /// [`SELF_METRICS_MAX_AGE`]. Encoding them (gathering the registry, reading `/proc` for
-    /// the `process_*` metrics) was most of a scrape's CPU once the object families became
-    /// shared bytes; Prometheus scrapes every few seconds at most, so a scrape sees values
-    /// at most that old, and back-to-back scrapes cost a pointer copy.
+    /// The text exposition of the self metrics. An encoding is reused until a `chatapp_*`
+    /// self metric changes or it is [`PROCESS_METRICS_MAX_AGE`] old: encoding (gathering the
+    /// registry, reading `/proc` for the `process_*` metrics) was most of a scrape's CPU
+    /// once the object families became shared bytes, and grows with the number of accounts.
     pub fn encoded(&self) -> Bytes {
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((at, bytes)) = cached.as_ref()
-            && at.elapsed() < SELF_METRICS_MAX_AGE
+        // Read before encoding: a change that lands during the encoding bumps the
+        // generation past this value, so the next scrape encodes again.
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(c) = cached.as_ref()
+            && c.generation == generation
+            && c.at.elapsed() < PROCESS_METRICS_MAX_AGE
         {
-            return bytes.clone();
+            return c.bytes.clone();
         }
         let mut out = Vec::with_capacity(8 * 1024);
         self.encode(&mut out);
         let bytes = Bytes::from(out);
-        *cached = Some((Instant::now(), bytes.clone()));
+        *cached = Some(Encoding {
+            generation,
+            at: Instant::now(),
+            bytes: bytes.clone(),
+        });
         bytes
+    }
+
+    /// Marks the encoding out of date; every method that changes a series calls it last.
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Records the outcome of a configuration load.
@@ -242,17 +268,20 @@ impl SelfMetrics {
                 .unwrap_or_default();
             self.reload_success_time.set(now.as_secs_f64());
         }
+        self.changed();
     }
 
     /// Sets `chatapp_shard_ordinal` and `chatapp_total_shards`.
     pub fn set_shard(&self, ordinal: u32, total: u32) {
         self.shard_ordinal.set(f64::from(ordinal));
         self.total_shards.set(f64::from(total));
+        self.changed();
     }
 
     /// Sets `chatapp_refresh_interval_seconds` (at start and on reload).
     pub fn set_refresh_interval(&self, interval: Duration) {
         self.refresh_interval.set(refresh_interval_secs(interval));
+        self.changed();
     }
 
     /// Registers an account: `chatapp_account_info`, and zeroed request counters so that
@@ -268,10 +297,17 @@ impl SelfMetrics {
             self.api_requests.with_label_values(&[account, op]);
             entry.operations.insert((*op).to_owned());
         }
+        drop(series);
+        self.changed();
     }
 
     /// Removes every series of an account that a reload removed.
     pub fn remove_account(&self, account: &str) {
+        self.remove_account_series(account);
+        self.changed();
+    }
+
+    fn remove_account_series(&self, account: &str) {
         for vec in [
             &self.up,
             &self.last_success,
@@ -303,6 +339,7 @@ impl SelfMetrics {
         self.api_requests
             .with_label_values(&[account, operation])
             .inc();
+        self.changed();
     }
 
     /// Counts one failed API request under its bounded code label.
@@ -314,6 +351,7 @@ impl SelfMetrics {
         self.api_errors
             .with_label_values(&[account, operation, &code])
             .inc();
+        self.changed();
     }
 
     fn bounded_code(&self, code: String) -> String {
@@ -342,6 +380,7 @@ impl SelfMetrics {
                 .with_label_values(&[account])
                 .set(ts.as_secs_f64());
         }
+        self.changed();
     }
 
     /// Sets the account's current back-off.
@@ -349,6 +388,7 @@ impl SelfMetrics {
         self.backoff
             .with_label_values(&[account])
             .set(backoff.as_secs_f64());
+        self.changed();
     }
 
     /// Counts unknown enum values and returns those never seen before (to be logged once).
@@ -364,10 +404,97 @@ impl SelfMetrics {
                 first_time.push(v.clone());
             }
         }
+        self.changed();
         first_time
     }
 }
 
 fn refresh_interval_secs(d: Duration) -> f64 {
     d.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change to the self metrics and a line the next encoding must contain.
+    type Change = (&'static str, Box<dyn Fn(&SelfMetrics)>);
+
+    fn text(b: &Bytes) -> &str {
+        std::str::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn an_unchanged_encoding_is_reused() {
+        let m = SelfMetrics::new(Duration::from_secs(60)).unwrap();
+        let a = m.encoded();
+        let b = m.encoded();
+        // The same buffer, not an equal copy: nothing was encoded again.
+        assert_eq!(a.as_ptr(), b.as_ptr());
+    }
+
+    /// Every kind of change shows in the very next scrape, never a reused encoding.
+    #[test]
+    fn every_change_shows_in_the_next_encoding() {
+        let m = SelfMetrics::new(Duration::from_secs(60)).unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let unknown = UnknownValue {
+            field: "Status",
+            value: "NEW_STATE".into(),
+        };
+        let changes: Vec<Change> = vec![
+            (
+                r#"chatapp_account_info{account="a",cust_space_id="c",region_id="r"} 1"#,
+                Box::new(|m| m.add_account("a", "c", "r", &["Op"])),
+            ),
+            (
+                r#"chatapp_api_requests_total{account="a",operation="Op"} 1"#,
+                Box::new(|m| m.api_request("a", "Op")),
+            ),
+            (
+                r#"chatapp_api_request_errors_total{account="a",code="timeout",operation="Op"} 1"#,
+                Box::new(|m| m.api_error("a", "Op", &ApiError::Timeout(Duration::from_secs(1)))),
+            ),
+            (
+                r#"chatapp_up{account="a"} 1"#,
+                Box::new(move |m| m.refresh_done("a", true, Duration::from_millis(5), t0)),
+            ),
+            (
+                r#"chatapp_up{account="a"} 0"#,
+                Box::new(move |m| m.refresh_done("a", false, Duration::from_millis(5), t0)),
+            ),
+            (
+                r#"chatapp_refresh_backoff_seconds{account="a"} 30"#,
+                Box::new(|m| m.set_backoff("a", Duration::from_secs(30))),
+            ),
+            (
+                r#"chatapp_unknown_enum_values_total{field="Status"} 1"#,
+                Box::new(move |m| {
+                    m.unknown_values(std::slice::from_ref(&unknown));
+                }),
+            ),
+            (
+                "chatapp_refresh_interval_seconds 30",
+                Box::new(|m| m.set_refresh_interval(Duration::from_secs(30))),
+            ),
+            ("chatapp_total_shards 3", Box::new(|m| m.set_shard(1, 3))),
+            (
+                "chatapp_config_last_reload_successful 0",
+                Box::new(|m| m.config_reloaded(false)),
+            ),
+        ];
+        for (want, change) in &changes {
+            let _ = m.encoded();
+            change(&m);
+            let after = m.encoded();
+            assert!(
+                text(&after).contains(want),
+                "{want} missing after the change:\n{}",
+                text(&after)
+            );
+        }
+        let _ = m.encoded();
+        m.remove_account("a");
+        assert!(!text(&m.encoded()).contains(r#"account="a""#));
+    }
 }
