@@ -108,12 +108,13 @@ pub struct PhoneNumber {
     /// Review state of a pending name change; often empty.
     #[serde(default, deserialize_with = "lenient_string")]
     pub new_name_status: Option<String>,
-    /// Delivery-receipt callback URL. May embed tokens: only its presence is exported.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub status_callback_url: Option<String>,
-    /// Inbound-message callback URL. May embed tokens: only its presence is exported.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub up_callback_url: Option<String>,
+    /// Whether a delivery-receipt callback URL is set. The URL itself is not kept: it may
+    /// embed tokens, and only its presence is exported.
+    #[serde(default, deserialize_with = "lenient_present")]
+    pub status_callback_url: bool,
+    /// Whether an inbound-message callback URL is set (the URL is not kept, as above).
+    #[serde(default, deserialize_with = "lenient_present")]
+    pub up_callback_url: bool,
     /// `Y` for an Official Business Account.
     #[serde(default, deserialize_with = "lenient_string")]
     pub is_official: Option<String>,
@@ -174,6 +175,11 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
+/// Reads whether a text field is set (not absent, not blank) without keeping its text.
+fn lenient_present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(lenient_string(d)?.is_some_and(|s| !s.trim().is_empty()))
+}
+
 /// Reads `true`/`false` (or their string forms); anything else is absent.
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     Ok(match Value::deserialize(d)? {
@@ -198,6 +204,22 @@ mod tests {
         assert_eq!(n.status, None);
         assert_eq!(n.quality_rating, None);
         assert_eq!(n.is_official.as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn callback_urls_are_read_as_presence_only() {
+        let body = r#"{"Code":"OK","PhoneNumbers":[
+            {"StatusCallbackUrl":"https://h/cb?token=secret","UpCallbackUrl":"  "},
+            {"StatusCallbackUrl":null,"UpCallbackUrl":42},
+            {}]}"#;
+        let r: PhoneNumbersResponse = serde_json::from_str(body).unwrap();
+        let got: Vec<(bool, bool)> = r
+            .phone_numbers
+            .iter()
+            .map(|n| (n.status_callback_url, n.up_callback_url))
+            .collect();
+        assert_eq!(got, [(true, false), (false, true), (false, false)]);
+        assert!(!format!("{r:?}").contains("secret"));
     }
 
     #[test]

@@ -310,13 +310,13 @@ pub fn convert(
         if let Some(l) = non_empty(&n.messaging_limit_tier).and_then(|t| tiers.get(t)) {
             limit.mut_metric().push(gauge(&base, l));
         }
-        let configured = |v: &Option<String>| if non_empty(v).is_some() { 1.0 } else { 0.0 };
+        let configured = |set: bool| if set { 1.0 } else { 0.0 };
         status_cb
             .mut_metric()
-            .push(gauge(&base, configured(&n.status_callback_url)));
+            .push(gauge(&base, configured(n.status_callback_url)));
         inbound_cb
             .mut_metric()
-            .push(gauge(&base, configured(&n.up_callback_url)));
+            .push(gauge(&base, configured(n.up_callback_url)));
     }
     let mut fams = vec![
         info, status, quality, tier, limit, code, name, new_name, status_cb, inbound_cb,
@@ -501,14 +501,13 @@ fn number_row(
         .strip_prefix(INFO.name)
         .and_then(|s| s.strip_suffix("} 0\n"))
         .ok_or_else(unexpected)?;
-    let configured = |v: &Option<String>| non_empty(v).is_some();
     Ok(Row {
         info: format!("{info}}} 1\n"),
         prefix: prefix.to_owned(),
         states: Default::default(),
         limit: non_empty(&n.messaging_limit_tier).and_then(|t| tiers.get(t)),
-        status_callback: configured(&n.status_callback_url),
-        inbound_callback: configured(&n.up_callback_url),
+        status_callback: n.status_callback_url,
+        inbound_callback: n.up_callback_url,
     })
 }
 
@@ -600,8 +599,8 @@ mod tests {
             code_verification_status: Some("VERIFIED".into()),
             name_status: Some("Approval".into()),
             new_name_status: None,
-            status_callback_url: Some("https://x/y?token=t".into()),
-            up_callback_url: None,
+            status_callback_url: true,
+            up_callback_url: false,
             is_official: Some("N".into()),
         };
         f(&mut p);
@@ -624,7 +623,7 @@ mod tests {
                 p.messaging_limit_tier = Some("TIER_42".into());
                 p.name_status = Some("AVAILABLE_WITHOUT_REVIEW".into());
                 p.new_name_status = Some("Pending_Review".into());
-                p.up_callback_url = Some("https://in".into());
+                p.up_callback_url = true;
             }),
             n(Some("3"), |p| {
                 p.verified_name = Some("x".repeat(300));
@@ -645,7 +644,7 @@ mod tests {
                 Some(&format!("65{:09}", i * 7919 % 1_000_000_000)),
                 |p| {
                     p.quality_rating = Some(["GREEN", "YELLOW", "RED"][i % 3].into());
-                    p.status_callback_url = (i % 2 == 0).then(|| "u".into());
+                    p.status_callback_url = i % 2 == 0;
                 },
             ));
         }
