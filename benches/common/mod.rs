@@ -53,6 +53,17 @@ pub fn body(n: usize) -> Vec<u8> {
 pub fn refresh(store: &ExpositionStore, numbers: &[u8], bound: &[u8], tiers: &TierLimits) {
     let numbers: PhoneNumbersResponse = interpret(200, numbers, "", "").unwrap();
     let bound: BindWabaResponse = interpret(200, bound, "", "").unwrap();
+    publish(store, &numbers, &bound, tiers);
+}
+
+/// The second half of [`refresh`]: render the decoded answers (reusing the account's
+/// unchanged blocks) and publish them.
+pub fn publish(
+    store: &ExpositionStore,
+    numbers: &PhoneNumbersResponse,
+    bound: &BindWabaResponse,
+    tiers: &TierLimits,
+) {
     let previous = store.get("shop-a");
     let (exposition, _report) = collect::render_account(
         "shop-a",
