@@ -122,12 +122,19 @@ run_wrk() { # url [gzip]
 : >"$WORK/wrk.log"
 log "exporter with $NUMBERS extra numbers"
 start_exporter "$NUMBERS"
+# The identical bytes: one plain and one gzip response of the exporter, saved as they came
+# (nginx's gzip_static serves metrics.gz to clients that accept gzip). For reference, nginx
+# also serves the plain body recompressed as a whole with `gzip -1` (/whole), which is
+# smaller than the exporter's per-block compression.
 curl -fsS "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$WORK/www/metrics"
-gzip -1 -c "$WORK/www/metrics" >"$WORK/www/metrics.gz"
+curl -fsS -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$WORK/www/metrics.gz"
+cp "$WORK/www/metrics" "$WORK/www/whole"
+gzip -1 -c "$WORK/www/metrics" >"$WORK/www/whole.gz"
 BODY_BYTES=$(wc -c <"$WORK/www/metrics")
 SERIES=$(grep -vc '^#' "$WORK/www/metrics")
-GZ_BYTES=$(curl -fsS -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" | wc -c)
-log "body: $BODY_BYTES bytes, $SERIES series; exporter gzip: $GZ_BYTES bytes"
+GZ_BYTES=$(wc -c <"$WORK/www/metrics.gz")
+WHOLE_GZ_BYTES=$(wc -c <"$WORK/www/whole.gz")
+log "body: $BODY_BYTES bytes, $SERIES series; exporter gzip: $GZ_BYTES bytes; gzip -1 of the whole body: $WHOLE_GZ_BYTES bytes"
 
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes auto;
@@ -151,6 +158,10 @@ http {
       default_type "text/plain; version=0.0.4; charset=utf-8";
       gzip_static on;
     }
+    location = /whole {
+      default_type "text/plain; version=0.0.4; charset=utf-8";
+      gzip_static on;
+    }
   }
 }
 EOF
@@ -160,6 +171,8 @@ nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'user nobody nogroup;'
 wait_http "http://127.0.0.1:$NGINX_PORT/metrics"
 cmp -s <(curl -fsS "http://127.0.0.1:$NGINX_PORT/metrics") "$WORK/www/metrics" || {
   log "nginx does not serve the saved body"; exit 1; }
+cmp -s <(curl -fsS -H 'Accept-Encoding: gzip' "http://127.0.0.1:$NGINX_PORT/metrics") "$WORK/www/metrics.gz" || {
+  log "nginx does not serve the saved gzip body"; exit 1; }
 
 if [[ $SKIP_PYTHON != 1 ]]; then
   "$WORK/venv/bin/python" "$ROOT/bench/python_exporter.py" --file "$WORK/www/metrics" \
@@ -181,6 +194,8 @@ for target in exporter nginx python; do
     R[$target.$mode]=$(run_wrk "http://127.0.0.1:$port/metrics" "$([[ $mode == gzip ]] && echo 1)")
   done
 done
+log "wrk nginx gzip, whole body gzip -1 ($DURATION, $CONNS connections)"
+R[nginx-whole.gzip]=$(run_wrk "http://127.0.0.1:$NGINX_PORT/whole" 1)
 stop_pid "$EXPORTER_PID"
 kill "$(cat "$WORK/nginx/nginx.pid")" && rm -f "$WORK/nginx/nginx.pid"
 
@@ -195,7 +210,7 @@ if [[ $SKIP_MEMORY != 1 ]]; then
   SOAK_BEFORE=$(rss_kib "$EXPORTER_PID" VmRSS)
   soak_done=0 soak_start=$SECONDS SOAK_SAMPLES=""
   while ((soak_done < SOAK_REQUESTS && SECONDS - soak_start < SOAK_MAX_SECONDS)); do
-    out=$(wrk -t1 -c4 -d20s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics")
+    out=$(wrk -t1 -c4 -d10s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics")
     n=$(awk '/requests in/ {print $1}' <<<"$out")
     soak_done=$((soak_done + n))
     SOAK_SAMPLES+="$soak_done:$(rss_kib "$EXPORTER_PID" VmRSS) "
@@ -233,19 +248,23 @@ fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
 echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNS -d$DURATION"
-echo "body at $NUMBERS extra numbers: $BODY_BYTES bytes, $SERIES series (exporter gzip $GZ_BYTES bytes)"
-printf '%-10s %-6s %12s %9s %9s %10s\n' target mode req/s p50_ms p99_ms requests
-for target in exporter nginx python; do
+echo "body at $NUMBERS extra numbers: $BODY_BYTES bytes, $SERIES series (exporter gzip $GZ_BYTES bytes, gzip -1 of the whole body $WHOLE_GZ_BYTES bytes)"
+printf '%-12s %-6s %12s %9s %9s %10s\n' target mode req/s p50_ms p99_ms requests
+for target in exporter nginx nginx-whole python; do
   for mode in plain gzip; do
     [[ -n ${R[$target.$mode]:-} ]] || continue
     read -r rps p50 p99 n <<<"${R[$target.$mode]}"
-    printf '%-10s %-6s %12s %9s %9s %10s\n' "$target" "$mode" "$rps" "$p50" "$p99" "$n"
+    printf '%-12s %-6s %12s %9s %9s %10s\n' "$target" "$mode" "$rps" "$p50" "$p99" "$n"
   done
 done
 for mode in plain gzip; do
   read -r e _ <<<"${R[exporter.$mode]}"
   read -r ng _ <<<"${R[nginx.$mode]}"
   line="ratio $mode: exporter/nginx $(ratio "$e" "$ng")"
+  if [[ $mode == gzip ]]; then
+    read -r nw _ <<<"${R[nginx-whole.gzip]}"
+    line+="  exporter/nginx-whole $(ratio "$e" "$nw")"
+  fi
   if [[ -n ${R[python.$mode]:-} ]]; then
     read -r py _ <<<"${R[python.$mode]}"
     line+="  exporter/python $(ratio "$e" "$py")"
