@@ -13,7 +13,7 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 pub use phone_numbers::TierLimits;
 
-use crate::api::model::{PhoneNumber, Waba};
+use crate::api::model::{PhoneNumber, Text, Waba};
 use crate::metrics::exposition::{AccountExposition, BlockWriter};
 
 /// Renders one account's answers as a refresh publishes them: the phone-number families
@@ -117,7 +117,7 @@ pub fn encoded_labels(labels: &[(&str, &str)]) -> Result<String, prometheus::Err
 }
 
 /// Returns the non-empty, trimmed value of an optional API field.
-pub fn non_empty(v: &Option<String>) -> Option<&str> {
+pub fn non_empty(v: &Option<Text>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 

@@ -14,7 +14,7 @@ use super::{
     FamilyDef, StateSetDef, UnknownValue, encoded_labels, family, gauge, label_str, label_value,
     non_empty, push_state_set,
 };
-use crate::api::model::PhoneNumber;
+use crate::api::model::{PhoneNumber, Text};
 use crate::metrics::exposition::{
     AccountExposition, BlockWriter, FamilyText, push_value, split_header,
 };
@@ -292,7 +292,7 @@ pub fn convert(
             ],
             1.0,
         ));
-        let mut state_set = |fam: &mut MetricFamily, def: &StateSetDef, v: &Option<String>| {
+        let mut state_set = |fam: &mut MetricFamily, def: &StateSetDef, v: &Option<Text>| {
             report
                 .unknown
                 .extend(push_state_set(fam.mut_metric(), def, &base, non_empty(v)));
@@ -334,7 +334,7 @@ const BLOCK_SPREAD: u64 = 64;
 const BLOCK_MAX: usize = 256;
 
 /// A number's field, for the StateSet table below.
-type Field = fn(&PhoneNumber) -> &Option<String>;
+type Field = fn(&PhoneNumber) -> &Option<Text>;
 
 /// The StateSets of a number in family order, with the field each reads.
 const STATE_SETS: [(&StateSetDef, Field); 6] = [
@@ -591,7 +591,7 @@ mod tests {
 
     fn n(phone: Option<&str>, f: impl FnOnce(&mut PhoneNumber)) -> PhoneNumber {
         let mut p = PhoneNumber {
-            phone_number: phone.map(str::to_owned),
+            phone_number: phone.map(Text::from),
             verified_name: Some("Name".into()),
             status: Some("CONNECTED".into()),
             quality_rating: Some("GREEN".into()),
@@ -626,7 +626,7 @@ mod tests {
                 p.up_callback_url = true;
             }),
             n(Some("3"), |p| {
-                p.verified_name = Some("x".repeat(300));
+                p.verified_name = Some("x".repeat(300).into());
                 p.status = None;
                 p.quality_rating = Some("  ".into());
                 p.messaging_limit_tier = Some("UNLIMITED".into());

@@ -3,7 +3,7 @@
 use prometheus::proto::MetricFamily;
 
 use super::{FamilyDef, StateSetDef, UnknownValue, family, gauge, label_value, push_state_set};
-use crate::api::model::Waba;
+use crate::api::model::{Text, Waba};
 
 /// `chatapp_waba_info`.
 pub const INFO: FamilyDef = FamilyDef {
@@ -35,7 +35,7 @@ pub fn convert(
     let Some(id) = super::non_empty(&waba.id).map(label_value) else {
         return Vec::new();
     };
-    let text = |v: &Option<String>| v.as_deref().map(label_value).unwrap_or_default();
+    let text = |v: &Option<Text>| v.as_deref().map(label_value).unwrap_or_default();
     let (name, business_id, business_name, currency, namespace) = (
         text(&waba.name),
         text(&waba.business_id),
