@@ -3,8 +3,9 @@
 //!
 //! Rules (issue #2, exporter-conventions.md §1):
 //! - the first refresh runs at start; later ones every `interval` plus a little jitter, at a
-//!   per-account phase so that many accounts do not all call at :00; a task never overlaps
-//!   itself, and at most [`MAX_CONCURRENT_REFRESHES`] run at once across accounts;
+//!   per-account phase so that many accounts do not all call at :00 (the second refresh at
+//!   least half an interval after the first); a task never overlaps itself, and at most
+//!   [`MAX_CONCURRENT_REFRESHES`] run at once across accounts;
 //! - success replaces the account's data atomically (a number gone from the API is gone);
 //! - failure sets `chatapp_up` to 0, counts the error and keeps the last good data until
 //!   `max_staleness` has passed since the last success, then drops the account's object
@@ -246,6 +247,7 @@ pub async fn run_account(
         let start = Instant::now();
         let mut state = LoopState::default();
         let mut next = start;
+        let mut first = true;
         loop {
             let stale_at = state.stale_at(shared.max_staleness);
             tokio::select! {
@@ -267,8 +269,16 @@ pub async fn run_account(
             };
             shared.metrics.set_backoff(&account.name, backoff);
             // Stay on the account's phase grid (start + phase + k·interval), then add jitter
-            // of up to 5% and any back-off.
-            next = next_on_grid(start + phase, shared.interval, Instant::now())
+            // of up to 5% and any back-off. The first refresh ran at start, off the grid: the
+            // second waits for a grid point at least half an interval after that start, or
+            // an account whose phase is a few seconds would call the API twice in a few
+            // seconds, and a fleet would make two calls per account in its first interval
+            // (1.5 on average this way, 1 in every later one).
+            let mut after = Instant::now();
+            if std::mem::take(&mut first) {
+                after = after.max(start + shared.interval / 2);
+            }
+            next = next_on_grid(start + phase, shared.interval, after)
                 + jitter(shared.interval / 20)
                 + backoff;
         }

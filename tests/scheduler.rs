@@ -550,33 +550,43 @@ async fn a_hung_account_does_not_delay_the_others() {
 #[tokio::test(start_paused = true)]
 async fn accounts_are_spread_over_the_interval() {
     let mut rig = Rig::start(
-        &[("a", Script::full()), ("b", Script::full())],
+        &[
+            ("a", Script::full()),
+            ("b", Script::full()),
+            ("c", Script::full()),
+        ],
         MINUTE,
         10 * MINUTE,
     )
     .await;
     rig.run_until(4 * MINUTE + 5 * SECOND, |_| {}).await;
-    let a = rig.refreshes(0);
-    let b = rig.refreshes(1);
-    assert_eq!(
-        (a[0], b[0]),
-        (Duration::ZERO, Duration::ZERO),
-        "both refresh at start"
+    let runs: Vec<_> = (0..3).map(|i| rig.refreshes(i)).collect();
+    assert!(
+        runs.iter().all(|r| r[0] == Duration::ZERO),
+        "all refresh at start: {runs:?}"
     );
-    // Later refreshes sit on per-account grids half an interval apart, so that many
-    // accounts do not all call the API at the same second: b's grid starts at 30 s.
-    for (k, t) in a.iter().enumerate().skip(1) {
-        assert_within(&format!("a refresh {k}"), *t, MINUTE * k as u32, JITTER);
+    // Later refreshes sit on per-account grids a third of an interval apart (phases 0 s,
+    // 20 s, 40 s), so that many accounts do not all call the API at the same second. The
+    // second refresh waits for a grid point at least half an interval after the first:
+    // b skips 20 s (it would call twice within 20 s) and starts at 80 s; c keeps 40 s.
+    let grids = [
+        (Duration::ZERO, MINUTE),
+        (20 * SECOND, 80 * SECOND),
+        (40 * SECOND, 40 * SECOND),
+    ];
+    for (i, (times, (phase, second))) in runs.iter().zip(grids).enumerate() {
+        for (k, t) in times.iter().enumerate().skip(1) {
+            let expected = second + MINUTE * (k as u32 - 1);
+            assert_within(&format!("account {i} refresh {k}"), *t, expected, JITTER);
+            assert_eq!(
+                expected.as_secs() % 60,
+                phase.as_secs(),
+                "on the account's grid"
+            );
+        }
     }
-    for (k, t) in b.iter().enumerate().skip(1) {
-        assert_within(
-            &format!("b refresh {k}"),
-            *t,
-            MINUTE / 2 + MINUTE * (k as u32 - 1),
-            JITTER,
-        );
-    }
-    assert_eq!((a.len(), b.len()), (5, 5), "a: {a:?} b: {b:?}");
+    let counts: Vec<_> = runs.iter().map(Vec::len).collect();
+    assert_eq!(counts, [5, 4, 5], "{runs:?}");
     rig.stop().await;
 }
 
