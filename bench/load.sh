@@ -10,13 +10,14 @@
 #   3. measures each with wrk, plain and with "Accept-Encoding: gzip": requests/s, p50, p99;
 #   4. measures RSS (VmRSS/VmHWM from /proc): idle (--demo, default fleet), at
 #      $BIG_NUMBERS numbers idle and under $BIG_CONNS concurrent scrapes across refreshes,
-#      and across many scrapes (up to $SOAK_REQUESTS requests or $SOAK_MAX_SECONDS);
+#      and across many gzip scrapes at $SOAK_NUMBERS extra numbers (up to $SOAK_REQUESTS
+#      requests or $SOAK_MAX_SECONDS; --demo refreshes every 15 s meanwhile);
 #   5. prints the results and the ratios against nginx and Python.
 # Everything it starts is stopped on exit. Re-running is safe (idempotent).
 #
 # Usage: bench/load.sh            (about 10 minutes on 2 cores)
 # Knobs (environment): EXPORTER_BIN, NUMBERS=2000, BIG_NUMBERS=10000, DURATION=10s,
-#   CONNS=4, THREADS=1, BIG_CONNS=8, BIG_SECONDS=40, SOAK_REQUESTS=1000000,
+#   CONNS=4, THREADS=1, BIG_CONNS=8, BIG_SECONDS=40, SOAK_NUMBERS=0, SOAK_REQUESTS=1000000,
 #   SOAK_MAX_SECONDS=300, WORK=/tmp/chatapp-bench, SKIP_PYTHON=0, SKIP_MEMORY=0.
 set -euo pipefail
 
@@ -30,6 +31,7 @@ CONNS=${CONNS:-4}
 THREADS=${THREADS:-1}
 BIG_CONNS=${BIG_CONNS:-8}
 BIG_SECONDS=${BIG_SECONDS:-40}
+SOAK_NUMBERS=${SOAK_NUMBERS:-0}
 SOAK_REQUESTS=${SOAK_REQUESTS:-1000000}
 SOAK_MAX_SECONDS=${SOAK_MAX_SECONDS:-300}
 SKIP_PYTHON=${SKIP_PYTHON:-0}
@@ -206,7 +208,12 @@ if [[ $SKIP_MEMORY != 1 ]]; then
   sleep 2
   IDLE_RSS=$(rss_kib "$EXPORTER_PID" VmRSS)
 
-  log "soak: up to $SOAK_REQUESTS gzip scrapes or ${SOAK_MAX_SECONDS}s"
+  if ((SOAK_NUMBERS != 0)); then
+    stop_pid "$EXPORTER_PID"
+    start_exporter "$SOAK_NUMBERS"
+    sleep 2
+  fi
+  log "soak at $SOAK_NUMBERS extra numbers: up to $SOAK_REQUESTS gzip scrapes or ${SOAK_MAX_SECONDS}s"
   SOAK_BEFORE=$(rss_kib "$EXPORTER_PID" VmRSS)
   soak_done=0 soak_start=$SECONDS SOAK_SAMPLES=""
   while ((soak_done < SOAK_REQUESTS && SECONDS - soak_start < SOAK_MAX_SECONDS)); do
@@ -273,7 +280,7 @@ for mode in plain gzip; do
 done
 if [[ $SKIP_MEMORY != 1 ]]; then
   echo "RSS idle (--demo): $(mib "$IDLE_RSS") MiB"
-  echo "RSS soak: before $(mib "$SOAK_BEFORE") MiB, after $soak_done gzip scrapes $(mib "$SOAK_AFTER") MiB (VmHWM $(mib "$SOAK_HWM") MiB)"
+  echo "RSS soak at $SOAK_NUMBERS extra numbers: before $(mib "$SOAK_BEFORE") MiB, after $soak_done gzip scrapes $(mib "$SOAK_AFTER") MiB (VmHWM $(mib "$SOAK_HWM") MiB)"
   echo "  samples (requests:KiB): $SOAK_SAMPLES"
   echo "RSS at $BIG_NUMBERS extra numbers ($BIG_BYTES bytes): idle $(mib "$BIG_IDLE") MiB; max under $BIG_CONNS concurrent scrapes for ${BIG_SECONDS}s $(mib "$BIG_MAX") MiB (VmHWM $(mib "$BIG_HWM") MiB; $BIG_REQS requests)"
 fi
