@@ -92,6 +92,29 @@ check_alertmanager_config() {
     alertname=ChatAppPhoneNumberQualityYellow severity=warning account=a phone_number=1
   amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-info \
     alertname=ChatAppUnknownEnumValue severity=info field=Status
+  # Sending health and collectors: BLOCKED pages, LIMITED and a failing collector are tickets.
+  amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-pager \
+    alertname=ChatAppPhoneNumberCannotSend severity=critical account=a phone_number=1
+  amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-pager \
+    alertname=ChatAppWabaCannotSend severity=critical account=a waba_id=1
+  amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-ticket \
+    alertname=ChatAppPhoneNumberSendingLimited severity=warning account=a phone_number=1
+  amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-ticket \
+    alertname=ChatAppCollectorFailing severity=warning account=a collector=health
+  # Every alert of the rules routes to the receiver of its severity.
+  python3 - "$cfg" <<'EOF'
+import subprocess, sys, yaml
+receivers = {"critical": "chatapp-pager", "warning": "chatapp-ticket", "info": "chatapp-info"}
+rules = yaml.safe_load(open("deploy/prometheus/alerts.yml", encoding="utf-8"))
+alerts = sorted({(r["alert"], r["labels"]["severity"]) for g in rules["groups"] for r in g["rules"] if "alert" in r})
+for name, severity in alerts:
+    r = subprocess.run(["amtool", "config", "routes", "test", "--config.file=" + sys.argv[1],
+                        "--verify.receivers=" + receivers[severity], "alertname=" + name,
+                        "severity=" + severity, "account=a"], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit("%s (severity %s): %s%s" % (name, severity, r.stdout, r.stderr))
+print("all %d (alert, severity) pairs of alerts.yml route to their severity's receiver" % len(alerts))
+EOF
 }
 check_alertmanager_inhibitions() {
   python3 "$OPS/check-alertmanager.py"

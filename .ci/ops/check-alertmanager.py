@@ -48,6 +48,33 @@ CASES = [
     (alert("ChatAppRefreshFailing", "warning", account="c"), False),
     (alert("ChatAppDataStale", "warning", account="c", job="chatapp", instance="x:10155"), True),
     (alert("ChatAppDataStale", "warning", account="d", job="chatapp", instance="x:10155"), False),
+    # A number Meta reports BLOCKED mutes the quality, flag, status and LIMITED alerts of that
+    # number only: not its display-name alert, not the same number in another account.
+    (alert("ChatAppPhoneNumberCannotSend", "critical", account="a", phone_number="6580000002"), False),
+    (alert("ChatAppPhoneNumberQualityRed", "critical", account="a", phone_number="6580000002"), True),
+    (alert("ChatAppPhoneNumberQualityYellow", "warning", account="a", phone_number="6580000002"), True),
+    (alert("ChatAppPhoneNumberSendingBlocked", "critical", account="a", phone_number="6580000002",
+           status="RESTRICTED"), True),
+    (alert("ChatAppPhoneNumberSendingLimited", "warning", account="a", phone_number="6580000002"), True),
+    (alert("ChatAppPhoneNumberDisplayNameRejected", "warning", account="a", phone_number="6580000002"), False),
+    (alert("ChatAppPhoneNumberQualityRed", "critical", account="g", phone_number="6580000002"), False),
+    (alert("ChatAppPhoneNumberCannotSend", "critical", account="a", phone_number="6580000006"), False),
+    (alert("ChatAppPhoneNumberFlagged", "critical", account="a", phone_number="6580000006"), True),
+    # A BLOCKED WABA mutes its numbers' CannotSend and SendingLimited (and, through their
+    # CannotSend, what that mutes), not other alerts of its numbers, not other accounts.
+    (alert("ChatAppWabaCannotSend", "critical", account="e", waba_id="20393988393993002"), False),
+    (alert("ChatAppPhoneNumberCannotSend", "critical", account="e", phone_number="6590000001"), True),
+    (alert("ChatAppPhoneNumberQualityRed", "critical", account="e", phone_number="6590000001"), True),
+    (alert("ChatAppPhoneNumberSendingLimited", "warning", account="e", phone_number="6590000002"), True),
+    (alert("ChatAppPhoneNumberFlagged", "critical", account="e", phone_number="6590000002"), False),
+    (alert("ChatAppPhoneNumberCannotSend", "critical", account="f", phone_number="6590000001"), False),
+    # Failing collectors: muted by a permission error of the account (b), and the phone_numbers
+    # and waba collectors by the failing refresh of the account (c), not the health collector.
+    (alert("ChatAppCollectorFailing", "warning", account="b", collector="health"), True),
+    (alert("ChatAppCollectorFailing", "warning", account="c", collector="phone_numbers"), True),
+    (alert("ChatAppCollectorFailing", "warning", account="c", collector="waba"), True),
+    (alert("ChatAppCollectorFailing", "warning", account="c", collector="health"), False),
+    (alert("ChatAppCollectorFailing", "warning", account="d", collector="phone_numbers"), False),
 ]
 DOWN = alert("ChatAppExporterDown", "warning", job="chatapp", instance="x:10155")
 
