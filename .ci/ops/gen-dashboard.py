@@ -65,10 +65,13 @@ NAME_STATUS_COLOURS = {
     "EXPIRED": "orange",
 }
 REVIEW_COLOURS = {"APPROVED": "green", "PENDING": "yellow", "REJECTED": "red", "DISABLED": "red"}
+# GetWhatsappHealthStatus CanSendMessage (number and WABA).
+CAN_SEND_COLOURS = {"AVAILABLE": "green", "LIMITED": "orange", "BLOCKED": "red"}
 TIER_COLOURS = {"TIER_NOT_SET": "text"}
 
 # Numeric codes for the state timelines (Prometheus returns numbers, not strings).
 QUALITY_CODES = [("GREEN", 1), ("YELLOW", 2), ("RED", 3)]  # 0 = UNKNOWN / NA / other
+CAN_SEND_CODES = [("AVAILABLE", 1), ("LIMITED", 2), ("BLOCKED", 3)]  # 0 = a value the exporter does not know
 STATUS_CODES = [
     ("CONNECTED", 1),
     ("PENDING", 2),
@@ -99,6 +102,11 @@ def code_mappings(codes, colours, other):
     for i, (name, code) in enumerate(codes, start=1):
         opts[str(code)] = {"text": name, "color": colours[name], "index": i}
     return [{"type": "value", "options": opts}]
+
+
+# chatapp_up / chatapp_collector_success.
+UP_MAPPINGS = [{"type": "value", "options": {"1": {"text": "OK", "color": "green", "index": 0},
+                                             "0": {"text": "FAILING", "color": "red", "index": 1}}}]
 
 
 def prom_annotation(name, colour, expr, title, text):
@@ -348,6 +356,64 @@ def build():
     ]
     L.add(waba, 6, 4)
 
+    # --- Sending health ---------------------------------------------------------------------
+    L.row("Sending health")
+    L.add(count_stat("Can send", 'chatapp_phone_number_can_send{%s,state="AVAILABLE"}' % NUM,
+                     "Numbers Meta reports AVAILABLE (GetWhatsappHealthStatus): the number, its WABA, business "
+                     "and app meet every messaging requirement.", "green", zero_colour="text"), 3, 4)
+    L.add(count_stat("Sending limited", 'chatapp_phone_number_can_send{%s,state="LIMITED"}' % NUM,
+                     "Numbers Meta reports LIMITED: they can send, with limitations on the number or what it "
+                     "depends on (see the health errors).", "orange"), 3, 4)
+    L.add(count_stat("Cannot send", 'chatapp_phone_number_can_send{%s,state="BLOCKED"}' % NUM,
+                     "Numbers Meta reports BLOCKED: every message from them fails now (ChatAppPhoneNumberCannotSend).",
+                     "red"), 3, 4)
+    L.add(stat("Meta errors",
+               "count(max by (account, entity_type, entity_id, error_code, description) "
+               "(chatapp_health_error_info{%s})) or vector(0)" % ACC,
+               "Errors Meta reports on the accounts' numbers, WABAs, businesses and apps (table below).",
+               thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]), 3, 4)
+    waba_send = stat("WABA can send", "max by (account, state) (chatapp_waba_can_send{%s} == 1)" % ACC,
+                     "Whether each account's WhatsApp Business Account can send messages, as Meta reports it "
+                     "(GetWhatsappHealthStatus NodeType=waba). BLOCKED stops every number of the WABA.",
+                     text_mode="name", legend="{{account}}: {{state}}")
+    waba_send["fieldConfig"]["overrides"] = [
+        {
+            "matcher": {"id": "byRegexp", "options": ".*: %s" % state},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}],
+        }
+        for state, colour in CAN_SEND_COLOURS.items()
+    ]
+    L.add(waba_send, 8, 4)
+    L.add(stat("Collectors failing",
+               "count(max by (account, collector) (chatapp_collector_success{%s}) == 0) or vector(0)" % ACC,
+               "Collectors (phone_numbers, waba, health) whose last run failed, over all accounts (see the "
+               "Collectors table and ChatAppCollectorFailing).",
+               thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]), 4, 4)
+    error_columns = [
+        ("account", "Account"),
+        ("entity_type", "Entity"),
+        ("entity_id", "Entity ID"),
+        ("error_code", "Code"),
+        ("description", "Description"),
+    ]
+    L.add(table("Health errors",
+                "chatapp_health_error_info: each error Meta reports on a number (PHONE_NUMBER, the number as "
+                "entity ID), WABA, business or app, with Meta's code and description, e.g. 141006 (payment "
+                "method) or 141010 (business verification). The exporter's landing page shows Meta's suggested "
+                "fix; the runbook explains the common codes. Empty when Meta reports no error.",
+                [target("max by (account, entity_type, entity_id, error_code, description) "
+                        "(chatapp_health_error_info{%s})" % ACC, "A", instant=True, fmt="table")],
+                {
+                    "excludeByName": {"Time": True, "Value": True, "Value #A": True},
+                    "indexByName": {name: i for i, (name, _) in enumerate(error_columns)},
+                    "renameByName": dict(error_columns),
+                },
+                [{"matcher": {"id": "byName", "options": "Code"},
+                  "properties": [{"id": "custom.width", "value": 90}]},
+                 {"matcher": {"id": "byName", "options": "Entity"},
+                  "properties": [{"id": "custom.width", "value": 130}]}],
+                "Account"), 24, 6)
+
     # --- Numbers table ----------------------------------------------------------------------
     L.row("Numbers")
 
@@ -370,11 +436,13 @@ def build():
         target(by_number("chatapp_phone_number_name_status", "status", "name_status"), "G", instant=True, fmt="table"),
         target(by_number("chatapp_phone_number_new_name_status", "status", "new_name_status"), "H",
                instant=True, fmt="table"),
+        target(by_number("chatapp_phone_number_can_send", "state", "can_send"), "I", instant=True, fmt="table"),
     ]
     columns = [
         ("verified_name", "Verified name"),
         ("phone_number", "Number"),
         ("account", "Account"),
+        ("can_send", "Can send"),
         ("status", "Status"),
         ("rating", "Quality"),
         ("tier", "Tier"),
@@ -385,11 +453,12 @@ def build():
         ("is_official", "Official"),
     ]
     organize = {
-        "excludeByName": {"Time": True, **{"Value #%s" % r: True for r in "ABCDFGH"}},
+        "excludeByName": {"Time": True, **{"Value #%s" % r: True for r in "ABCDFGHI"}},
         "indexByName": {name: i for i, (name, _) in enumerate(columns)},
         "renameByName": dict(columns),
     }
     overrides = [
+        colour_column("Can send", text_mappings(CAN_SEND_COLOURS)),
         colour_column("Status", text_mappings(STATUS_COLOURS)),
         colour_column("Quality", text_mappings(QUALITY_COLOURS)),
         colour_column("Code verification", text_mappings(CODE_VERIFICATION_COLOURS)),
@@ -412,9 +481,11 @@ def build():
         },
     ]
     L.add(table("Numbers",
-                "One row per number: display name, status, quality, messaging limit tier and limit (unique "
+                "One row per number: display name, whether Meta lets it send (Can send: AVAILABLE, LIMITED, "
+                "BLOCKED, from the health collector), status, quality, messaging limit tier and limit (unique "
                 "recipients of business-initiated conversations per 24 h), code verification and display name "
-                "review. Data is refreshed in the background every chatapp_refresh_interval_seconds.",
+                "review. Data is refreshed in the background every chatapp_refresh_interval_seconds (Can send: "
+                "every health interval).",
                 targets, organize, overrides, "Verified name"), 24, 10)
 
     # --- History ----------------------------------------------------------------------------
@@ -429,6 +500,11 @@ def build():
                    "exporter does not know.",
                    state_code_expr("chatapp_phone_number_status", "status", STATUS_CODES), legend,
                    code_mappings(STATUS_CODES, STATUS_COLOURS, "OTHER")), 24, 8)
+    L.add(timeline("Can send per number",
+                   "Meta's sending health of each number over time (GetWhatsappHealthStatus CanSendMessage). "
+                   "OTHER is a value the exporter does not know.",
+                   state_code_expr("chatapp_phone_number_can_send", "state", CAN_SEND_CODES), legend,
+                   code_mappings(CAN_SEND_CODES, CAN_SEND_COLOURS, "OTHER")), 24, 8)
     L.add(timeseries("Messaging limit per account (lowest number)",
                      "Lowest chatapp_phone_number_messaging_limit among the account's numbers: unique recipients "
                      "of business-initiated conversations per 24 h. Limits belong to the business portfolio, so "
@@ -451,12 +527,15 @@ def build():
                instant=True, fmt="table"),
         target("max by (account, cust_space_id, region_id) (chatapp_account_info{%s})" % ACC, "C",
                instant=True, fmt="table"),
+        target('max by (account, waba_id, can_send) (label_replace(chatapp_waba_can_send{%s} == 1, '
+               '"can_send", "$1", "state", "(.*)"))' % ACC, "D", instant=True, fmt="table"),
     ]
     waba_columns = [
         ("account", "Account"),
         ("waba_id", "WABA ID"),
         ("waba_name", "WABA name"),
         ("status", "Review status"),
+        ("can_send", "Can send"),
         ("business_name", "Business"),
         ("business_id", "Business ID"),
         ("currency", "Currency"),
@@ -465,14 +544,16 @@ def build():
         ("region_id", "Region"),
     ]
     L.add(table("WhatsApp Business Accounts",
-                "QueryChatappBindWaba: the WABA of each account and its review status.",
+                "QueryChatappBindWaba: the WABA of each account and its review status; Can send is Meta's "
+                "sending health of the WABA (GetWhatsappHealthStatus NodeType=waba).",
                 waba_targets,
                 {
-                    "excludeByName": {"Time": True, "Value #A": True, "Value #B": True, "Value #C": True},
+                    "excludeByName": {"Time": True, **{"Value #%s" % r: True for r in "ABCD"}},
                     "indexByName": {name: i for i, (name, _) in enumerate(waba_columns)},
                     "renameByName": dict(waba_columns),
                 },
-                [colour_column("Review status", text_mappings(REVIEW_COLOURS))],
+                [colour_column("Review status", text_mappings(REVIEW_COLOURS)),
+                 colour_column("Can send", text_mappings(CAN_SEND_COLOURS))],
                 "Account"), 24, 6)
 
     # --- Exporter health --------------------------------------------------------------------
@@ -480,9 +561,7 @@ def build():
     L.add(timeline("Refresh status per account",
                    "chatapp_up: 1 when the account's last refresh succeeded. After failures the last data is "
                    "kept for --refresh.max-staleness.",
-                   "max by (account) (chatapp_up{%s})" % ACC, "{{account}}",
-                   [{"type": "value", "options": {"1": {"text": "OK", "color": "green", "index": 0},
-                                                   "0": {"text": "FAILING", "color": "red", "index": 1}}}]), 12, 6)
+                   "max by (account) (chatapp_up{%s})" % ACC, "{{account}}", UP_MAPPINGS), 12, 6)
     L.add(timeseries("Data age",
                      "Seconds since the account's last successful refresh, and the ChatAppDataStale threshold "
                      "(three refresh intervals).",
@@ -490,6 +569,42 @@ def build():
                              "A", legend="{{account}}"),
                       target("3 * max(chatapp_refresh_interval_seconds)", "B", legend="stale threshold")],
                      unit="s"), 12, 6)
+    L.add(timeline("Collector status",
+                   "chatapp_collector_success: 1 when the collector's last run for the account succeeded. "
+                   "phone_numbers and waba make up the refresh behind chatapp_up; health runs on its own "
+                   "interval (GetWhatsappHealthStatus).",
+                   "max by (account, collector) (chatapp_collector_success{%s})" % ACC, "{{account}} {{collector}}",
+                   UP_MAPPINGS), 12, 6)
+    collector_columns = [("account", "Account"), ("collector", "Collector"), ("Value #A", "Last run"),
+                         ("Value #B", "Last success"), ("Value #C", "Duration"), ("Value #D", "Interval"),
+                         ("Value #E", "Round")]
+    L.add(table("Collectors",
+                "Each account's collectors: result of the last run, time of the last success, duration of the "
+                "last run, configured interval, and the round (longer than the interval when its calls cannot "
+                "fit at the API rate limit). ChatAppCollectorFailing fires after three rounds without success.",
+                [target("max by (account, collector) (chatapp_collector_success{%s})" % ACC, "A",
+                        instant=True, fmt="table"),
+                 target("1000 * max by (account, collector) (chatapp_collector_last_success_timestamp_seconds{%s})"
+                        % ACC, "B", instant=True, fmt="table"),
+                 target("max by (account, collector) (chatapp_collector_duration_seconds{%s})" % ACC, "C",
+                        instant=True, fmt="table"),
+                 target("max by (account, collector) (chatapp_collector_interval_seconds{%s})" % ACC, "D",
+                        instant=True, fmt="table"),
+                 target("max by (account, collector) (chatapp_collector_round_seconds{%s})" % ACC, "E",
+                        instant=True, fmt="table")],
+                {
+                    "excludeByName": {"Time": True},
+                    "indexByName": {name: i for i, (name, _) in enumerate(collector_columns)},
+                    "renameByName": dict(collector_columns),
+                },
+                [colour_column("Last run", [{"type": "value", "options": {
+                    "1": {"text": "OK", "color": "green", "index": 0},
+                    "0": {"text": "FAILED", "color": "red", "index": 1}}}]),
+                 {"matcher": {"id": "byName", "options": "Last success"},
+                  "properties": [{"id": "unit", "value": "dateTimeFromNow"}]},
+                 {"matcher": {"id": "byRegexp", "options": "Duration|Interval|Round"},
+                  "properties": [{"id": "unit", "value": "s"}]}],
+                "Account"), 12, 6)
     L.add(timeseries("Refresh duration and back-off",
                      "Duration of the last refresh of each account (both API calls), and the extra delay "
                      "before its next refresh after failures (throttling, errors).",
