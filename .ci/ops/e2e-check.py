@@ -3,11 +3,16 @@
 
     python3 .ci/ops/e2e-check.py PROMETHEUS_URL DASHBOARD.json
 
-1. Waits (up to E2E_ALERT_TIMEOUT seconds, default 90) until ChatAppPhoneNumberQualityRed fires
-   for the demo's RED number 6580000003, with its verified name joined in.
+1. Waits (up to E2E_ALERT_TIMEOUT seconds, default 90) until ChatAppPhoneNumberQualityRed and
+   ChatAppPhoneNumberCannotSend (BLOCKED, from the health collector, whose first round ends a
+   few seconds after start) fire for the demo's number 6580000003, with its verified name joined in.
 2. Checks that the demo's other steady conditions fire (FLAGGED, RESTRICTED, PENDING, the WABA
-   under review, the unknown NameStatus value), that ChatAppExporterDown and
-   ChatAppPhoneNumberDisappeared do not, and that every rule evaluates without error.
+   under review, the unknown NameStatus value), that the alerts in NEVER_FIRING neither fire nor
+   are pending (ChatAppExporterDown, ChatAppPhoneNumberDisappeared, no BLOCKED WABA or
+   demo-travel number, no failing collector of demo-retail, which is never throttled), that every
+   collector of every demo account succeeds at least once (so the demo-travel collectors, which
+   fail now and then on its throttled requests, cannot keep ChatAppCollectorFailing firing), and
+   that every rule evaluates without error.
 3. Runs every panel query of the dashboard (template variables substituted) and fails, listing
    them, on each query that errors or returns no data; checks each query variable returns values
    and each annotation query is valid PromQL.
@@ -26,6 +31,13 @@ ALERT_TIMEOUT = float(os.environ.get("E2E_ALERT_TIMEOUT", "90"))
 BUILTINS = {"__rate_interval": "1m", "__interval": "30s", "__range": "5m", "__range_s": "300",
             "__interval_ms": "30000"}
 
+# (alertname, labels that must match, verified_name) waited for first, up to ALERT_TIMEOUT.
+WAITED_FIRING = [
+    ("ChatAppPhoneNumberQualityRed", {"phone_number": "6580000003"}, "Acme Promo 🎉"),
+    # Health BLOCKED with error 141006 (payment method): the health collector's first round of
+    # demo-retail ends some seconds after the exporter starts.
+    ("ChatAppPhoneNumberCannotSend", {"account": "demo-retail", "phone_number": "6580000003"}, "Acme Promo 🎉"),
+]
 # (alertname, labels that must match) the demo makes fire steadily.
 EXPECTED_FIRING = [
     ("ChatAppPhoneNumberFlagged", {"phone_number": "6580000003"}),
@@ -34,7 +46,19 @@ EXPECTED_FIRING = [
     ("ChatAppWabaNotApproved", {"account": "demo-travel", "status": "PENDING"}),
     ("ChatAppUnknownEnumValue", {"field": "NameStatus"}),
 ]
-NEVER_FIRING = ["ChatAppExporterDown", "ChatAppPhoneNumberDisappeared"]
+# (alertname, labels that must match) that must be neither firing nor pending in the demo.
+NEVER_FIRING = [
+    ("ChatAppExporterDown", {}),
+    ("ChatAppPhoneNumberDisappeared", {}),
+    # No WABA is BLOCKED (demo-travel's is LIMITED), no demo-travel number is BLOCKED, and
+    # "Acme Sales" is at most LIMITED (while RED).
+    ("ChatAppWabaCannotSend", {}),
+    ("ChatAppPhoneNumberCannotSend", {"account": "demo-travel"}),
+    ("ChatAppPhoneNumberCannotSend", {"phone_number": "6580000002"}),
+    # demo-retail is never throttled: none of its collectors may fail, not even before their
+    # first run (chatapp_collector_success must not be 0 for a collector that has not run).
+    ("ChatAppCollectorFailing", {"account": "demo-retail"}),
+]
 
 
 def get(path, **params):
@@ -55,22 +79,55 @@ def matching(name, labels):
             and all(a["labels"].get(k) == v for k, v in labels.items())]
 
 
-def wait_for_red():
+def wait_for_firing():
+    """Waits for every WAITED_FIRING alert, all within one ALERT_TIMEOUT."""
     deadline = time.time() + ALERT_TIMEOUT
     start = time.time()
-    while time.time() < deadline:
-        found = matching("ChatAppPhoneNumberQualityRed", {"phone_number": "6580000003"})
-        if found:
-            a = found[0]
-            print("ChatAppPhoneNumberQualityRed firing after %.0fs: %s" % (time.time() - start, a["annotations"]["summary"]))
-            if a["labels"].get("verified_name") != "Acme Promo 🎉":
-                print("ERROR verified_name not joined: %s" % a["labels"], file=sys.stderr)
-                return False
+    ok = True
+    for name, labels, verified_name in WAITED_FIRING:
+        while True:
+            found = matching(name, labels)
+            if found:
+                a = found[0]
+                print("%s firing after %.0fs: %s" % (name, time.time() - start, a["annotations"]["summary"]))
+                if a["labels"].get("verified_name") != verified_name:
+                    print("ERROR %s: verified_name not joined: %s" % (name, a["labels"]), file=sys.stderr)
+                    ok = False
+                break
+            if time.time() > deadline:
+                print("ERROR %s %s did not fire within %.0fs; firing: %s"
+                      % (name, labels, ALERT_TIMEOUT, sorted({a["labels"]["alertname"] for a in alerts()})),
+                      file=sys.stderr)
+                ok = False
+                break
+            time.sleep(1)
+    return ok
+
+
+def check_collectors_succeed():
+    """Every collector of every account has succeeded at least once (waits up to ALERT_TIMEOUT)."""
+    deadline = time.time() + ALERT_TIMEOUT
+    never = "max by (account, collector) (chatapp_collector_interval_seconds) " \
+            "unless on (account, collector) chatapp_collector_last_success_timestamp_seconds"
+    while True:
+        registered = get("/api/v1/query", query="max by (account, collector) (chatapp_collector_interval_seconds)")
+        missing = get("/api/v1/query", query=never)
+        if registered.get("status") != "success" or missing.get("status") != "success":
+            print("ERROR collector queries failed: %s %s" % (registered.get("error"), missing.get("error")),
+                  file=sys.stderr)
+            return False
+        names = sorted("%s/%s" % (r["metric"]["account"], r["metric"]["collector"])
+                       for r in missing["data"]["result"])
+        if registered["data"]["result"] and not names:
+            print("every collector succeeded at least once: %s" % ", ".join(sorted(
+                "%s/%s" % (r["metric"]["account"], r["metric"]["collector"]) for r in registered["data"]["result"])))
             return True
-        time.sleep(1)
-    print("ERROR ChatAppPhoneNumberQualityRed did not fire for 6580000003 within %.0fs; firing: %s"
-          % (ALERT_TIMEOUT, sorted({a["labels"]["alertname"] for a in alerts()})), file=sys.stderr)
-    return False
+        if time.time() > deadline:
+            print("ERROR collectors that never succeeded within %.0fs: %s"
+                  % (ALERT_TIMEOUT, ", ".join(names) or "(no chatapp_collector_interval_seconds at all)"),
+                  file=sys.stderr)
+            return False
+        time.sleep(2)
 
 
 def check_other_alerts():
@@ -86,12 +143,19 @@ def check_other_alerts():
         print("ERROR %s %s is not firing" % (name, labels), file=sys.stderr)
         ok = False
     firing = alerts()
-    for name in NEVER_FIRING:
-        bad = [a["labels"] for a in firing if a["labels"]["alertname"] == name]
-        bad += [a["labels"] for a in alerts("pending") if a["labels"]["alertname"] == name]
+    pending = alerts("pending")
+    for name, labels in NEVER_FIRING:
+        bad = [a["labels"] for a in firing + pending if a["labels"]["alertname"] == name
+               and all(a["labels"].get(k) == v for k, v in labels.items())]
         if bad:
-            print("ERROR %s must not fire in the demo: %s" % (name, bad), file=sys.stderr)
+            print("ERROR %s %s must not fire in the demo: %s" % (name, labels, bad), file=sys.stderr)
             ok = False
+    # demo-travel's collectors fail now and then (every fifth request is throttled), and with
+    # every `for:` cut to 10s ChatAppCollectorFailing may fire briefly: report it, do not fail.
+    for a in firing + pending:
+        if a["labels"]["alertname"] == "ChatAppCollectorFailing" and a["labels"].get("account") != "demo-retail":
+            print("note: ChatAppCollectorFailing %s %s (demo-travel is throttled now and then)"
+                  % (a["state"], {k: a["labels"].get(k) for k in ("account", "collector")}))
     for group in get("/api/v1/rules")["data"]["groups"]:
         for rule in group["rules"]:
             if rule.get("health") != "ok":
@@ -103,7 +167,8 @@ def check_other_alerts():
                     for a in firing})
     print("firing alerts: %s" % ", ".join(names))
     if ok:
-        print("expected demo alerts fire, %s stay silent, all rules healthy" % " and ".join(NEVER_FIRING))
+        print("expected demo alerts fire, %s stay silent, all rules healthy"
+              % ", ".join("%s%s" % (n, l or "") for n, l in NEVER_FIRING))
     return ok
 
 
@@ -191,8 +256,9 @@ def check_dashboard():
 
 
 def main():
-    ok = wait_for_red()
+    ok = wait_for_firing()
     ok = check_other_alerts() and ok
+    ok = check_collectors_succeed() and ok
     ok = check_dashboard() and ok
     return 0 if ok else 1
 
