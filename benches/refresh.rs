@@ -36,7 +36,7 @@ fn refresh_proto(store: &ExpositionStore, numbers: &[u8], bound: &[u8], tiers: &
     let mut unknown = report.unknown;
     families.extend(waba::convert("shop-a", &bound.data, NOTE, &mut unknown));
     let exposition = AccountExposition::render(&families).unwrap();
-    store.set("shop-a", Some(Arc::new(exposition)));
+    store.set("shop-a", "phone_numbers", Some(Arc::new(exposition)));
 }
 
 fn sizes(c: &mut Criterion) {

@@ -75,6 +75,7 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
             cust_space_id: None,
             isv_code_file: None,
             credentials: creds.clone(),
+            collectors: settings.collectors.clone(),
         },
         AccountSettings {
             name: demo::TRAVEL.into(),
@@ -82,6 +83,7 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
             cust_space_id: Some(demo::TRAVEL_SPACE.into()),
             isv_code_file: None,
             credentials: creds,
+            collectors: settings.collectors.clone(),
         },
     ];
     Ok((settings, sim))
@@ -122,7 +124,7 @@ pub async fn run_with_web(
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(SelfMetrics::new(settings.refresh_interval)?);
     metrics.config_reloaded(true);
-    let store = Arc::new(ExpositionStore::default());
+    let store = Arc::new(ExpositionStore::new(crate::collect::family_order()));
     let status = Arc::new(StatusBoard::default());
     let mut supervisor =
         Supervisor::start(&settings, store.clone(), metrics.clone(), status.clone())?;

@@ -4,9 +4,13 @@
 //! Flags that the config file can also set are `Option`s here, so that an explicit flag wins
 //! over the file and the file wins over the built-in default (see [`crate::config`]).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, Parser, ValueEnum};
+
+use crate::collect::{REGISTRY, Schedule};
 
 /// Prometheus exporter for Alibaba Cloud Chat App Message Service (WhatsApp sending numbers).
 ///
@@ -101,6 +105,126 @@ pub struct Cli {
     /// Number of simulated phone numbers in --demo (beyond the scripted ones), for load tests.
     #[arg(long = "demo.extra-numbers", value_name = "N", default_value_t = 0)]
     pub demo_extra_numbers: usize,
+
+    /// `--collector.<name>`, `--no-collector.<name>`, `--collector.<name>.interval`.
+    #[command(flatten)]
+    pub collectors: CollectorFlags,
+}
+
+/// The collector flags, generated from [`crate::collect::REGISTRY`] as node_exporter
+/// generates its own: `--collector.<name>` and `--no-collector.<name>` (the last one given
+/// wins), and `--collector.<name>.interval` for collectors with a loop of their own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CollectorFlags {
+    /// What was given explicitly, by collector name.
+    pub given: BTreeMap<&'static str, CollectorFlag>,
+}
+
+/// The explicit flags of one collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CollectorFlag {
+    /// `Some(true)` for `--collector.<name>`, `Some(false)` for `--no-collector.<name>`.
+    pub enabled: Option<bool>,
+    /// `--collector.<name>.interval`.
+    pub interval: Option<Duration>,
+}
+
+fn enable_id(name: &str) -> String {
+    format!("collector.{name}")
+}
+
+fn disable_id(name: &str) -> String {
+    format!("no-collector.{name}")
+}
+
+fn interval_id(name: &str) -> String {
+    format!("collector.{name}.interval")
+}
+
+impl Args for CollectorFlags {
+    fn augment_args(mut cmd: Command) -> Command {
+        for c in REGISTRY {
+            let spec = c.spec();
+            let name = spec.name;
+            let default = if spec.enabled_by_default {
+                "enabled"
+            } else {
+                "disabled"
+            };
+            cmd = cmd
+                .arg(
+                    Arg::new(enable_id(name))
+                        .long(enable_id(name))
+                        .action(ArgAction::SetTrue)
+                        .overrides_with(disable_id(name))
+                        .help_heading("Collectors")
+                        .help(format!(
+                            "Enable the {name} collector: {} [default: {default}]",
+                            spec.description
+                        )),
+                )
+                .arg(
+                    Arg::new(disable_id(name))
+                        .long(disable_id(name))
+                        .action(ArgAction::SetTrue)
+                        .overrides_with(enable_id(name))
+                        .help_heading("Collectors")
+                        .help(format!("Disable the {name} collector")),
+                );
+            if let Schedule::Own {
+                interval,
+                demo_interval,
+            } = spec.schedule
+            {
+                cmd = cmd.arg(
+                    Arg::new(interval_id(name))
+                        .long(interval_id(name))
+                        .value_name("DURATION")
+                        .value_parser(clap::value_parser!(humantime::Duration))
+                        .help_heading("Collectors")
+                        .help(format!(
+                            "Interval between rounds of the {name} collector [default: {}; {} with --demo]",
+                            humantime::format_duration(interval),
+                            humantime::format_duration(demo_interval)
+                        )),
+                );
+            }
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for CollectorFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut given = BTreeMap::new();
+        for c in REGISTRY {
+            let name = c.spec().name;
+            let flag = |id: String| m.try_get_one::<bool>(&id).ok().flatten().copied();
+            let enabled = match (flag(enable_id(name)), flag(disable_id(name))) {
+                (Some(true), _) => Some(true),
+                (_, Some(true)) => Some(false),
+                _ => None,
+            };
+            let interval = m
+                .try_get_one::<humantime::Duration>(&interval_id(name))
+                .ok()
+                .flatten()
+                .map(|d| Duration::from(*d));
+            if enabled.is_some() || interval.is_some() {
+                given.insert(name, CollectorFlag { enabled, interval });
+            }
+        }
+        Ok(CollectorFlags { given })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
 /// `--log.level` values.

@@ -15,8 +15,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::Cli;
-use crate::collect::TierLimits;
+use crate::collect::{self, REGISTRY, Schedule, TierLimits};
 use crate::credentials::{CredentialError, CredentialSource};
+use crate::ratelimit::Rates;
 
 /// Default `--refresh.interval`.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
@@ -77,9 +78,26 @@ pub struct FileConfig {
     /// Overrides of the tier → recipients table (YAML `.inf` for unlimited).
     #[serde(default)]
     pub tier_limits: BTreeMap<String, f64>,
+    /// `collectors:`: switches and intervals by collector name, for every account.
+    #[serde(default)]
+    pub collectors: BTreeMap<String, CollectorFile>,
+    /// `rate_limits:`: requests per second per AccessKey, by API action.
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, u32>,
     /// The accounts to poll.
     #[serde(default)]
     pub accounts: Vec<AccountFile>,
+}
+
+/// One entry of `collectors:` (top level or per account).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorFile {
+    /// On or off.
+    pub enabled: Option<bool>,
+    /// Interval between rounds (collectors with a loop of their own only).
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
 }
 
 /// `refresh:` in the file.
@@ -108,6 +126,10 @@ pub struct AccountFile {
     pub isv_code_file: Option<PathBuf>,
     /// Explicit credentials; the default credential chain when absent.
     pub credentials: Option<CredentialsFile>,
+    /// Per-account `collectors:`, over the top-level block (a RAM policy without
+    /// `cams:GetWhatsappHealthStatus` turns `health` off here).
+    #[serde(default)]
+    pub collectors: BTreeMap<String, CollectorFile>,
 }
 
 /// `credentials:` of an account: every provider `type` (see [`crate::credentials::config`]).
@@ -130,6 +152,11 @@ pub struct Settings {
     pub api_max_body_bytes: usize,
     /// `--api.rate-limit`: requests per second per AccessKey and API.
     pub api_rate_limit: NonZeroU32,
+    /// Per-operation rates (`rate_limits:`, operation defaults, `--api.rate-limit`).
+    pub rates: Rates,
+    /// The enabled collectors from flags and the top-level `collectors:` block: those of
+    /// an account without a block of its own (and of the environment's account).
+    pub collectors: Vec<CollectorSettings>,
     /// Tier → recipients table.
     pub tier_limits: TierLimits,
     /// `--shard`.
@@ -157,6 +184,17 @@ pub struct AccountSettings {
     pub isv_code_file: Option<PathBuf>,
     /// Where the AccessKey comes from.
     pub credentials: CredentialSource,
+    /// The enabled collectors, in registry order.
+    pub collectors: Vec<CollectorSettings>,
+}
+
+/// One enabled collector of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorSettings {
+    /// The collector's name ([`crate::collect::CollectorSpec::name`]).
+    pub name: &'static str,
+    /// Its interval: `--refresh.interval` for the refresh collectors.
+    pub interval: Duration,
 }
 
 impl AccountSettings {
@@ -285,6 +323,31 @@ pub fn resolve(
         }
     }
 
+    let no_block = BTreeMap::new();
+    let collectors = resolve_collectors(cli, &file.collectors, &no_block, "collectors", interval)?;
+    let api_rate_limit = NonZeroU32::new(cli.api_rate_limit)
+        .ok_or_else(|| invalid("--api.rate-limit", "must be at least 1"))?;
+    let mut rates = Rates {
+        default: api_rate_limit,
+        overrides: BTreeMap::new(),
+    };
+    for (action, per_second) in &file.rate_limits {
+        let key = format!("rate_limits.{action}");
+        if collect::operation(action).is_none() {
+            let known: Vec<&str> = REGISTRY
+                .iter()
+                .flat_map(|c| c.spec().operations.iter().map(|o| o.action))
+                .collect();
+            return Err(invalid(
+                key,
+                format!("unknown API operation; known: {}", known.join(", ")),
+            ));
+        }
+        let per_second =
+            NonZeroU32::new(*per_second).ok_or_else(|| invalid(&key, "must be at least 1"))?;
+        rates.overrides.insert(action.clone(), per_second);
+    }
+
     let mut accounts = Vec::new();
     if file.accounts.is_empty() {
         accounts.push(AccountSettings {
@@ -293,6 +356,7 @@ pub fn resolve(
             cust_space_id: None,
             isv_code_file: None,
             credentials: CredentialSource::default_chain(env)?,
+            collectors: collectors.clone(),
         });
     }
     let mut names = HashSet::new();
@@ -308,6 +372,13 @@ pub fn resolve(
                 format!("duplicate account name {name:?}"),
             ));
         }
+        let account_collectors = resolve_collectors(
+            cli,
+            &file.collectors,
+            &a.collectors,
+            &key("collectors"),
+            interval,
+        )?;
         let endpoint = a.endpoint.unwrap_or_else(|| cli.api_endpoint.clone());
         check_endpoint(&key("endpoint"), &endpoint)?;
         if let Some(p) = &a.isv_code_file {
@@ -333,11 +404,10 @@ pub fn resolve(
                 .filter(|s| !s.is_empty()),
             isv_code_file: a.isv_code_file,
             credentials,
+            collectors: account_collectors,
         });
     }
 
-    let api_rate_limit = NonZeroU32::new(cli.api_rate_limit)
-        .ok_or_else(|| invalid("--api.rate-limit", "must be at least 1"))?;
     if cli.total_shards == 0 {
         return Err(invalid("--total-shards", "must be at least 1"));
     }
@@ -358,6 +428,8 @@ pub fn resolve(
         api_timeout,
         api_max_body_bytes: cli.api_max_body_bytes,
         api_rate_limit,
+        rates,
+        collectors,
         tier_limits: TierLimits::with_overrides(&file.tier_limits),
         shard: cli.shard,
         total_shards: cli.total_shards,
@@ -365,6 +437,81 @@ pub fn resolve(
         accounts,
         config_file: cli.config_file.clone(),
     })
+}
+
+/// The enabled collectors for one account: an explicit flag wins over the account's
+/// `collectors:` block, which wins over the top-level one, which wins over the collector's
+/// default. `key` names the account's block in messages.
+fn resolve_collectors(
+    cli: &Cli,
+    top: &BTreeMap<String, CollectorFile>,
+    account: &BTreeMap<String, CollectorFile>,
+    key: &str,
+    refresh_interval: Duration,
+) -> Result<Vec<CollectorSettings>, ConfigError> {
+    let known: Vec<&str> = REGISTRY.iter().map(|c| c.spec().name).collect();
+    for (block_key, block) in [("collectors", top), (key, account)] {
+        for (name, entry) in block {
+            let Some(c) = collect::find(name) else {
+                return Err(invalid(
+                    format!("{block_key}.{name}"),
+                    format!("unknown collector; known: {}", known.join(", ")),
+                ));
+            };
+            if entry.interval.is_some() && c.spec().schedule == Schedule::Refresh {
+                return Err(invalid(
+                    format!("{block_key}.{name}.interval"),
+                    "this collector runs in every refresh: set refresh.interval instead",
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for c in REGISTRY {
+        let spec = c.spec();
+        let flag = cli
+            .collectors
+            .given
+            .get(spec.name)
+            .copied()
+            .unwrap_or_default();
+        let (top, acct) = (top.get(spec.name), account.get(spec.name));
+        let enabled = flag
+            .enabled
+            .or(acct.and_then(|b| b.enabled))
+            .or(top.and_then(|b| b.enabled))
+            .unwrap_or(spec.enabled_by_default);
+        let interval = match spec.schedule {
+            Schedule::Refresh => refresh_interval,
+            Schedule::Own {
+                interval,
+                demo_interval,
+            } => {
+                let (value, where_) = match (
+                    flag.interval,
+                    acct.and_then(|b| b.interval),
+                    top.and_then(|b| b.interval),
+                ) {
+                    (Some(d), _, _) => (d, format!("--collector.{}.interval", spec.name)),
+                    (None, Some(d), _) => (d, format!("{key}.{}.interval", spec.name)),
+                    (None, None, Some(d)) => (d, format!("collectors.{}.interval", spec.name)),
+                    (None, None, None) if cli.demo => (demo_interval, String::new()),
+                    (None, None, None) => (interval, String::new()),
+                };
+                if value < Duration::from_secs(1) {
+                    return Err(invalid(where_, "must be at least 1s"));
+                }
+                value
+            }
+        };
+        if enabled {
+            out.push(CollectorSettings {
+                name: spec.name,
+                interval,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The shard that owns `account`: FNV-1a 64 of the name modulo the shard count, a stable hash
@@ -435,6 +582,14 @@ impl Settings {
             "  api rate limit:   {}/s per AccessKey and API",
             self.api_rate_limit
         );
+        for c in REGISTRY {
+            for op in c.spec().operations {
+                let rate = self.rates.get(op.action, op.default_rate_limit);
+                if rate != self.api_rate_limit {
+                    let _ = writeln!(s, "    {}: {rate}/s", op.action);
+                }
+            }
+        }
         if self.total_shards > 1 {
             let _ = writeln!(
                 s,
@@ -453,7 +608,36 @@ impl Settings {
                 let _ = writeln!(s, "        isv code:      from {}", p.display());
             }
             let _ = writeln!(s, "        credentials:   {}", a.credentials.describe());
+            let _ = writeln!(
+                s,
+                "        collectors:    {}",
+                describe_collectors(&a.collectors)
+            );
         }
         s
     }
+}
+
+/// `phone_numbers, waba (every 1m), health (every 10m)`, or `none`.
+pub fn describe_collectors(collectors: &[CollectorSettings]) -> String {
+    if collectors.is_empty() {
+        return "none".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < collectors.len() {
+        // Consecutive collectors with the same interval share one "(every ...)".
+        let mut j = i;
+        while j + 1 < collectors.len() && collectors[j + 1].interval == collectors[i].interval {
+            j += 1;
+        }
+        let names: Vec<&str> = collectors[i..=j].iter().map(|c| c.name).collect();
+        parts.push(format!(
+            "{} (every {})",
+            names.join(", "),
+            humantime::format_duration(collectors[i].interval)
+        ));
+        i = j + 1;
+    }
+    parts.join(", ")
 }

@@ -69,6 +69,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let loader = Arc::new(move || {
             let mut s = app::demo_file_settings(&cli)?;
             s.accounts = accounts.clone();
+            for a in &mut s.accounts {
+                a.collectors = s.collectors.clone();
+            }
             Ok(s)
         });
         (s, loader, Some(sim))

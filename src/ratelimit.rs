@@ -9,7 +9,7 @@
 //! description) and the API action, not by the AccessKey ID in use, so rotating STS keys
 //! keep one bucket.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -17,6 +17,30 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// Default requests per second per AccessKey: half the documented quota.
 pub const DEFAULT_PER_SECOND: u32 = 5;
+/// [`DEFAULT_PER_SECOND`] as a rate.
+pub const DEFAULT_RATE: NonZeroU32 = NonZeroU32::new(DEFAULT_PER_SECOND).unwrap();
+
+/// Requests per second per AccessKey for each operation: `rate_limits:` in the configuration
+/// file, else the operation's own default (2/s for `GetWhatsappHealthStatus`, whose quota is
+/// 5/s), else `--api.rate-limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rates {
+    /// `--api.rate-limit`.
+    pub default: NonZeroU32,
+    /// `rate_limits:` by action name.
+    pub overrides: BTreeMap<String, NonZeroU32>,
+}
+
+impl Rates {
+    /// The rate for `action`, whose own default is `op_default`.
+    pub fn get(&self, action: &str, op_default: Option<NonZeroU32>) -> NonZeroU32 {
+        self.overrides
+            .get(action)
+            .copied()
+            .or(op_default)
+            .unwrap_or(self.default)
+    }
+}
 
 /// Token buckets by credential source and API action.
 #[derive(Debug)]
@@ -36,11 +60,22 @@ impl KeyedLimits {
 
     /// Waits until the bucket for `key` allows one more request.
     pub async fn acquire(&self, key: &str) {
+        self.acquire_with(key, self.quota).await;
+    }
+
+    /// [`KeyedLimits::acquire`] for an operation with its own rate (`rate_limits:` in the
+    /// configuration, e.g. 2/s for `GetWhatsappHealthStatus`). The bucket's quota is set
+    /// when it is first used.
+    pub async fn acquire_at(&self, key: &str, per_second: NonZeroU32) {
+        self.acquire_with(key, Quota::per_second(per_second)).await;
+    }
+
+    async fn acquire_with(&self, key: &str, quota: Quota) {
         let bucket = {
             let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
             buckets
                 .entry(key.to_owned())
-                .or_insert_with(|| Arc::new(RateLimiter::direct(self.quota)))
+                .or_insert_with(|| Arc::new(RateLimiter::direct(quota)))
                 .clone()
         };
         bucket.until_ready().await;

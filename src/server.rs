@@ -140,14 +140,48 @@ async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
     }
 }
 
+/// `pending`, `ok (summary)` or `error: code: message`.
+fn result_text(result: &Option<Result<String, String>>) -> String {
+    match result {
+        None => "pending".to_owned(),
+        Some(Ok(s)) if s.is_empty() => "ok".to_owned(),
+        Some(Ok(s)) => format!("ok ({s})"),
+        Some(Err(e)) => format!("error: {e}"),
+    }
+}
+
 async fn landing_page(State(state): State<AppState>) -> Html<String> {
     let mut rows = String::new();
-    for (name, s) in state.status.snapshot() {
-        let result = match &s.last_result {
-            None => "pending".to_owned(),
-            Some(Ok(n)) => format!("ok ({n} numbers)"),
-            Some(Err(e)) => format!("error: {e}"),
-        };
+    let mut collector_rows = String::new();
+    let mut details = String::new();
+    let snapshot = state.status.snapshot();
+    for (name, s) in &snapshot {
+        for (collector, c) in &s.collectors {
+            collector_rows.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(name),
+                escape(collector),
+                humantime::format_duration(c.interval),
+                fmt_time(c.last_attempt),
+                fmt_time(c.last_success),
+                escape(&result_text(&c.last_result)),
+                escape(c.note.as_deref().unwrap_or("")),
+            ));
+            for d in &c.details {
+                details.push_str(&format!(
+                    "<li>{} ({}): {}</li>\n",
+                    escape(name),
+                    escape(collector),
+                    escape(d)
+                ));
+            }
+        }
+    }
+    if !details.is_empty() {
+        details = format!("<h2>Reported by Meta</h2>\n<ul>\n{details}</ul>\n");
+    }
+    for (name, s) in snapshot {
+        let result = result_text(&s.last_result);
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             escape(&name),
@@ -178,7 +212,11 @@ Version {version} (revision {revision}).</p>
 <table>
 <tr><th>Account</th><th>Endpoint</th><th>CustSpaceId</th><th>Last attempt (UTC)</th><th>Last success (UTC)</th><th>Last result</th><th>Serving data</th></tr>
 {rows}</table>
-</body>
+<h2>Collectors</h2>
+<table>
+<tr><th>Account</th><th>Collector</th><th>Interval</th><th>Last run (UTC)</th><th>Last success (UTC)</th><th>Last result</th><th>Note</th></tr>
+{collector_rows}</table>
+{details}</body>
 </html>
 "#,
         version = crate::metrics::self_metrics::build::VERSION,

@@ -46,12 +46,13 @@ impl std::fmt::Debug for Supervisor {
 /// The settings every task shares; a change restarts all of them.
 fn global_fingerprint(s: &Settings) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{}|{}|{:?}",
+        "{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}",
         s.refresh_interval,
         s.max_staleness,
         s.api_timeout,
         s.api_max_body_bytes,
         s.api_rate_limit,
+        s.rates,
         s.tier_limits
     )
 }
@@ -59,11 +60,12 @@ fn global_fingerprint(s: &Settings) -> String {
 /// One account's settings, without secrets (credentials are described, not printed).
 fn account_fingerprint(a: &AccountSettings) -> String {
     format!(
-        "{}|{:?}|{:?}|{}",
+        "{}|{:?}|{:?}|{}|{:?}",
         a.endpoint,
         a.cust_space_id,
         a.isv_code_file,
-        a.credentials.describe()
+        a.credentials.describe(),
+        a.collectors
     )
 }
 
@@ -115,7 +117,7 @@ impl Supervisor {
                 let _ = t.stop.send(true);
                 t.handle.abort();
             }
-            self.store.set(&name, None);
+            self.store.remove_account(&name);
             self.metrics.remove_account(&name);
             self.status.remove(&name);
             info!(account = %name, "account removed by reload");

@@ -79,7 +79,7 @@ fn render(input: &Input) -> (AccountExposition, phone_numbers::Report, Vec<Unkno
 fn exposition(inputs: &[&Input]) -> String {
     let store = ExpositionStore::default();
     for input in inputs {
-        store.set(input.account, Some(Arc::new(render(input).0)));
+        store.set(input.account, "test", Some(Arc::new(render(input).0)));
     }
     String::from_utf8(store.current().text.to_vec()).expect("UTF-8")
 }
@@ -172,7 +172,7 @@ fn hostile_input_is_contained() {
     );
 
     let store = ExpositionStore::default();
-    store.set(HOSTILE.account, Some(Arc::new(exposition)));
+    store.set(HOSTILE.account, "test", Some(Arc::new(exposition)));
     let text = String::from_utf8(store.current().text.to_vec()).unwrap();
     let s = Scrape::parse(&text);
     let name = |phone: &str| {

@@ -100,6 +100,8 @@ async fn two_hundred_accounts_refresh_within_one_interval_under_the_rate_limit()
         "6s",
         "--api.rate-limit",
         &RATE.to_string(),
+        // This test is about the refresh's two operations.
+        "--no-collector.health",
     ])
     .unwrap();
     let settings = config::load(&cli, &|_| None).unwrap();

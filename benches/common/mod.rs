@@ -64,7 +64,7 @@ pub fn publish(
     bound: &BindWabaResponse,
     tiers: &TierLimits,
 ) {
-    let previous = store.get("shop-a");
+    let previous = store.get("shop-a", "phone_numbers");
     let (exposition, _report) = collect::render_account(
         "shop-a",
         &numbers.phone_numbers,
@@ -75,5 +75,5 @@ pub fn publish(
     )
     .unwrap();
     drop(previous);
-    store.set("shop-a", Some(Arc::new(exposition)));
+    store.set("shop-a", "phone_numbers", Some(Arc::new(exposition)));
 }

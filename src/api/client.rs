@@ -11,16 +11,18 @@ use std::time::{Duration, SystemTime};
 use secrecy::SecretString;
 
 use super::error::ApiError;
-use super::model::{ApiResponse, BindWabaResponse, PhoneNumbersResponse};
+use super::model::ApiResponse;
 use super::signing::{self, CommonParams};
 use crate::credentials::{Credentials, expose, mask_id};
 
 /// CAMS API version (cams-api.md §1).
 pub const API_VERSION: &str = "2020-06-06";
-/// The two operations the exporter calls; also the `operation` label values.
+/// `QueryChatappPhoneNumbers`; action names are also the `operation` label values.
 pub const OP_PHONE_NUMBERS: &str = "QueryChatappPhoneNumbers";
-/// See [`OP_PHONE_NUMBERS`].
+/// `QueryChatappBindWaba`.
 pub const OP_BIND_WABA: &str = "QueryChatappBindWaba";
+/// `GetWhatsappHealthStatus` (cams-api.md §9).
+pub const OP_HEALTH_STATUS: &str = "GetWhatsappHealthStatus";
 /// Default response size cap. A fleet of 10,000 numbers is about 6 MB of JSON.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Longest error `Message` kept (the rest of a hostile or verbose message is dropped).
@@ -78,37 +80,22 @@ impl ApiClient {
         Ok(ApiClient { http, options })
     }
 
-    /// Calls `QueryChatappPhoneNumbers` (no `Status` filter: we want every number).
-    pub async fn query_phone_numbers(
-        &self,
-        target: &Target,
-        creds: &Credentials,
-    ) -> Result<PhoneNumbersResponse, ApiError> {
-        self.call(OP_PHONE_NUMBERS, target, creds).await
-    }
-
-    /// Calls `QueryChatappBindWaba`.
-    pub async fn query_bind_waba(
-        &self,
-        target: &Target,
-        creds: &Credentials,
-    ) -> Result<BindWabaResponse, ApiError> {
-        self.call(OP_BIND_WABA, target, creds).await
-    }
-
-    /// One call; a connection that could not be established is retried once (re-signed with
-    /// a fresh nonce), since nothing reached the server and the quota is untouched. Every
-    /// other failure is left to the scheduler's back-off.
-    async fn call<T: ApiResponse>(
+    /// Calls `action` for `target` with the operation's own `params` (for example
+    /// `NodeType` and `PhoneNumber`), signed with `creds`. A connection that could not be
+    /// established is retried once (re-signed with a fresh nonce), since nothing reached the
+    /// server and the quota is untouched. Every other failure is left to the scheduler's
+    /// back-off.
+    pub async fn call<T: ApiResponse>(
         &self,
         action: &str,
         target: &Target,
         creds: &Credentials,
+        params: &[(&str, &str)],
     ) -> Result<T, ApiError> {
-        match self.call_once(action, target, creds).await {
+        match self.call_once(action, target, creds, params).await {
             Err(ApiError::Connect(e)) => {
                 tracing::debug!(action, error = %e, "connection failed; retrying once");
-                self.call_once(action, target, creds).await
+                self.call_once(action, target, creds, params).await
             }
             other => other,
         }
@@ -119,10 +106,16 @@ impl ApiClient {
         action: &str,
         target: &Target,
         creds: &Credentials,
+        extra: &[(&str, &str)],
     ) -> Result<T, ApiError> {
         let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         let nonce = format!("{:032x}", rand::random::<u128>());
-        let params = request_params(action, target, creds, &timestamp, &nonce);
+        let mut params = request_params(action, target, creds, &timestamp, &nonce);
+        params.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let signed = signing::sign("POST", &params, expose(&creds.access_key_secret));
         let url = format!(
             "{}/?{}",
@@ -186,7 +179,8 @@ impl ApiClient {
     }
 }
 
-/// The full parameter set of one call, before signing.
+/// The common and tenant parameters of one call, before signing (the operation's own
+/// parameters are added by [`ApiClient::call`]).
 pub fn request_params(
     action: &str,
     target: &Target,
@@ -304,6 +298,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::model::PhoneNumbersResponse;
 
     const STS: &str = "POST&%2F&AccessKeyId%3Dx";
 

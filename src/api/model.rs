@@ -1,4 +1,4 @@
-//! Serde DTOs for the two CAMS responses the exporter reads, and the error body.
+//! Serde DTOs for the CAMS responses the exporter reads, and the error body.
 //!
 //! Shapes follow the official SDK models (`alibabacloud_cams20200606/models/
 //! _query_chatapp_phone_numbers_response_body.py` and `_query_chatapp_bind_waba_response_body.py`,
@@ -70,6 +70,7 @@ macro_rules! impl_api_response {
 }
 impl_api_response!(PhoneNumbersResponse);
 impl_api_response!(BindWabaResponse);
+impl_api_response!(HealthStatusResponse);
 
 /// `QueryChatappPhoneNumbers` response body.
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +171,166 @@ pub struct Waba {
     /// Business platform name.
     #[serde(default, deserialize_with = "lenient_text")]
     pub business_name: Option<Text>,
+}
+
+/// `GetWhatsappHealthStatus` response body (cams-api.md §9; SDK 5.3.1 model).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthStatusResponse {
+    /// Request ID, quoted in logs.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_id: Option<String>,
+    /// `OK` on success.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    /// `false` means failure even with HTTP 200.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: Option<bool>,
+    /// The node's health. Required on success: an answer without it says nothing about
+    /// whether the number can send, and must not read as "no errors".
+    pub data: HealthStatus,
+}
+
+/// Whether a node (phone number, WABA) can send now, as Meta computes it over the node and
+/// the nodes above it (business, app).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthStatus {
+    /// Overall `AVAILABLE`, `LIMITED` or `BLOCKED` (an open set).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub can_send_message: Option<Text>,
+    /// The nodes Meta evaluated, each with its own state and errors; may be empty.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub entities: Vec<HealthEntity>,
+}
+
+/// One node of a health answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthEntity {
+    /// `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`, `MESSAGE_TEMPLATE` (an open set).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub entity_type: Option<Text>,
+    /// This node's own state.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub can_send_message: Option<Text>,
+    /// Set on `PHONE_NUMBER` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub phone_number: Option<Text>,
+    /// Set on `WABA` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub waba_id: Option<Text>,
+    /// Set on `BUSINESS` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub business_id: Option<Text>,
+    /// Set on `MESSAGE_TEMPLATE` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_code: Option<Text>,
+    /// Meta's errors on this node.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub errors: Vec<HealthError>,
+}
+
+/// One error Meta reports on a node (Meta Graph error codes, e.g. `141006`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthError {
+    /// Meta's error code.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub error_code: Option<Text>,
+    /// What is wrong, in Meta's words.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub error_description: Option<Text>,
+    /// What to do about it, in Meta's words (free text: never a label).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub possible_solution: Option<Text>,
+}
+
+/// Reads a list leniently: `null`, a scalar or an object read as empty, and an element that
+/// is not an object is skipped, so one odd entry costs only itself.
+fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    struct ListVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<MaybeObject<T>>()? {
+                out.extend(item.0);
+            }
+            Ok(out)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Vec::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(ListVisitor(std::marker::PhantomData))
+}
+
+/// A list element: the decoded object, or nothing for a scalar or a list.
+struct MaybeObject<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MaybeObject<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = MaybeObject<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|t| MaybeObject(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeObject(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 /// Reads a JSON scalar as text: strings as-is, numbers and booleans as their JSON text,
@@ -296,6 +457,27 @@ mod tests {
             .collect();
         assert_eq!(got, [(true, false), (false, true), (false, false)]);
         assert!(!format!("{r:?}").contains("secret"));
+    }
+
+    #[test]
+    fn health_answers_decode_leniently_but_need_data() {
+        let body = r#"{"Code":"OK","Data":{"CanSendMessage":"BLOCKED","Entities":[
+            {"EntityType":"PHONE_NUMBER","PhoneNumber":6580000003,"CanSendMessage":"BLOCKED",
+             "Errors":[{"ErrorCode":141006,"ErrorDescription":"payment","PossibleSolution":"add one"},"odd",null]},
+            "not an entity", 7,
+            {"EntityType":"WABA","WabaId":"1","Errors":null}]}}"#;
+        let r: HealthStatusResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.data.can_send_message.as_deref(), Some("BLOCKED"));
+        assert_eq!(r.data.entities.len(), 2);
+        let e = &r.data.entities[0];
+        assert_eq!(e.phone_number.as_deref(), Some("6580000003"));
+        assert_eq!(e.errors.len(), 1);
+        assert_eq!(e.errors[0].error_code.as_deref(), Some("141006"));
+        assert!(r.data.entities[1].errors.is_empty());
+        let r: HealthStatusResponse =
+            serde_json::from_str(r#"{"Code":"OK","Data":{"Entities":{"x":1}}}"#).unwrap();
+        assert!(r.data.entities.is_empty() && r.data.can_send_message.is_none());
+        assert!(serde_json::from_str::<HealthStatusResponse>(r#"{"Code":"OK"}"#).is_err());
     }
 
     #[test]

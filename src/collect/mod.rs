@@ -1,24 +1,258 @@
-//! Turning CAMS answers into Prometheus families: one file per API operation, each declaring
-//! its families as data at the top and converting a DTO with a pure function.
+//! The collectors: one file per CAMS operation, as node_exporter has one file per collector.
+//!
+//! Each file declares, as data at its top, its [`CollectorSpec`] (name, API operations,
+//! default schedule) and its metric families, and turns the decoded response into families
+//! with pure functions. The scheduler, the store, the simulator, the flags and the self
+//! metrics learn about collectors only through [`REGISTRY`]: adding an operation is one new
+//! file and one line there.
 //!
 //! Conventions (exporter-conventions.md §1): enums are StateSets (one series per known state,
 //! 1 for the current one, extra states for values never seen before); descriptive text rides
-//! on `*_info` series only; an empty field emits no series; no sample timestamps. Label values
-//! go into `prometheus::proto` objects and are escaped by the library's text encoder.
+//! on `*_info` series only; an empty field emits no series; no sample timestamps. The shared
+//! vocabulary for this lives in [`crate::metrics::family`].
 
+mod context;
+pub mod health;
 pub mod phone_numbers;
 pub mod waba;
 
-use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use std::any::Any;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
+pub use crate::metrics::family::{
+    FamilyDef, MAX_LABEL_CHARS, StateSetDef, UnknownValue, encoded_labels, family, gauge,
+    label_str, label_value, push_state_set,
+};
+pub use context::{ApiAccess, Ctx, Inputs, RoundPlan};
 pub use phone_numbers::TierLimits;
 
+use crate::api::ApiError;
 use crate::api::model::{PhoneNumber, Text, Waba};
 use crate::metrics::exposition::{AccountExposition, BlockWriter};
 
-/// Renders one account's answers as a refresh publishes them: the phone-number families
-/// through the fast renderer ([`phone_numbers::render`]), the WABA families through the
-/// library encoder. `previous` is the account's current rendering, whose unchanged blocks
+/// Every collector, in exposition order. Adding an operation is one file and one line here.
+pub static REGISTRY: &[&dyn DynCollector] = &[
+    &phone_numbers::COLLECTOR,
+    &waba::COLLECTOR,
+    &health::COLLECTOR,
+];
+
+/// The registered collector called `name`.
+pub fn find(name: &str) -> Option<&'static dyn DynCollector> {
+    REGISTRY.iter().copied().find(|c| c.spec().name == name)
+}
+
+/// The registered API operation called `action`, with the collector that calls it.
+pub fn operation(action: &str) -> Option<(&'static CollectorSpec, &'static Operation)> {
+    REGISTRY.iter().find_map(|c| {
+        let spec = c.spec();
+        spec.operations
+            .iter()
+            .find(|o| o.action == action)
+            .map(|o| (spec, o))
+    })
+}
+
+/// Every object family in exposition order, for [`crate::metrics::ExpositionStore::new`].
+pub fn family_order() -> Vec<&'static str> {
+    all_families().map(|f| f.name).collect()
+}
+
+/// Every object family of every collector, in exposition order.
+pub fn all_families() -> impl Iterator<Item = &'static FamilyDef> {
+    REGISTRY
+        .iter()
+        .flat_map(|c| c.spec().families.iter().copied())
+}
+
+/// What a collector is, as data.
+#[derive(Debug)]
+pub struct CollectorSpec {
+    /// `phone_numbers`, `waba`, `health`: the flag name (`--collector.<name>`) and the
+    /// `collector` label.
+    pub name: &'static str,
+    /// One line for `--help` and the README.
+    pub description: &'static str,
+    /// The API operations it calls.
+    pub operations: &'static [Operation],
+    /// Its families, in exposition order.
+    pub families: &'static [&'static FamilyDef],
+    /// When it runs.
+    pub schedule: Schedule,
+    /// On unless switched off (`--no-collector.<name>`).
+    pub enabled_by_default: bool,
+}
+
+/// When a collector runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// In the account's refresh, every `--refresh.interval`, side by side with the other
+    /// refresh collectors; their combined result is `chatapp_up`, and the refresh's back-off
+    /// and `--refresh.max-staleness` apply.
+    Refresh,
+    /// In a loop of its own (`--collector.<name>.interval`), with its own back-off and a
+    /// staleness limit of three rounds, outside the refresh concurrency limit. It starts
+    /// after the account's first refresh, whose results it may read.
+    Own {
+        /// Default interval.
+        interval: Duration,
+        /// Default interval under `--demo`, so that the simulated fleet visibly moves.
+        demo_interval: Duration,
+    },
+}
+
+/// An API operation a collector calls.
+#[derive(Debug)]
+pub struct Operation {
+    /// The action name (also the `operation` label).
+    pub action: &'static str,
+    /// Default requests per second per AccessKey; `None` for `--api.rate-limit`.
+    /// `rate_limits:` in the configuration file overrides either.
+    pub default_rate_limit: Option<NonZeroU32>,
+    /// Which tenant parameters the operation takes.
+    pub tenant: Tenant,
+    /// Parameters the gateway rejects a request without (`MissingParameter`); the
+    /// simulator checks them.
+    pub required: &'static [&'static str],
+}
+
+/// The tenant parameters of an operation (cams-api.md §1, §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tenant {
+    /// `CustSpaceId` and `IsvCode` when the account has them.
+    SpaceAndIsvCode,
+    /// `CustSpaceId` only (the operation has no `IsvCode`).
+    Space,
+}
+
+/// What one run produced.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// The collector's families for the account, rendered.
+    pub exposition: AccountExposition,
+    /// Values outside known states, to be counted and logged once.
+    pub unknown: Vec<UnknownValue>,
+    /// One line for the landing page, e.g. `7 numbers`.
+    pub summary: String,
+    /// Lines worth a person's attention (Meta's suggested fixes, ...), for the landing page.
+    pub details: Vec<String>,
+    /// The typed result that other collectors of the account may read ([`Inputs`]).
+    pub published: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// An API call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The families could not be rendered (a bug, not bad input).
+    #[error("cannot render metrics: {0}")]
+    Render(#[from] prometheus::Error),
+}
+
+impl CollectError {
+    /// The bounded `code` for logs and the landing page.
+    pub fn code_label(&self) -> String {
+        match self {
+            CollectError::Api(e) => e.code_label(),
+            CollectError::Render(_) => "render".into(),
+        }
+    }
+
+    /// What the failure means for the schedule.
+    pub fn kind(&self) -> crate::api::ErrorKind {
+        match self {
+            CollectError::Api(e) => e.kind(),
+            CollectError::Render(_) => crate::api::ErrorKind::Decode,
+        }
+    }
+
+    /// The API's `RequestId`, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            CollectError::Api(e) => e.request_id(),
+            CollectError::Render(_) => None,
+        }
+    }
+}
+
+/// One collector. `State` is what it keeps between runs for one account (the health
+/// collector's per-number results, for example).
+pub trait Collector: Sync + 'static {
+    /// Kept between runs, per account.
+    type State: Default + Send + 'static;
+
+    /// The collector as data.
+    fn spec(&self) -> &'static CollectorSpec;
+
+    /// One run (for a per-entity collector, one whole round).
+    fn run<'a>(
+        &'a self,
+        state: &'a mut Self::State,
+        ctx: &'a Ctx<'a>,
+    ) -> impl Future<Output = Result<Collected, CollectError>> + Send + 'a;
+
+    /// Called between runs when another collector of the account published; returns a new
+    /// rendering when the collector's output depends on what changed (a number gone from
+    /// the phone-number list takes its health series with it at once). No API calls.
+    fn inputs_changed(&self, _state: &mut Self::State, _ctx: &Ctx<'_>) -> Option<Collected> {
+        None
+    }
+}
+
+/// [`Collector`] with its state type erased, so that the registry can hold every collector.
+pub trait DynCollector: Sync {
+    /// See [`Collector::spec`].
+    fn spec(&self) -> &'static CollectorSpec;
+    /// A fresh state for one account.
+    fn new_state(&self) -> Box<dyn Any + Send>;
+    /// See [`Collector::run`]; `state` comes from [`DynCollector::new_state`].
+    fn run_dyn<'a>(
+        &'a self,
+        state: &'a mut (dyn Any + Send),
+        ctx: &'a Ctx<'a>,
+    ) -> BoxFuture<'a, Result<Collected, CollectError>>;
+    /// See [`Collector::inputs_changed`].
+    fn inputs_changed_dyn(&self, state: &mut (dyn Any + Send), ctx: &Ctx<'_>) -> Option<Collected>;
+}
+
+impl<C: Collector> DynCollector for C {
+    fn spec(&self) -> &'static CollectorSpec {
+        Collector::spec(self)
+    }
+
+    fn new_state(&self) -> Box<dyn Any + Send> {
+        Box::new(C::State::default())
+    }
+
+    fn run_dyn<'a>(
+        &'a self,
+        state: &'a mut (dyn Any + Send),
+        ctx: &'a Ctx<'a>,
+    ) -> BoxFuture<'a, Result<Collected, CollectError>> {
+        match state.downcast_mut::<C::State>() {
+            Some(state) => Box::pin(self.run(state, ctx)),
+            // The scheduler only ever passes the state this collector made.
+            None => Box::pin(async {
+                Err(prometheus::Error::Msg("collector state mismatch".into()).into())
+            }),
+        }
+    }
+
+    fn inputs_changed_dyn(&self, state: &mut (dyn Any + Send), ctx: &Ctx<'_>) -> Option<Collected> {
+        self.inputs_changed(state.downcast_mut::<C::State>()?, ctx)
+    }
+}
+
+/// Renders one account's phone-number and WABA answers into one exposition, as the two
+/// collectors do each into their own: the benchmarks and golden tests measure and compare
+/// the refresh path through this. `previous` is an earlier rendering whose unchanged blocks
 /// are reused. The report's `unknown` includes the WABA's.
 pub fn render_account(
     account: &str,
@@ -33,148 +267,10 @@ pub fn render_account(
         phone_numbers::render(account, numbers, tiers, refresh_note, &mut writer)?;
     let families = waba::convert(account, waba, refresh_note, &mut report.unknown);
     exposition.push_families(&families, &mut writer)?;
-    tracing::debug!(
-        blocks_reused = writer.reused,
-        blocks_compressed = writer.compressed,
-        "rendered"
-    );
     Ok((exposition, report))
-}
-
-/// One object family: its name, HELP text and the API field it comes from.
-#[derive(Debug)]
-pub struct FamilyDef {
-    /// Metric name.
-    pub name: &'static str,
-    /// HELP text without the refresh note, which [`family`] appends.
-    pub help: &'static str,
-}
-
-/// A StateSet family: the label carrying the state and the states always emitted.
-#[derive(Debug)]
-pub struct StateSetDef {
-    /// The family.
-    pub family: FamilyDef,
-    /// API field name, the `field` label of `chatapp_unknown_enum_values_total`.
-    pub field: &'static str,
-    /// Name of the state label (`status`, `rating`, `tier`).
-    pub label: &'static str,
-    /// Known states, emitted with 0 when not current.
-    pub known: &'static [&'static str],
-}
-
-/// Every object family in exposition order.
-pub fn all_families() -> impl Iterator<Item = &'static FamilyDef> {
-    phone_numbers::FAMILIES
-        .iter()
-        .copied()
-        .chain(waba::FAMILIES.iter().copied())
-}
-
-/// A value outside a StateSet's known states, reported to the caller so it can count it and
-/// log it once.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UnknownValue {
-    /// API field name, e.g. `Status`.
-    pub field: &'static str,
-    /// The value as received (truncated like any label value).
-    pub value: String,
-}
-
-/// Label values from the API are free text; cap them so one hostile field cannot make a
-/// series megabytes long. 256 characters is far above any real name or enum value.
-pub const MAX_LABEL_CHARS: usize = 256;
-
-/// Trims and truncates an API string for use as a label value.
-pub fn label_value(raw: &str) -> String {
-    label_str(raw).to_owned()
-}
-
-/// [`label_value`] without the copy.
-pub fn label_str(raw: &str) -> &str {
-    let raw = raw.trim();
-    match raw.char_indices().nth(MAX_LABEL_CHARS) {
-        Some((i, _)) => &raw[..i],
-        None => raw,
-    }
-}
-
-/// Label pairs as the library's text encoder writes them between `{` and `}`
-/// (`a="…",b="…"`, values escaped), obtained by encoding a one-sample family. This is how
-/// the fast renderers escape label values without escaping anything by hand.
-pub fn encoded_labels(labels: &[(&str, &str)]) -> Result<String, prometheus::Error> {
-    let mut f = MetricFamily::default();
-    f.set_name("x".to_owned());
-    f.set_field_type(MetricType::GAUGE);
-    f.mut_metric().push(gauge(labels, 0.0));
-    let text = prometheus::TextEncoder::new().encode_to_string(&[f])?;
-    let (_, sample) = crate::metrics::exposition::split_header(&text);
-    sample
-        .strip_prefix("x{")
-        .and_then(|s| s.strip_suffix("} 0\n"))
-        .map(str::to_owned)
-        .ok_or_else(|| prometheus::Error::Msg(format!("unexpected encoder output {sample:?}")))
 }
 
 /// Returns the non-empty, trimmed value of an optional API field.
 pub fn non_empty(v: &Option<Text>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// A gauge sample with the given labels.
-pub fn gauge(labels: &[(&str, &str)], value: f64) -> Metric {
-    let mut m = Metric::from_label(
-        labels
-            .iter()
-            .map(|(n, v)| {
-                let mut lp = LabelPair::default();
-                lp.set_name((*n).to_owned());
-                lp.set_value((*v).to_owned());
-                lp
-            })
-            .collect(),
-    );
-    let mut g = Gauge::default();
-    g.set_value(value);
-    m.set_gauge(g);
-    m
-}
-
-/// An empty gauge family for `def`; HELP says the data is cached and how often it refreshes,
-/// as the exporter guide asks of exporters that do not fetch on scrape.
-pub fn family(def: &FamilyDef, refresh_note: &str) -> MetricFamily {
-    let mut f = MetricFamily::default();
-    f.set_name(def.name.to_owned());
-    f.set_help(format!("{} {refresh_note}", def.help));
-    f.set_field_type(MetricType::GAUGE);
-    f
-}
-
-/// Appends the StateSet series for `value` to `out`: every known state (0 or 1) plus the
-/// value itself when it is not known. Returns the unknown value, if any.
-pub fn push_state_set(
-    out: &mut Vec<Metric>,
-    def: &StateSetDef,
-    base: &[(&str, &str)],
-    value: Option<&str>,
-) -> Option<UnknownValue> {
-    let value = value?;
-    let value = label_value(value);
-    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(base.len() + 1);
-    labels.extend_from_slice(base);
-    labels.push((def.label, ""));
-    let last = labels.len() - 1;
-    for state in def.known {
-        labels[last].1 = state;
-        out.push(gauge(&labels, if *state == value { 1.0 } else { 0.0 }));
-    }
-    if def.known.contains(&value.as_str()) {
-        return None;
-    }
-    labels[last].1 = &value;
-    out.push(gauge(&labels, 1.0));
-    Some(UnknownValue {
-        field: def.field,
-        value,
-    })
 }

@@ -6,18 +6,113 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::future::Future;
 use std::hash::Hasher as _;
+use std::sync::Arc;
 
 use prometheus::proto::MetricFamily;
 
 use super::{
-    FamilyDef, StateSetDef, UnknownValue, encoded_labels, family, gauge, label_str, label_value,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
+    StateSetDef, Tenant, UnknownValue, encoded_labels, family, gauge, label_str, label_value,
     non_empty, push_state_set,
 };
-use crate::api::model::{PhoneNumber, Text};
+use crate::api::client::OP_PHONE_NUMBERS;
+use crate::api::model::{PhoneNumber, PhoneNumbersResponse, Text};
 use crate::metrics::exposition::{
     AccountExposition, BlockWriter, FamilyText, push_value, split_header,
 };
+
+/// `QueryChatappPhoneNumbers`: no parameters beyond the tenant's (no `Status` filter: we
+/// want every number; cams-api.md §1).
+pub const OPERATION: Operation = Operation {
+    action: OP_PHONE_NUMBERS,
+    default_rate_limit: None,
+    tenant: Tenant::SpaceAndIsvCode,
+    required: &[],
+};
+
+/// The collector as data.
+pub static SPEC: CollectorSpec = CollectorSpec {
+    name: "phone_numbers",
+    description: "every number's status, quality rating and messaging limit (QueryChatappPhoneNumbers)",
+    operations: &[OPERATION],
+    families: FAMILIES,
+    schedule: Schedule::Refresh,
+    enabled_by_default: true,
+};
+
+/// The `phone_numbers` collector.
+#[derive(Debug)]
+pub struct PhoneNumbers;
+
+/// The registered instance.
+pub const COLLECTOR: PhoneNumbers = PhoneNumbers;
+
+/// What this collector publishes for the others: the numbers the API listed (deduplicated,
+/// as exported), with their status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NumberList {
+    /// Phone number (label form) and `Status`, sorted by number.
+    pub numbers: Vec<(Text, Option<Text>)>,
+}
+
+impl NumberList {
+    /// The exported numbers of `numbers`.
+    pub fn of(numbers: &[PhoneNumber]) -> Self {
+        NumberList {
+            numbers: dedupe(numbers)
+                .0
+                .into_iter()
+                .map(|(phone, n)| (Text::from(phone), non_empty(&n.status).map(Text::from)))
+                .collect(),
+        }
+    }
+}
+
+impl Collector for PhoneNumbers {
+    type State = ();
+
+    fn spec(&self) -> &'static CollectorSpec {
+        &SPEC
+    }
+
+    fn run<'a>(
+        &'a self,
+        _state: &'a mut (),
+        ctx: &'a Ctx<'a>,
+    ) -> impl Future<Output = Result<Collected, CollectError>> + Send + 'a {
+        async move {
+            let response: PhoneNumbersResponse = ctx.call(&OPERATION, &[]).await?;
+            let numbers = &response.phone_numbers;
+            // Render straight to text, reusing the blocks of the current rendering that come
+            // out unchanged (see `metrics::exposition`): most of a large fleet's text is then
+            // neither copied nor compressed again.
+            let mut writer = BlockWriter::new(ctx.previous.as_deref());
+            let (exposition, report) =
+                render(ctx.account, numbers, ctx.tiers, ctx.note, &mut writer)?;
+            tracing::debug!(
+                blocks_reused = writer.reused,
+                blocks_compressed = writer.compressed,
+                "rendered"
+            );
+            if report.duplicates > 0 || report.missing_number > 0 {
+                tracing::warn!(
+                    duplicates = report.duplicates,
+                    without_phone_number = report.missing_number,
+                    "API returned entries that cannot be exported; kept the first of each number"
+                );
+            }
+            Ok(Collected {
+                exposition,
+                summary: format!("{} numbers", report.numbers),
+                unknown: report.unknown,
+                details: Vec::new(),
+                published: Some(Arc::new(NumberList::of(numbers))),
+            })
+        }
+    }
+}
 
 /// `chatapp_phone_number_info`.
 pub const INFO: FamilyDef = FamilyDef {

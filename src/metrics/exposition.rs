@@ -155,7 +155,7 @@ impl AccountExposition {
 
     /// Renders `families` with the library's text encoder and appends them, one block per
     /// family. This is the general path; the phone-number families, which are nearly all of
-    /// a large fleet's text, have a faster one ([`crate::collect::phone_numbers::render`]).
+    /// a large fleet's text, have a faster one (the phone-number collector's renderer).
     pub fn push_families(
         &mut self,
         families: &[MetricFamily],
@@ -359,44 +359,76 @@ pub fn plain_parts(
     (len, body)
 }
 
-/// All accounts' current renderings and the stitched result.
+/// Every (account, collector)'s current rendering and the stitched result.
+///
+/// Each collector of each account publishes into its own slot, so a slow collector (one
+/// health round can take many minutes) replaces its families without re-rendering anyone
+/// else's. The family order is injected ([`ExpositionStore::new`]): the store knows nothing
+/// about collectors, which sit above it.
 #[derive(Debug, Default)]
 pub struct ExpositionStore {
-    accounts: Mutex<BTreeMap<String, Arc<AccountExposition>>>,
+    /// Family names in exposition order; families not listed follow in order of first
+    /// appearance.
+    order: Vec<&'static str>,
+    slots: Mutex<BTreeMap<(String, String), Arc<AccountExposition>>>,
     current: ArcSwap<Exposition>,
 }
 
 impl ExpositionStore {
-    /// Replaces (`Some`) or drops (`None`) one account's families and republishes.
-    pub fn set(&self, account: &str, rendered: Option<Arc<AccountExposition>>) {
-        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+    /// An empty store that stitches families in `order` (for the exporter, the registered
+    /// collectors' families: [`crate::collect::family_order`]).
+    pub fn new(order: Vec<&'static str>) -> Self {
+        ExpositionStore {
+            order,
+            ..Default::default()
+        }
+    }
+
+    /// Replaces (`Some`) or drops (`None`) one collector's families of one account and
+    /// republishes.
+    pub fn set(&self, account: &str, collector: &str, rendered: Option<Arc<AccountExposition>>) {
+        let mut slots = self.lock();
+        let key = (account.to_owned(), collector.to_owned());
         match rendered {
             Some(r) => {
-                accounts.insert(account.to_owned(), r);
+                slots.insert(key, r);
             }
             None => {
-                accounts.remove(account);
+                if slots.remove(&key).is_none() {
+                    return;
+                }
             }
         }
         // Publishing under the lock keeps two concurrent refreshes from publishing out of
         // order; scrapes never take this lock.
-        self.current.store(Arc::new(stitch(&accounts)));
+        self.current.store(Arc::new(stitch(&self.order, &slots)));
     }
 
-    /// The account's current rendering, whose blocks a refresh may reuse.
-    pub fn get(&self, account: &str) -> Option<Arc<AccountExposition>> {
-        let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        accounts.get(account).cloned()
+    /// The current rendering of one collector of one account, whose blocks a refresh may
+    /// reuse.
+    pub fn get(&self, account: &str, collector: &str) -> Option<Arc<AccountExposition>> {
+        self.lock()
+            .get(&(account.to_owned(), collector.to_owned()))
+            .cloned()
+    }
+
+    /// Drops every collector's families of `account` (a reload removed it).
+    pub fn remove_account(&self, account: &str) {
+        let mut slots = self.lock();
+        let before = slots.len();
+        slots.retain(|(a, _), _| a != account);
+        if slots.len() != before {
+            self.current.store(Arc::new(stitch(&self.order, &slots)));
+        }
     }
 
     /// Drops every account not in `keep` (after a reload removed some).
     pub fn retain(&self, keep: &dyn Fn(&str) -> bool) {
-        let names: Vec<String> = {
-            let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-            accounts.keys().filter(|a| !keep(a)).cloned().collect()
-        };
-        for name in names {
-            self.set(&name, None);
+        let mut slots = self.lock();
+        let before = slots.len();
+        slots.retain(|(a, _), _| keep(a));
+        if slots.len() != before {
+            self.current.store(Arc::new(stitch(&self.order, &slots)));
         }
     }
 
@@ -404,27 +436,33 @@ impl ExpositionStore {
     pub fn current(&self) -> Arc<Exposition> {
         self.current.load_full()
     }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Arc<AccountExposition>>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-/// Lists the accounts' blocks so that each family appears once, with one header, in the
-/// catalogue's order (families not in the catalogue follow, by name). Only reference counts
-/// change: no text is copied.
-fn stitch(accounts: &BTreeMap<String, Arc<AccountExposition>>) -> Exposition {
-    let mut order: Vec<&str> = crate::collect::all_families().map(|d| d.name).collect();
-    let mut extra: Vec<&str> = accounts
-        .values()
-        .flat_map(|a| a.families.iter().map(|f| f.name.as_str()))
-        .filter(|n| !order.contains(n))
-        .collect();
-    extra.sort_unstable();
-    extra.dedup();
-    order.extend(extra);
+/// Lists the slots' blocks so that each family appears once, with one header, in `order`
+/// (families not in it follow in order of first appearance). Only reference counts change:
+/// no text is copied.
+fn stitch(
+    order: &[&'static str],
+    slots: &BTreeMap<(String, String), Arc<AccountExposition>>,
+) -> Exposition {
+    let mut names: Vec<&str> = order.to_vec();
+    for f in slots.values().flat_map(|a| &a.families) {
+        if !names.contains(&f.name.as_str()) {
+            names.push(&f.name);
+        }
+    }
     let mut out = Exposition::default();
     // The compressed blocks are copied into one buffer (about 1/25 of the text): a gzip
     // scrape is then three writes, where a list of small blocks (~1 KiB each) cost hyper a
     // write per 16 of them and capped gzip scrapes far below a static file's rate.
     let mut deflate = Vec::with_capacity(
-        accounts
+        slots
             .values()
             .flat_map(|a| &a.families)
             .flat_map(|f| std::iter::once(&f.header).chain(&f.blocks))
@@ -438,10 +476,10 @@ fn stitch(accounts: &BTreeMap<String, Arc<AccountExposition>>) -> Exposition {
             out.crc.combine(&b.crc);
         }
     };
-    for name in order {
+    for name in names {
         let mut header_written = false;
-        for account in accounts.values() {
-            for f in account.families.iter().filter(|f| f.name == name) {
+        for slot in slots.values() {
+            for f in slot.families.iter().filter(|f| f.name == name) {
                 if !header_written {
                     add(&f.header);
                     header_written = true;
@@ -458,7 +496,7 @@ fn stitch(accounts: &BTreeMap<String, Arc<AccountExposition>>) -> Exposition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::{FamilyDef, family, gauge};
+    use crate::metrics::family::{FamilyDef, family, gauge};
 
     const DEF: FamilyDef = FamilyDef {
         name: "chatapp_phone_number_messaging_limit",
@@ -475,8 +513,8 @@ mod tests {
     #[test]
     fn families_from_several_accounts_share_one_header() {
         let store = ExpositionStore::default();
-        store.set("b", Some(account("2", 1000.0)));
-        store.set("a", Some(account("1", f64::INFINITY)));
+        store.set("b", "c", Some(account("2", 1000.0)));
+        store.set("a", "c", Some(account("1", f64::INFINITY)));
         let text = String::from_utf8(store.current().text.to_vec()).unwrap();
         assert_eq!(
             text,
@@ -485,7 +523,7 @@ mod tests {
              chatapp_phone_number_messaging_limit{phone_number=\"1\"} +Inf\n\
              chatapp_phone_number_messaging_limit{phone_number=\"2\"} 1000\n"
         );
-        store.set("a", None);
+        store.set("a", "c", None);
         let text = String::from_utf8(store.current().text.to_vec()).unwrap();
         assert!(!text.contains("+Inf"));
     }
@@ -531,8 +569,8 @@ mod tests {
     fn gzip_parts_form_one_valid_member() {
         use std::io::Read;
         let store = ExpositionStore::default();
-        store.set("a", Some(account("1", 5.0)));
-        store.set("b", Some(account("2", 6.0)));
+        store.set("a", "c", Some(account("1", 5.0)));
+        store.set("b", "c", Some(account("2", 6.0)));
         let empty = Arc::new(Exposition::default());
         for cur in [store.current(), empty] {
             for head in [

@@ -2,9 +2,11 @@
 //! the exporter's own metrics in a stable registry ([`self_metrics`]).
 
 pub mod exposition;
+pub mod family;
 pub mod self_metrics;
 
 pub use exposition::{AccountExposition, Exposition, ExpositionStore};
+pub use family::UnknownValue;
 pub use self_metrics::SelfMetrics;
 
 /// The Prometheus text exposition format content type (version 0.0.4).

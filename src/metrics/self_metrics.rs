@@ -13,8 +13,8 @@ use bytes::Bytes;
 
 use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
 
+use super::UnknownValue;
 use crate::api::ApiError;
-use crate::collect::UnknownValue;
 
 /// How long [`SelfMetrics::encoded`] may reuse an encoding while no `chatapp_*` self metric
 /// changed: only the `process_*` values (CPU time, memory, open fds), which the library reads
@@ -50,6 +50,11 @@ pub struct SelfMetrics {
     api_errors: IntCounterVec,
     unknown_enum: IntCounterVec,
     account_info: GaugeVec,
+    collector_success: GaugeVec,
+    collector_last_success: GaugeVec,
+    collector_duration: GaugeVec,
+    collector_round: GaugeVec,
+    collector_interval: GaugeVec,
     shard_ordinal: Gauge,
     total_shards: Gauge,
     reload_ok: Gauge,
@@ -77,6 +82,7 @@ struct Encoding {
 #[derive(Debug, Default)]
 struct AccountSeries {
     info: Vec<String>,
+    collectors: HashSet<String>,
     operations: HashSet<String>,
     errors: HashSet<(String, String)>,
 }
@@ -149,6 +155,28 @@ impl SelfMetrics {
             ),
             &["account", "cust_space_id", "region_id"],
         )?;
+        let collector =
+            |name: &str, help: &str| GaugeVec::new(opts(name, help), &["account", "collector"]);
+        let collector_success = collector(
+            "chatapp_collector_success",
+            "1 if the collector's last run for the account succeeded, 0 if it failed.",
+        )?;
+        let collector_last_success = collector(
+            "chatapp_collector_last_success_timestamp_seconds",
+            "Unix time of the collector's last successful run for the account.",
+        )?;
+        let collector_duration = collector(
+            "chatapp_collector_duration_seconds",
+            "Wall time of the collector's last run for the account (a paced round takes about its interval).",
+        )?;
+        let collector_round = collector(
+            "chatapp_collector_round_seconds",
+            "How long one round of the collector takes for the account: its interval, or longer when its calls cannot fit in the interval at the operation's rate limit.",
+        )?;
+        let collector_interval = collector(
+            "chatapp_collector_interval_seconds",
+            "Configured interval between runs of the collector for the account.",
+        )?;
         let shard_ordinal = Gauge::with_opts(opts(
             "chatapp_shard_ordinal",
             "This process's shard (--shard); accounts are split across shards by a stable hash of their name.",
@@ -187,6 +215,11 @@ impl SelfMetrics {
         registry.register(Box::new(api_errors.clone()))?;
         registry.register(Box::new(unknown_enum.clone()))?;
         registry.register(Box::new(account_info.clone()))?;
+        registry.register(Box::new(collector_success.clone()))?;
+        registry.register(Box::new(collector_last_success.clone()))?;
+        registry.register(Box::new(collector_duration.clone()))?;
+        registry.register(Box::new(collector_round.clone()))?;
+        registry.register(Box::new(collector_interval.clone()))?;
         registry.register(Box::new(reload_ok.clone()))?;
         registry.register(Box::new(reload_success_time.clone()))?;
         registry.register(Box::new(shard_ordinal.clone()))?;
@@ -208,6 +241,11 @@ impl SelfMetrics {
             api_errors,
             unknown_enum,
             account_info,
+            collector_success,
+            collector_last_success,
+            collector_duration,
+            collector_round,
+            collector_interval,
             shard_ordinal,
             total_shards,
             reload_ok,
@@ -320,12 +358,78 @@ impl SelfMetrics {
             return;
         };
         let _ = self.account_info.remove_label_values(&series.info);
+        for c in &series.collectors {
+            for vec in self.collector_vecs() {
+                let _ = vec.remove_label_values(&[account, c]);
+            }
+        }
         for op in &series.operations {
             let _ = self.api_requests.remove_label_values(&[account, op]);
         }
         for (op, code) in &series.errors {
             let _ = self.api_errors.remove_label_values(&[account, op, code]);
         }
+    }
+
+    fn collector_vecs(&self) -> [&GaugeVec; 5] {
+        [
+            &self.collector_success,
+            &self.collector_last_success,
+            &self.collector_duration,
+            &self.collector_round,
+            &self.collector_interval,
+        ]
+    }
+
+    /// Registers an enabled collector of an account: its interval, and its round (the
+    /// interval until a run plans a longer one).
+    pub fn add_collector(&self, account: &str, collector: &str, interval: Duration) {
+        let secs = interval.as_secs_f64();
+        self.collector_interval
+            .with_label_values(&[account, collector])
+            .set(secs);
+        self.collector_round
+            .with_label_values(&[account, collector])
+            .set(secs);
+        self.lock_series()
+            .entry(account.to_owned())
+            .or_default()
+            .collectors
+            .insert(collector.to_owned());
+        self.changed();
+    }
+
+    /// Records the outcome of one run of a collector.
+    pub fn collector_done(
+        &self,
+        account: &str,
+        collector: &str,
+        ok: bool,
+        duration: Duration,
+        now: SystemTime,
+    ) {
+        let labels = [account, collector];
+        self.collector_success
+            .with_label_values(&labels)
+            .set(if ok { 1.0 } else { 0.0 });
+        self.collector_duration
+            .with_label_values(&labels)
+            .set(duration.as_secs_f64());
+        if ok {
+            let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+            self.collector_last_success
+                .with_label_values(&labels)
+                .set(ts.as_secs_f64());
+        }
+        self.changed();
+    }
+
+    /// Sets how long one round of the collector takes.
+    pub fn set_collector_round(&self, account: &str, collector: &str, round: Duration) {
+        self.collector_round
+            .with_label_values(&[account, collector])
+            .set(round.as_secs_f64());
+        self.changed();
     }
 
     fn lock_series(&self) -> std::sync::MutexGuard<'_, HashMap<String, AccountSeries>> {

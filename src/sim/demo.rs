@@ -5,8 +5,14 @@
 //!   GREEN → YELLOW → RED → GREEN over six minutes (its tier drops while RED); a FLAGGED RED
 //!   number; a RESTRICTED one; and a PENDING one whose `NameStatus` is a value the exporter
 //!   does not know yet. `--demo.extra-numbers` adds generated numbers here, for load tests.
-//! - `demo-travel` (an ISV sub-customer, WABA in review): two healthy numbers; every fifth
-//!   request to this account is throttled (`Throttling.User`), as a busy shared quota would.
+//! - `demo-travel` (an ISV sub-customer, WABA in review): two numbers; every fifth
+//!   phone-number or WABA request to this account is throttled (`Throttling.User`), as a busy
+//!   shared quota would.
+//!
+//! Health (`GetWhatsappHealthStatus`): "Acme Promo" is BLOCKED by a payment-method error,
+//! "Acme Sales" is LIMITED while its quality is RED, the other retail numbers and the retail
+//! WABA are AVAILABLE; demo-travel's business is not verified yet, so its WABA and numbers
+//! are LIMITED.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +22,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Backend, SimKey, SimRequest, SimResponse, StreamedBody, request_id};
-use crate::api::client::{OP_BIND_WABA, OP_PHONE_NUMBERS};
+use crate::api::client::{OP_BIND_WABA, OP_HEALTH_STATUS, OP_PHONE_NUMBERS};
 
 /// The demo's AccessKey ID (fictional).
 pub const DEMO_ACCESS_KEY_ID: &str = "LTAI5tDemoKeyNotReal01";
@@ -60,15 +66,19 @@ impl DemoFleet {
         )])
     }
 
-    /// The scripted numbers of `demo-retail`.
-    fn retail_numbers(elapsed: Duration) -> Vec<NumberJson> {
-        let phase = elapsed.as_secs() % CYCLE.as_secs();
-        let (sales_quality, sales_tier) = match phase {
+    /// Quality and tier of "Acme Sales" `elapsed` into the demo.
+    fn sales_quality(elapsed: Duration) -> (&'static str, &'static str) {
+        match elapsed.as_secs() % CYCLE.as_secs() {
             0..90 => ("GREEN", "TIER_10K"),
             90..180 => ("YELLOW", "TIER_10K"),
             180..300 => ("RED", "TIER_2K"),
             _ => ("GREEN", "TIER_10K"),
-        };
+        }
+    }
+
+    /// The scripted numbers of `demo-retail`.
+    fn retail_numbers(elapsed: Duration) -> Vec<NumberJson> {
+        let (sales_quality, sales_tier) = Self::sales_quality(elapsed);
         let numbers = vec![
             number(
                 "6580000001",
@@ -334,10 +344,103 @@ impl DemoFleet {
         request.param("CustSpaceId") == Some(TRAVEL_SPACE)
     }
 
-    /// Counts a request to `demo-travel`; true when it is to be throttled.
+    /// Counts a phone-number or WABA request to `demo-travel`; true when it is to be
+    /// throttled. Health calls have a quota of their own (cams-api.md §9) and are not.
     fn throttle_travel(&self, request: &SimRequest) -> bool {
         Self::is_travel(request)
+            && request.action != OP_HEALTH_STATUS
             && (self.travel_requests.fetch_add(1, Ordering::Relaxed) + 1) % 5 == 0
+    }
+
+    /// A `GetWhatsappHealthStatus` answer for the node the request names.
+    fn health(&self, request: &SimRequest) -> SimResponse {
+        let travel = Self::is_travel(request);
+        let unverified = || {
+            json!({
+                "EntityType": "BUSINESS",
+                "BusinessId": "120393988393993002",
+                "CanSendMessage": "LIMITED",
+                "Errors": [{
+                    "ErrorCode": "141010",
+                    "ErrorDescription": "The business has not passed business verification.",
+                    "PossibleSolution": "Complete business verification in Meta Business Manager.",
+                }],
+            })
+        };
+        let (can_send, entities) = match (
+            request.param("NodeType"),
+            request.param("PhoneNumber"),
+            request.param("WabaId"),
+        ) {
+            (Some("phone"), Some(phone), _) if travel => (
+                "LIMITED",
+                vec![
+                    json!({"EntityType": "PHONE_NUMBER", "PhoneNumber": phone, "CanSendMessage": "AVAILABLE"}),
+                    unverified(),
+                ],
+            ),
+            (Some("phone"), Some(phone @ "6580000003"), _) => (
+                "BLOCKED",
+                vec![json!({
+                    "EntityType": "PHONE_NUMBER",
+                    "PhoneNumber": phone,
+                    "CanSendMessage": "BLOCKED",
+                    "Errors": [{
+                        "ErrorCode": "141006",
+                        "ErrorDescription": "There is an error with the payment method.",
+                        "PossibleSolution": "Go to WhatsApp Manager and add a new payment method to the account.",
+                    }],
+                })],
+            ),
+            (Some("phone"), Some(phone @ "6580000002"), _)
+                if Self::sales_quality(self.started.elapsed()).0 == "RED" =>
+            {
+                (
+                    "LIMITED",
+                    vec![json!({
+                        "EntityType": "PHONE_NUMBER",
+                        "PhoneNumber": phone,
+                        "CanSendMessage": "LIMITED",
+                        "Errors": [{
+                            "ErrorCode": "131049",
+                            "ErrorDescription": "Messages are limited because the number's quality rating is low.",
+                            "PossibleSolution": "Reduce the messages recipients block or report; the limit lifts when quality recovers.",
+                        }],
+                    })],
+                )
+            }
+            (Some("phone"), Some(phone), _) => (
+                "AVAILABLE",
+                vec![
+                    json!({"EntityType": "PHONE_NUMBER", "PhoneNumber": phone, "CanSendMessage": "AVAILABLE"}),
+                ],
+            ),
+            (Some("waba"), _, Some(waba)) if travel => (
+                "LIMITED",
+                vec![
+                    json!({"EntityType": "WABA", "WabaId": waba, "CanSendMessage": "AVAILABLE"}),
+                    unverified(),
+                ],
+            ),
+            (Some("waba"), _, Some(waba)) => (
+                "AVAILABLE",
+                vec![json!({"EntityType": "WABA", "WabaId": waba, "CanSendMessage": "AVAILABLE"})],
+            ),
+            _ => {
+                return SimResponse::error(
+                    400,
+                    "InvalidParameter",
+                    "The specified NodeType and node id do not match.",
+                );
+            }
+        };
+        SimResponse::ok(json!({
+            "RequestId": request_id(),
+            "Code": "OK",
+            "Message": "SUCCESS",
+            "Success": true,
+            "Data": {"CanSendMessage": can_send, "Entities": entities},
+        }))
     }
 }
 
@@ -381,6 +484,7 @@ impl Backend for DemoFleet {
         }
         match (request.action.as_str(), travel) {
             (OP_PHONE_NUMBERS, _) => unreachable_streamed(),
+            (OP_HEALTH_STATUS, _) => self.health(request),
             (OP_BIND_WABA, false) => SimResponse::ok(waba(
                 "20393988393993001",
                 "Acme Retail",

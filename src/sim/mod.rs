@@ -2,8 +2,11 @@
 //! query>`), checks every request's signature, nonce, timestamp and common parameters the
 //! way the gateway does, and answers with the real success and error documents.
 //!
-//! `--demo` runs it with the [`demo::DemoFleet`] backend; the integration tests run it with
-//! scripted backends. It only ever binds loopback addresses.
+//! It knows the operations from the collector registry ([`crate::collect::operation`]): an
+//! action no collector declares is `InvalidApi.NotFound`, a missing required parameter is
+//! `MissingParameter`, and only then is the backend asked. `--demo` runs it with the
+//! [`demo::DemoFleet`] backend; the integration tests run it with scripted backends. It only
+//! ever binds loopback addresses.
 
 pub mod demo;
 
@@ -344,6 +347,28 @@ fn verify(state: &SimState, method: &str, query: &str) -> Result<SimRequest, Sim
             "SignatureDoesNotMatch",
             &format!(
                 "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
+        ));
+    }
+    // The operation must exist and have its required parameters, as the gateway checks
+    // before the product sees the request; the operations are the collectors' own.
+    let Some((_, operation)) = crate::collect::operation(p("Action")) else {
+        return Err(SimResponse::error(
+            404,
+            "InvalidApi.NotFound",
+            "Specified api is not found, please check your url and method.",
+        ));
+    };
+    if let Some(missing) = operation
+        .required
+        .iter()
+        .find(|k| params.get(**k).is_none_or(|v| v.is_empty()))
+    {
+        return Err(SimResponse::error(
+            400,
+            "MissingParameter",
+            &format!(
+                "The input parameter \"{missing}\" that is mandatory for processing this request is not supplied."
             ),
         ));
     }

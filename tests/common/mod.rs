@@ -244,14 +244,19 @@ pub fn account(name: &str, sim: &Simulator) -> AccountSettings {
         cust_space_id: None,
         isv_code_file: None,
         credentials: creds(KEY_ID, SECRET, None),
+        collectors: Vec::new(),
     }
 }
 
 /// Settings as `chatapp_exporter --web.listen-address 127.0.0.1:0 <args>` would resolve them
-/// (flags validated by the real code), with `accounts` instead of the environment's account.
+/// (flags validated by the real code), with `accounts` instead of the environment's account;
+/// each account gets the collectors the flags enable. The health collector is off unless
+/// `args` name it, so that the tests written for the refresh see only its two operations.
 pub fn settings(args: &[&str], accounts: Vec<AccountSettings>) -> Settings {
+    let health_named = args.iter().any(|a| a.contains("collector.health"));
     let argv = ["chatapp_exporter", "--web.listen-address", "127.0.0.1:0"]
         .into_iter()
+        .chain((!health_named).then_some("--no-collector.health"))
         .chain(args.iter().copied());
     let cli = Cli::try_parse_from(argv).expect("test flags parse");
     let env = |k: &str| match k {
@@ -261,6 +266,9 @@ pub fn settings(args: &[&str], accounts: Vec<AccountSettings>) -> Settings {
     };
     let mut s = config::resolve(&cli, FileConfig::default(), &env).expect("test flags are valid");
     s.accounts = accounts;
+    for a in &mut s.accounts {
+        a.collectors = s.collectors.clone();
+    }
     s
 }
 

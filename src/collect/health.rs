@@ -1,0 +1,492 @@
+//! `GetWhatsappHealthStatus` → whether each number and the WABA can send now, and the errors
+//! Meta reports (cams-api.md §9).
+//!
+//! Quality rating and tier lag: a number whose payment method was removed, or whose WABA or
+//! business got restricted, cannot send while its rating is still GREEN. Meta's health status
+//! is the direct signal: `AVAILABLE`, `LIMITED` or `BLOCKED`, computed over the node and
+//! everything above it (WABA, business, app), with Meta's error codes.
+//!
+//! The operation takes one node per call, so a round is one call per number that
+//! `QueryChatappPhoneNumbers` listed (DELETED ones excepted) plus one for the WABA, read from
+//! what the `phone_numbers` and `waba` collectors published. The API page allows 5 requests/s
+//! per account, shared with production traffic: calls go at most 2/s per AccessKey by default
+//! and are spread over the interval; a round that cannot fit takes longer instead of going
+//! faster. A number keeps its last answer until it has had no successful call for three
+//! rounds, and loses it at once when it leaves the number list.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::phone_numbers::NumberList;
+use super::waba::BoundWaba;
+use super::{
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
+    StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty, push_state_set,
+};
+use crate::api::ErrorKind;
+use crate::api::client::OP_HEALTH_STATUS;
+use crate::api::model::{HealthStatus, HealthStatusResponse, Text};
+use crate::metrics::AccountExposition;
+
+/// `GetWhatsappHealthStatus`: `NodeType` and the node's id; `CustSpaceId` but no `IsvCode`.
+pub const OPERATION: Operation = Operation {
+    action: OP_HEALTH_STATUS,
+    // Under half of the documented 5/s per account: production sending may check health
+    // too, and Meta rate-limits the underlying call (cams-api.md §9).
+    default_rate_limit: NonZeroU32::new(2),
+    tenant: Tenant::Space,
+    required: &["NodeType"],
+};
+
+/// The collector as data.
+pub static SPEC: CollectorSpec = CollectorSpec {
+    name: "health",
+    description: "whether each number and the WABA can send now, with Meta's errors (GetWhatsappHealthStatus)",
+    operations: &[OPERATION],
+    families: FAMILIES,
+    schedule: Schedule::Own {
+        interval: Duration::from_secs(10 * 60),
+        demo_interval: Duration::from_secs(30),
+    },
+    enabled_by_default: true,
+};
+
+/// `chatapp_phone_number_can_send`.
+pub const PHONE_CAN_SEND: StateSetDef = StateSetDef {
+    family: FamilyDef {
+        name: "chatapp_phone_number_can_send",
+        help: "Whether the number can send messages now, as Meta computes it over the number, its WABA, business and app (GetWhatsappHealthStatus NodeType=phone, Data.CanSendMessage); 1 for the current state, 0 for the others.",
+    },
+    field: "CanSendMessage",
+    label: "state",
+    known: &["AVAILABLE", "LIMITED", "BLOCKED"],
+};
+
+/// `chatapp_waba_can_send`.
+pub const WABA_CAN_SEND: StateSetDef = StateSetDef {
+    family: FamilyDef {
+        name: "chatapp_waba_can_send",
+        help: "Whether the WABA can send messages now (GetWhatsappHealthStatus NodeType=waba, Data.CanSendMessage); 1 for the current state, 0 for the others.",
+    },
+    field: "CanSendMessage",
+    label: "state",
+    known: &["AVAILABLE", "LIMITED", "BLOCKED"],
+};
+
+/// `chatapp_health_error_info`.
+pub const ERROR_INFO: FamilyDef = FamilyDef {
+    name: "chatapp_health_error_info",
+    help: "An error Meta reports on an entity of a health answer (GetWhatsappHealthStatus Data.Entities[].Errors: ErrorCode, ErrorDescription); always 1. Meta's PossibleSolution is shown on the landing page.",
+};
+
+/// This file's families, in exposition order.
+pub const FAMILIES: &[&FamilyDef] = &[&PHONE_CAN_SEND.family, &WABA_CAN_SEND.family, &ERROR_INFO];
+
+/// Longest `description` label: Meta's descriptions are a sentence; a longer one is cut.
+pub const MAX_DESCRIPTION_CHARS: usize = 160;
+/// A node's answer is dropped after this many rounds without a successful call.
+pub const STALE_AFTER_ROUNDS: u32 = 3;
+/// A round serves what it learned so far at most this often (a round of 2,000 numbers takes
+/// over 16 minutes; rendering after every call would cost a rendering per call).
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// The `health` collector.
+#[derive(Debug)]
+pub struct Health;
+
+/// The registered instance.
+pub const COLLECTOR: Health = Health;
+
+/// The last answer for each node of one account.
+#[derive(Debug, Default)]
+pub struct HealthState {
+    phones: BTreeMap<Text, Answer>,
+    waba: Option<(Text, Answer)>,
+}
+
+#[derive(Debug)]
+struct Answer {
+    at: Instant,
+    health: HealthStatus,
+}
+
+/// One node to ask about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Phone(Text),
+    Waba(Text),
+}
+
+impl Collector for Health {
+    type State = HealthState;
+
+    fn spec(&self) -> &'static CollectorSpec {
+        &SPEC
+    }
+
+    fn run<'a>(
+        &'a self,
+        state: &'a mut HealthState,
+        ctx: &'a Ctx<'a>,
+    ) -> impl Future<Output = Result<Collected, CollectError>> + Send + 'a {
+        async move {
+            let mut inputs = ctx.inputs.subscribe();
+            inputs.mark_unchanged();
+            state.follow(ctx);
+            let nodes = state.nodes(ctx);
+            let plan = ctx.plan_round(&OPERATION, nodes.len());
+            let start = Instant::now();
+            let mut failure: Option<CollectError> = None;
+            let mut last_progress: Option<Instant> = None;
+            for (i, node) in nodes.iter().enumerate() {
+                tokio::time::sleep_until(start + plan.spacing * i as u32).await;
+                // The number list may have changed while this round waited: a number that
+                // left it is not asked about, and its series go at once.
+                if inputs.has_changed().unwrap_or(false) {
+                    inputs.mark_unchanged();
+                    if state.follow(ctx) {
+                        ctx.publish_progress(render(ctx, state)?.exposition);
+                    }
+                    if !state.wants(ctx, node) {
+                        continue;
+                    }
+                }
+                let (node_type, key, id) = match node {
+                    Node::Phone(p) => ("phone", "PhoneNumber", p),
+                    Node::Waba(w) => ("waba", "WabaId", w),
+                };
+                let params = [("NodeType", node_type), (key, id.as_str())];
+                match ctx.call::<HealthStatusResponse>(&OPERATION, &params).await {
+                    Ok(r) => {
+                        state.record(node, r.data);
+                        if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                            last_progress = Some(Instant::now());
+                            ctx.publish_progress(render(ctx, state)?.exposition);
+                        }
+                    }
+                    Err(e) => {
+                        let stop = matches!(
+                            e.kind(),
+                            ErrorKind::Throttled | ErrorKind::Auth | ErrorKind::Transient
+                        );
+                        tracing::debug!(node = %id, code = %e.code_label(), "health call failed");
+                        failure.get_or_insert(e.into());
+                        // Throttling, credentials and outages affect every call: stop the
+                        // round (the scheduler backs off). A rejected or garbled answer
+                        // about one node costs only that node.
+                        if stop {
+                            break;
+                        }
+                    }
+                }
+            }
+            state.expire(plan.round.max(ctx.interval) * STALE_AFTER_ROUNDS);
+            let collected = render(ctx, state)?;
+            match failure {
+                None => Ok(collected),
+                Some(e) => {
+                    // What this round did learn is served; the failure is still reported.
+                    ctx.publish_progress(collected.exposition);
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn inputs_changed(&self, state: &mut HealthState, ctx: &Ctx<'_>) -> Option<Collected> {
+        if !state.follow(ctx) {
+            return None;
+        }
+        render(ctx, state).ok()
+    }
+}
+
+impl HealthState {
+    /// Drops the answers of numbers that left the published list (or were DELETED) and of
+    /// a WABA that is no longer the bound one; true when anything was dropped. Without a
+    /// published list (the first refresh failed) nothing is dropped.
+    fn follow(&mut self, ctx: &Ctx<'_>) -> bool {
+        let before = (self.phones.len(), self.waba.is_some());
+        if let Some(list) = ctx.inputs.latest::<NumberList>() {
+            let listed: BTreeSet<&str> = sendable(&list).collect();
+            self.phones.retain(|p, _| listed.contains(p.as_str()));
+        }
+        if let Some(bound) = ctx.inputs.latest::<BoundWaba>()
+            && self.waba.as_ref().map(|(id, _)| id) != bound.id.as_ref()
+        {
+            self.waba = None;
+        }
+        before != (self.phones.len(), self.waba.is_some())
+    }
+
+    /// The nodes of one round: every listed number that can still send, then the WABA.
+    fn nodes(&self, ctx: &Ctx<'_>) -> Vec<Node> {
+        let mut nodes: Vec<Node> = match ctx.inputs.latest::<NumberList>() {
+            Some(list) => sendable(&list).map(|p| Node::Phone(p.into())).collect(),
+            None => Vec::new(),
+        };
+        if let Some(id) = ctx.inputs.latest::<BoundWaba>().and_then(|b| b.id.clone()) {
+            nodes.push(Node::Waba(id));
+        }
+        nodes
+    }
+
+    /// True when `node` is still one to ask about.
+    fn wants(&self, ctx: &Ctx<'_>, node: &Node) -> bool {
+        self.nodes(ctx).contains(node)
+    }
+
+    fn record(&mut self, node: &Node, health: HealthStatus) {
+        let answer = Answer {
+            at: Instant::now(),
+            health,
+        };
+        match node {
+            Node::Phone(p) => {
+                self.phones.insert(p.clone(), answer);
+            }
+            Node::Waba(w) => self.waba = Some((w.clone(), answer)),
+        }
+    }
+
+    /// Drops answers older than `max_age`.
+    fn expire(&mut self, max_age: Duration) {
+        let now = Instant::now();
+        self.phones.retain(|_, a| now - a.at <= max_age);
+        if self
+            .waba
+            .as_ref()
+            .is_some_and(|(_, a)| now - a.at > max_age)
+        {
+            self.waba = None;
+        }
+    }
+}
+
+/// The listed numbers a health call makes sense for (a DELETED number has no health).
+fn sendable(list: &NumberList) -> impl Iterator<Item = &str> {
+    list.numbers
+        .iter()
+        .filter(|(_, status)| status.as_deref() != Some("DELETED"))
+        .map(|(phone, _)| phone.as_str())
+}
+
+/// Renders the state, with a summary of how many numbers are in each state.
+fn render(ctx: &Ctx<'_>, state: &HealthState) -> Result<Collected, prometheus::Error> {
+    let (families, unknown, details) = convert(ctx.account, state, ctx.note);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for a in state.phones.values() {
+        let s = non_empty(&a.health.can_send_message).unwrap_or("no answer");
+        *counts.entry(label_value(s)).or_default() += 1;
+    }
+    let summary = if counts.is_empty() {
+        "no numbers checked yet".to_owned()
+    } else {
+        let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        format!("numbers: {}", parts.join(", "))
+    };
+    Ok(Collected {
+        exposition: AccountExposition::render(&families)?,
+        unknown,
+        summary,
+        details,
+        published: None,
+    })
+}
+
+/// Converts the kept answers into families, and lists each error with Meta's suggested fix
+/// for the landing page. Pure.
+fn convert(
+    account: &str,
+    state: &HealthState,
+    note: &str,
+) -> (
+    Vec<prometheus::proto::MetricFamily>,
+    Vec<UnknownValue>,
+    Vec<String>,
+) {
+    let mut phone = family(&PHONE_CAN_SEND.family, note);
+    let mut waba = family(&WABA_CAN_SEND.family, note);
+    let mut errors = family(&ERROR_INFO, note);
+    let mut unknown = Vec::new();
+    // The same business-level error can come in every number's answer and the WABA's: one
+    // series each, since duplicate label sets would make the exposition invalid.
+    let mut seen_errors: BTreeSet<[String; 4]> = BTreeSet::new();
+    let mut details = Vec::new();
+
+    let mut answers: Vec<&Answer> = Vec::new();
+    for (number, a) in &state.phones {
+        unknown.extend(push_state_set(
+            phone.mut_metric(),
+            &PHONE_CAN_SEND,
+            &[("account", account), ("phone_number", number)],
+            non_empty(&a.health.can_send_message),
+        ));
+        answers.push(a);
+    }
+    if let Some((id, a)) = &state.waba {
+        unknown.extend(push_state_set(
+            waba.mut_metric(),
+            &WABA_CAN_SEND,
+            &[("account", account), ("waba_id", id)],
+            non_empty(&a.health.can_send_message),
+        ));
+        answers.push(a);
+    }
+    for entity in answers.iter().flat_map(|a| &a.health.entities) {
+        let entity_type = non_empty(&entity.entity_type).unwrap_or("");
+        let entity_id = [
+            &entity.phone_number,
+            &entity.waba_id,
+            &entity.business_id,
+            &entity.template_code,
+        ]
+        .into_iter()
+        .find_map(non_empty)
+        .unwrap_or("");
+        for e in &entity.errors {
+            let code = non_empty(&e.error_code).unwrap_or("");
+            let description = shorten(non_empty(&e.error_description).unwrap_or(""));
+            let labels = [
+                label_value(entity_type),
+                label_value(entity_id),
+                label_value(code),
+                description,
+            ];
+            if !seen_errors.insert(labels.clone()) {
+                continue;
+            }
+            errors.mut_metric().push(gauge(
+                &[
+                    ("account", account),
+                    ("entity_type", &labels[0]),
+                    ("entity_id", &labels[1]),
+                    ("error_code", &labels[2]),
+                    ("description", &labels[3]),
+                ],
+                1.0,
+            ));
+            let fix = non_empty(&e.possible_solution)
+                .map(|s| format!(" Fix: {}", shorten(s)))
+                .unwrap_or_default();
+            details.push(format!(
+                "{} {} error {}: {}{fix}",
+                labels[0], labels[1], labels[2], labels[3]
+            ));
+        }
+    }
+    let mut families = vec![phone, waba, errors];
+    families.retain(|f| !f.get_metric().is_empty());
+    (families, unknown, details)
+}
+
+/// `s` cut to [`MAX_DESCRIPTION_CHARS`], with an ellipsis when cut; control characters
+/// become spaces.
+fn shorten(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_DESCRIPTION_CHARS)
+        .collect();
+    if s.chars().count() > MAX_DESCRIPTION_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::model::{HealthEntity, HealthError};
+
+    fn answer(can_send: &str, errors: &[(&str, &str, &str)]) -> Answer {
+        Answer {
+            at: Instant::now(),
+            health: HealthStatus {
+                can_send_message: Some(can_send.into()),
+                entities: vec![HealthEntity {
+                    entity_type: Some("BUSINESS".into()),
+                    business_id: Some("77".into()),
+                    errors: errors
+                        .iter()
+                        .map(|(code, d, fix)| HealthError {
+                            error_code: Some((*code).into()),
+                            error_description: Some((*d).into()),
+                            possible_solution: Some((*fix).into()),
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+            },
+        }
+    }
+
+    fn text(families: &[prometheus::proto::MetricFamily]) -> String {
+        String::from_utf8(AccountExposition::render(families).unwrap().to_text()).unwrap()
+    }
+
+    #[test]
+    fn states_unknown_values_and_shared_errors_once() {
+        let mut state = HealthState::default();
+        let err = [(
+            "141010",
+            "Business not verified\nyet",
+            "Verify the business.",
+        )];
+        state.phones.insert("1".into(), answer("BLOCKED", &err));
+        state
+            .phones
+            .insert("2".into(), answer("PAUSED_BY_META", &err));
+        state.waba = Some(("w".into(), answer("LIMITED", &err)));
+        let (families, unknown, details) = convert("a", &state, "note");
+        let text = text(&families);
+        assert!(text.contains(
+            r#"chatapp_phone_number_can_send{account="a",phone_number="1",state="BLOCKED"} 1"#
+        ));
+        assert!(text.contains(
+            r#"chatapp_phone_number_can_send{account="a",phone_number="1",state="AVAILABLE"} 0"#
+        ));
+        assert!(text.contains(r#"chatapp_phone_number_can_send{account="a",phone_number="2",state="PAUSED_BY_META"} 1"#));
+        assert!(
+            text.contains(r#"chatapp_waba_can_send{account="a",waba_id="w",state="LIMITED"} 1"#)
+        );
+        assert_eq!(
+            text.matches("chatapp_health_error_info{").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains(r#"description="Business not verified yet""#));
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].field, "CanSendMessage");
+        assert_eq!(
+            details,
+            ["BUSINESS 77 error 141010: Business not verified yet Fix: Verify the business."]
+        );
+    }
+
+    #[test]
+    fn long_descriptions_are_cut() {
+        let long = "x".repeat(500);
+        let got = shorten(&long);
+        assert_eq!(got.chars().count(), MAX_DESCRIPTION_CHARS + 1);
+        assert!(got.ends_with('…'));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_expire_after_three_rounds() {
+        let mut state = HealthState::default();
+        state.phones.insert("1".into(), answer("AVAILABLE", &[]));
+        tokio::time::advance(Duration::from_secs(29 * 60)).await;
+        state.phones.insert("2".into(), answer("AVAILABLE", &[]));
+        tokio::time::advance(Duration::from_secs(2 * 60)).await;
+        state.expire(Duration::from_secs(30 * 60));
+        assert_eq!(
+            state.phones.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["2"]
+        );
+    }
+}
