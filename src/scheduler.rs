@@ -17,6 +17,7 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -230,7 +231,7 @@ struct Instance {
     interval: Duration,
     state: Box<dyn Any + Send>,
     /// Whether a round longer than the interval was reported already.
-    warned_long_round: bool,
+    warned_long_round: AtomicBool,
 }
 
 impl Instance {
@@ -288,6 +289,8 @@ async fn run_collector(
             .store
             .set(name, collector, Some(Arc::new(exposition)))
     };
+    let (interval, warned) = (instance.interval, &instance.warned_long_round);
+    let on_plan = |plan: RoundPlan| planned(shared, name, collector, interval, warned, plan);
     let ctx = Ctx::new(
         name,
         instance.interval,
@@ -297,6 +300,7 @@ async fn run_collector(
         &account.inputs,
         Some(&api),
         &publish,
+        &on_plan,
     );
     let started = Instant::now();
     let result = instance
@@ -304,6 +308,40 @@ async fn run_collector(
         .run_dyn(instance.state.as_mut(), &ctx)
         .await;
     (result, started.elapsed(), ctx.planned_round())
+}
+
+/// A collector planned a round: `chatapp_collector_round_seconds`, and when it does not fit
+/// in the interval, one warning and a note on the landing page.
+fn planned(
+    shared: &Shared,
+    account: &str,
+    collector: &'static str,
+    interval: Duration,
+    warned: &AtomicBool,
+    plan: RoundPlan,
+) {
+    shared
+        .metrics
+        .set_collector_round(account, collector, plan.round);
+    let overruns = plan.overruns(interval);
+    if overruns && !warned.swap(true, Ordering::Relaxed) {
+        warn!(
+            collector,
+            round = %humantime::format_duration(plan.round),
+            interval = %humantime::format_duration(interval),
+            "a round does not fit in the interval at the operation's rate limit; rounds take longer instead"
+        );
+    }
+    let note = overruns.then(|| {
+        format!(
+            "one round takes {} (longer than the {} interval at the rate limit)",
+            humantime::format_duration(Duration::from_secs(plan.round.as_secs())),
+            humantime::format_duration(interval)
+        )
+    });
+    shared
+        .status
+        .update_collector(account, collector, |s| s.note = note);
 }
 
 /// The bookkeeping of one run, the same for every collector: self metrics, the landing
@@ -314,37 +352,13 @@ fn record(
     instance: &mut Instance,
     outcome: (Result<Collected, CollectError>, Duration, Option<RoundPlan>),
 ) -> Result<String, CollectError> {
-    let (result, elapsed, plan) = outcome;
+    let (result, elapsed, _) = outcome;
     let name = account.settings.name.as_str();
     let collector = instance.name();
     let now = SystemTime::now();
     shared
         .metrics
         .collector_done(name, collector, result.is_ok(), elapsed, now);
-    if let Some(plan) = plan {
-        shared
-            .metrics
-            .set_collector_round(name, collector, plan.round);
-        let overruns = plan.overruns(instance.interval);
-        if overruns && !std::mem::replace(&mut instance.warned_long_round, true) {
-            warn!(
-                collector,
-                round = %humantime::format_duration(plan.round),
-                interval = %humantime::format_duration(instance.interval),
-                "a round does not fit in the interval at the operation's rate limit; rounds take longer instead"
-            );
-        }
-        let note = overruns.then(|| {
-            format!(
-                "one round takes {} (longer than the {} interval at the rate limit)",
-                humantime::format_duration(Duration::from_secs(plan.round.as_secs())),
-                humantime::format_duration(instance.interval)
-            )
-        });
-        shared
-            .status
-            .update_collector(name, collector, |s| s.note = note);
-    }
     match result {
         Ok(c) => {
             for v in shared.metrics.unknown_values(&c.unknown) {
@@ -408,7 +422,7 @@ pub async fn run_account(
             collector,
             interval: c.interval,
             state: collector.new_state(),
-            warned_long_round: false,
+            warned_long_round: AtomicBool::new(false),
         };
         match collector.spec().schedule {
             Schedule::Refresh => refresh.push(instance),
@@ -675,6 +689,7 @@ fn inputs_changed(shared: &Shared, account: &AccountRun, instance: &mut Instance
         &account.inputs,
         None,
         &publish,
+        &|_| {},
     );
     if let Some(c) = instance
         .collector

@@ -97,6 +97,29 @@ fn each_invalid_file_names_its_problem() {
             "negative-tier.bad.yaml",
             &["tier_limits.TIER_10", "non-negative"],
         ),
+        (
+            "unknown-collector.bad.yaml",
+            &["collectors.helth", "unknown collector", "health"],
+        ),
+        (
+            "collector-interval-on-refresh.bad.yaml",
+            &[
+                "accounts[0].collectors.phone_numbers.interval",
+                "set refresh.interval instead",
+            ],
+        ),
+        (
+            "unknown-rate-limit.bad.yaml",
+            &[
+                "rate_limits.GetWhatsappHealth",
+                "unknown API operation",
+                "GetWhatsappHealthStatus",
+            ],
+        ),
+        (
+            "collector-unknown-key.bad.yaml",
+            &["collectors.health", "unknown field `enable`", "line 3"],
+        ),
     ];
     let mut wrong = Vec::new();
     for (file, needles) in cases {
@@ -114,6 +137,85 @@ fn each_invalid_file_names_its_problem() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// The names and intervals of an account's enabled collectors.
+fn enabled(a: &config::AccountSettings) -> Vec<(&'static str, u64)> {
+    a.collectors
+        .iter()
+        .map(|c| (c.name, c.interval.as_secs()))
+        .collect()
+}
+
+#[test]
+fn collectors_flags_beat_the_account_block_which_beats_the_top_level() {
+    let s = load("collectors.ok.yaml", &[]).unwrap();
+    assert_eq!(
+        enabled(&s.accounts[0]),
+        [("phone_numbers", 60), ("waba", 60)]
+    );
+    assert_eq!(
+        enabled(&s.accounts[1]),
+        [("phone_numbers", 60), ("waba", 60), ("health", 1200)]
+    );
+    assert_eq!(
+        s.rates.get("GetWhatsappHealthStatus", None).get(),
+        1,
+        "rate_limits: applies"
+    );
+    // An explicit flag wins over both blocks, for every account.
+    let s = load(
+        "collectors.ok.yaml",
+        &["--collector.health", "--collector.health.interval", "5m"],
+    )
+    .unwrap();
+    assert_eq!(enabled(&s.accounts[0])[2], ("health", 300));
+    assert_eq!(enabled(&s.accounts[1])[2], ("health", 300));
+    // The last of --collector.X / --no-collector.X wins, as in node_exporter.
+    let s = load(
+        "collectors.ok.yaml",
+        &[
+            "--collector.health",
+            "--no-collector.health",
+            "--no-collector.waba",
+        ],
+    )
+    .unwrap();
+    assert_eq!(enabled(&s.accounts[1]), [("phone_numbers", 60)]);
+    // Defaults: health on every 10m, every 30s with --demo.
+    let s = load("good.ok.yaml", &[]).unwrap();
+    assert_eq!(enabled(&s.accounts[0])[2], ("health", 600));
+    let s = load("good.ok.yaml", &["--demo"]).unwrap();
+    assert_eq!(enabled(&s.accounts[0])[2], ("health", 30));
+    assert!(
+        load("good.ok.yaml", &["--collector.health.interval", "0s"])
+            .unwrap_err()
+            .contains("--collector.health.interval: must be at least 1s")
+    );
+}
+
+#[test]
+fn config_check_lists_each_accounts_collectors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatapp_exporter"))
+        .args([
+            "--config.check",
+            "--config.file",
+            &format!("{DIR}/collectors.ok.yaml"),
+        ])
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("collectors:    phone_numbers, waba (every 1m)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("collectors:    phone_numbers, waba (every 1m), health (every 20m)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("GetWhatsappHealthStatus: 1/s"), "{stdout}");
+}
+
 #[test]
 fn bad_testdata_is_all_covered() {
     let mut files: Vec<String> = std::fs::read_dir(DIR)
@@ -124,7 +226,7 @@ fn bad_testdata_is_all_covered() {
     files.sort();
     assert_eq!(
         files.len(),
-        9,
+        13,
         "add new .bad.yaml files to each_invalid_file_names_its_problem"
     );
 }

@@ -87,6 +87,7 @@ pub struct Ctx<'a> {
     pub inputs: &'a Inputs,
     api: Option<&'a ApiAccess<'a>>,
     publish: &'a (dyn Fn(AccountExposition) + Send + Sync),
+    on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
     plan: Mutex<Option<RoundPlan>>,
 }
 
@@ -102,7 +103,7 @@ impl std::fmt::Debug for Ctx<'_> {
 impl<'a> Ctx<'a> {
     /// A context; `api` is `None` where no call may be made ([`super::Collector::inputs_changed`]).
     /// `publish` replaces the collector's served families mid-run (a long round shows its
-    /// progress).
+    /// progress); `on_plan` hears of a planned round at once (its length is a metric).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         account: &'a str,
@@ -113,6 +114,7 @@ impl<'a> Ctx<'a> {
         inputs: &'a Inputs,
         api: Option<&'a ApiAccess<'a>>,
         publish: &'a (dyn Fn(AccountExposition) + Send + Sync),
+        on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
     ) -> Self {
         Ctx {
             account,
@@ -123,6 +125,7 @@ impl<'a> Ctx<'a> {
             inputs,
             api,
             publish,
+            on_plan,
             plan: Mutex::new(None),
         }
     }
@@ -184,6 +187,7 @@ impl<'a> Ctx<'a> {
     pub fn plan_round(&self, op: &Operation, calls: usize) -> RoundPlan {
         let plan = RoundPlan::new(calls, self.interval, self.rate(op));
         *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
+        (self.on_plan)(plan);
         plan
     }
 

@@ -142,18 +142,28 @@ impl Collector for Health {
             let start = Instant::now();
             let mut failure: Option<CollectError> = None;
             let mut last_progress: Option<Instant> = None;
+            let mut list_changed = false;
             for (i, node) in nodes.iter().enumerate() {
-                tokio::time::sleep_until(start + plan.spacing * i as u32).await;
-                // The number list may have changed while this round waited: a number that
-                // left it is not asked about, and its series go at once.
-                if inputs.has_changed().unwrap_or(false) {
-                    inputs.mark_unchanged();
-                    if state.follow(ctx) {
-                        ctx.publish_progress(render(ctx, state)?.exposition);
+                // Wait for this call's slot. A number that leaves the list meanwhile loses
+                // its series at once, and is not asked about.
+                let slot = start + plan.spacing * i as u32;
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(slot) => break,
+                        changed = inputs.changed() => {
+                            if changed.is_err() {
+                                tokio::time::sleep_until(slot).await;
+                                break;
+                            }
+                            list_changed = true;
+                            if state.follow(ctx) {
+                                ctx.publish_progress(render(ctx, state)?.exposition);
+                            }
+                        }
                     }
-                    if !state.wants(ctx, node) {
-                        continue;
-                    }
+                }
+                if list_changed && !state.wants(ctx, node) {
+                    continue;
                 }
                 let (node_type, key, id) = match node {
                     Node::Phone(p) => ("phone", "PhoneNumber", p),
