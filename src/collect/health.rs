@@ -15,7 +15,6 @@
 //! rounds, and loses it at once when it leaves the number list.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -128,81 +127,79 @@ impl Collector for Health {
         &SPEC
     }
 
-    fn run<'a>(
+    async fn run<'a>(
         &'a self,
         state: &'a mut HealthState,
         ctx: &'a Ctx<'a>,
-    ) -> impl Future<Output = Result<Collected, CollectError>> + Send + 'a {
-        async move {
-            let mut inputs = ctx.inputs.subscribe();
-            inputs.mark_unchanged();
-            state.follow(ctx);
-            let nodes = state.nodes(ctx);
-            let plan = ctx.plan_round(&OPERATION, nodes.len());
-            let start = Instant::now();
-            let mut failure: Option<CollectError> = None;
-            let mut last_progress: Option<Instant> = None;
-            let mut list_changed = false;
-            for (i, node) in nodes.iter().enumerate() {
-                // Wait for this call's slot. A number that leaves the list meanwhile loses
-                // its series at once, and is not asked about.
-                let slot = start + plan.spacing * i as u32;
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(slot) => break,
-                        changed = inputs.changed() => {
-                            if changed.is_err() {
-                                tokio::time::sleep_until(slot).await;
-                                break;
-                            }
-                            list_changed = true;
-                            if state.follow(ctx) {
-                                ctx.publish_progress(render(ctx, state)?.exposition);
-                            }
-                        }
-                    }
-                }
-                if list_changed && !state.wants(ctx, node) {
-                    continue;
-                }
-                let (node_type, key, id) = match node {
-                    Node::Phone(p) => ("phone", "PhoneNumber", p),
-                    Node::Waba(w) => ("waba", "WabaId", w),
-                };
-                let params = [("NodeType", node_type), (key, id.as_str())];
-                match ctx.call::<HealthStatusResponse>(&OPERATION, &params).await {
-                    Ok(r) => {
-                        state.record(node, r.data);
-                        if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
-                            last_progress = Some(Instant::now());
-                            ctx.publish_progress(render(ctx, state)?.exposition);
-                        }
-                    }
-                    Err(e) => {
-                        let stop = matches!(
-                            e.kind(),
-                            ErrorKind::Throttled | ErrorKind::Auth | ErrorKind::Transient
-                        );
-                        tracing::debug!(node = %id, code = %e.code_label(), "health call failed");
-                        failure.get_or_insert(e.into());
-                        // Throttling, credentials and outages affect every call: stop the
-                        // round (the scheduler backs off). A rejected or garbled answer
-                        // about one node costs only that node.
-                        if stop {
+    ) -> Result<Collected, CollectError> {
+        let mut inputs = ctx.inputs.subscribe();
+        inputs.mark_unchanged();
+        state.follow(ctx);
+        let nodes = state.nodes(ctx);
+        let plan = ctx.plan_round(&OPERATION, nodes.len());
+        let start = Instant::now();
+        let mut failure: Option<CollectError> = None;
+        let mut last_progress: Option<Instant> = None;
+        let mut list_changed = false;
+        for (i, node) in nodes.iter().enumerate() {
+            // Wait for this call's slot. A number that leaves the list meanwhile loses
+            // its series at once, and is not asked about.
+            let slot = start + plan.spacing * i as u32;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(slot) => break,
+                    changed = inputs.changed() => {
+                        if changed.is_err() {
+                            tokio::time::sleep_until(slot).await;
                             break;
+                        }
+                        list_changed = true;
+                        if state.follow(ctx) {
+                            ctx.publish_progress(render(ctx, state)?.exposition);
                         }
                     }
                 }
             }
-            state.expire(plan.round.max(ctx.interval) * STALE_AFTER_ROUNDS);
-            let collected = render(ctx, state)?;
-            match failure {
-                None => Ok(collected),
-                Some(e) => {
-                    // What this round did learn is served; the failure is still reported.
-                    ctx.publish_progress(collected.exposition);
-                    Err(e)
+            if list_changed && !state.wants(ctx, node) {
+                continue;
+            }
+            let (node_type, key, id) = match node {
+                Node::Phone(p) => ("phone", "PhoneNumber", p),
+                Node::Waba(w) => ("waba", "WabaId", w),
+            };
+            let params = [("NodeType", node_type), (key, id.as_str())];
+            match ctx.call::<HealthStatusResponse>(&OPERATION, &params).await {
+                Ok(r) => {
+                    state.record(node, r.data);
+                    if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                        last_progress = Some(Instant::now());
+                        ctx.publish_progress(render(ctx, state)?.exposition);
+                    }
                 }
+                Err(e) => {
+                    let stop = matches!(
+                        e.kind(),
+                        ErrorKind::Throttled | ErrorKind::Auth | ErrorKind::Transient
+                    );
+                    tracing::debug!(node = %id, code = %e.code_label(), "health call failed");
+                    failure.get_or_insert(e.into());
+                    // Throttling, credentials and outages affect every call: stop the
+                    // round (the scheduler backs off). A rejected or garbled answer
+                    // about one node costs only that node.
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        state.expire(plan.round.max(ctx.interval) * STALE_AFTER_ROUNDS);
+        let collected = render(ctx, state)?;
+        match failure {
+            None => Ok(collected),
+            Some(e) => {
+                // What this round did learn is served; the failure is still reported.
+                ctx.publish_progress(collected.exposition);
+                Err(e)
             }
         }
     }

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::future::Future;
 use std::hash::Hasher as _;
 use std::sync::Arc;
 
@@ -77,40 +76,37 @@ impl Collector for PhoneNumbers {
         &SPEC
     }
 
-    fn run<'a>(
+    async fn run<'a>(
         &'a self,
         _state: &'a mut (),
         ctx: &'a Ctx<'a>,
-    ) -> impl Future<Output = Result<Collected, CollectError>> + Send + 'a {
-        async move {
-            let response: PhoneNumbersResponse = ctx.call(&OPERATION, &[]).await?;
-            let numbers = &response.phone_numbers;
-            // Render straight to text, reusing the blocks of the current rendering that come
-            // out unchanged (see `metrics::exposition`): most of a large fleet's text is then
-            // neither copied nor compressed again.
-            let mut writer = BlockWriter::new(ctx.previous.as_deref());
-            let (exposition, report) =
-                render(ctx.account, numbers, ctx.tiers, ctx.note, &mut writer)?;
-            tracing::debug!(
-                blocks_reused = writer.reused,
-                blocks_compressed = writer.compressed,
-                "rendered"
+    ) -> Result<Collected, CollectError> {
+        let response: PhoneNumbersResponse = ctx.call(&OPERATION, &[]).await?;
+        let numbers = &response.phone_numbers;
+        // Render straight to text, reusing the blocks of the current rendering that come
+        // out unchanged (see `metrics::exposition`): most of a large fleet's text is then
+        // neither copied nor compressed again.
+        let mut writer = BlockWriter::new(ctx.previous.as_deref());
+        let (exposition, report) = render(ctx.account, numbers, ctx.tiers, ctx.note, &mut writer)?;
+        tracing::debug!(
+            blocks_reused = writer.reused,
+            blocks_compressed = writer.compressed,
+            "rendered"
+        );
+        if report.duplicates > 0 || report.missing_number > 0 {
+            tracing::warn!(
+                duplicates = report.duplicates,
+                without_phone_number = report.missing_number,
+                "API returned entries that cannot be exported; kept the first of each number"
             );
-            if report.duplicates > 0 || report.missing_number > 0 {
-                tracing::warn!(
-                    duplicates = report.duplicates,
-                    without_phone_number = report.missing_number,
-                    "API returned entries that cannot be exported; kept the first of each number"
-                );
-            }
-            Ok(Collected {
-                exposition,
-                summary: format!("{} numbers", report.numbers),
-                unknown: report.unknown,
-                details: Vec::new(),
-                published: Some(Arc::new(NumberList::of(numbers))),
-            })
         }
+        Ok(Collected {
+            exposition,
+            summary: format!("{} numbers", report.numbers),
+            unknown: report.unknown,
+            details: Vec::new(),
+            published: Some(Arc::new(NumberList::of(numbers))),
+        })
     }
 }
 

@@ -1,6 +1,5 @@
 //! `QueryChatappBindWaba` → `chatapp_waba_info` and `chatapp_waba_account_review_status`.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use prometheus::proto::MetricFamily;
@@ -52,27 +51,25 @@ impl Collector for BindWaba {
         &SPEC
     }
 
-    fn run<'a>(
+    async fn run<'a>(
         &'a self,
         _state: &'a mut (),
         ctx: &'a Ctx<'a>,
-    ) -> impl Future<Output = Result<Collected, CollectError>> + Send + 'a {
-        async move {
-            let response: BindWabaResponse = ctx.call(&OPERATION, &[]).await?;
-            let mut unknown = Vec::new();
-            let families = convert(ctx.account, &response.data, ctx.note, &mut unknown);
-            let exposition = AccountExposition::render(&families)?;
-            let id = super::non_empty(&response.data.id).map(|id| Text::from(label_value(id)));
-            Ok(Collected {
-                exposition,
-                unknown,
-                // The account's line on the landing page counts numbers; the WABA shows in
-                // the collectors table.
-                summary: String::new(),
-                details: Vec::new(),
-                published: Some(Arc::new(BoundWaba { id })),
-            })
-        }
+    ) -> Result<Collected, CollectError> {
+        let response: BindWabaResponse = ctx.call(&OPERATION, &[]).await?;
+        let mut unknown = Vec::new();
+        let families = convert(ctx.account, &response.data, ctx.note, &mut unknown);
+        let exposition = AccountExposition::render(&families)?;
+        let id = super::non_empty(&response.data.id).map(|id| Text::from(label_value(id)));
+        Ok(Collected {
+            exposition,
+            unknown,
+            // The account's line on the landing page counts numbers; the WABA shows in
+            // the collectors table.
+            summary: String::new(),
+            details: Vec::new(),
+            published: Some(Arc::new(BoundWaba { id })),
+        })
     }
 }
 
