@@ -101,6 +101,13 @@ check_alertmanager_config() {
     alertname=ChatAppPhoneNumberSendingLimited severity=warning account=a phone_number=1
   amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-ticket \
     alertname=ChatAppCollectorFailing severity=warning account=a collector=health
+  # Templates (one alert per account): a RED template is a ticket, a rejected one a notification.
+  amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-ticket \
+    alertname=ChatAppTemplateQualityRed severity=warning account=a
+  amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-info \
+    alertname=ChatAppTemplateRejected severity=info account=a
+  amtool config routes test --config.file="$cfg" --verify.receivers=chatapp-ticket \
+    alertname=ChatAppCollectorFailing severity=warning account=a collector=templates
   # Every alert of the rules routes to the receiver of its severity.
   python3 - "$cfg" <<'EOF'
 import subprocess, sys, yaml

@@ -75,6 +75,14 @@ CASES = [
     (alert("ChatAppCollectorFailing", "warning", account="c", collector="waba"), True),
     (alert("ChatAppCollectorFailing", "warning", account="c", collector="health"), False),
     (alert("ChatAppCollectorFailing", "warning", account="d", collector="phone_numbers"), False),
+    # The template alerts (one per account) are muted by nothing but ChatAppExporterDown: not by
+    # a BLOCKED WABA (e), a BLOCKED number (a) or a permission error (b) of the same account, not
+    # by a failing refresh (c); and the failing templates collector of c is not muted by it.
+    (alert("ChatAppTemplateQualityRed", "warning", account="e"), False),
+    (alert("ChatAppTemplateQualityRed", "warning", account="a"), False),
+    (alert("ChatAppTemplateRejected", "info", account="b"), False),
+    (alert("ChatAppTemplateRejected", "info", account="c"), False),
+    (alert("ChatAppCollectorFailing", "warning", account="c", collector="templates"), False),
 ]
 DOWN = alert("ChatAppExporterDown", "warning", job="chatapp", instance="x:10155")
 
