@@ -68,6 +68,15 @@ REVIEW_COLOURS = {"APPROVED": "green", "PENDING": "yellow", "REJECTED": "red", "
 # GetWhatsappHealthStatus CanSendMessage (number and WABA).
 CAN_SEND_COLOURS = {"AVAILABLE": "green", "LIMITED": "orange", "BLOCKED": "red"}
 TIER_COLOURS = {"TIER_NOT_SET": "text"}
+# ListChatappTemplate AuditStatus: (text shown, colour).
+TEMPLATE_AUDIT = {
+    "pass": ("pass (approved)", "green"),
+    "fail": ("fail (rejected)", "red"),
+    "auditing": ("auditing (in review)", "yellow"),
+    "unaudit": ("unaudit (review suspended)", "orange"),
+}
+# GetChatappTemplateDetail QualityScore.
+TEMPLATE_QUALITY_COLOURS = {"GREEN": "green", "YELLOW": "yellow", "RED": "red", "UNKNOWN": "text"}
 
 # Numeric codes for the state timelines (Prometheus returns numbers, not strings).
 QUALITY_CODES = [("GREEN", 1), ("YELLOW", 2), ("RED", 3)]  # 0 = UNKNOWN / NA / other
@@ -102,6 +111,17 @@ def code_mappings(codes, colours, other):
     for i, (name, code) in enumerate(codes, start=1):
         opts[str(code)] = {"text": name, "color": colours[name], "index": i}
     return [{"type": "value", "options": opts}]
+
+
+def fixed_colours(colours):
+    """Field overrides colouring each series named like a key of colours (timeseries legends)."""
+    return [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}],
+        }
+        for name, colour in colours.items()
+    ]
 
 
 # chatapp_up / chatapp_collector_success.
@@ -386,8 +406,8 @@ def build():
     L.add(waba_send, 8, 4)
     L.add(stat("Collectors failing",
                "count(max by (account, collector) (chatapp_collector_success{%s}) == 0) or vector(0)" % ACC,
-               "Collectors (phone_numbers, waba, health) whose last run failed, over all accounts (see the "
-               "Collectors table and ChatAppCollectorFailing).",
+               "Collectors (phone_numbers, waba, health, templates) whose last run failed, over all accounts "
+               "(see the Collectors table and ChatAppCollectorFailing).",
                thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]), 4, 4)
     error_columns = [
         ("account", "Account"),
@@ -556,6 +576,92 @@ def build():
                  colour_column("Can send", text_mappings(CAN_SEND_COLOURS))],
                 "Account"), 24, 6)
 
+    # --- Message templates ------------------------------------------------------------------
+    # The templates collector (ListChatappTemplate, GetChatappTemplateDetail) is off by default:
+    # without --collector.templates these panels show "collector off" or 0.
+    L.row("Templates")
+    total = stat("Templates", "sum(max by (account) (chatapp_templates{%s}))" % ACC,
+                 "WhatsApp message templates listed by ListChatappTemplate (chatapp_templates). Needs the "
+                 "templates collector, which is off by default (--collector.templates, or collectors: "
+                 "{templates: {enabled: true}} per account).", colour="blue")
+    total["fieldConfig"]["defaults"]["noValue"] = "collector off"
+    L.add(total, 3, 4)
+    L.add(count_stat("Approved", 'chatapp_template_audit_status{%s,status="pass"}' % ACC,
+                     "Templates whose review passed (AuditStatus pass): they can be sent.", "green",
+                     zero_colour="text"), 3, 4)
+    L.add(count_stat("Rejected", 'chatapp_template_audit_status{%s,status="fail"}' % ACC,
+                     "Templates Meta rejected (AuditStatus fail; ChatAppTemplateRejected). The reason is on the "
+                     "exporter's landing page and in the CAMS console.", "red"), 3, 4)
+    L.add(count_stat("In review", 'chatapp_template_audit_status{%s,status="auditing"}' % ACC,
+                     "Templates under review (AuditStatus auditing).", "yellow"), 3, 4)
+    L.add(count_stat("Review suspended", 'chatapp_template_audit_status{%s,status="unaudit"}' % ACC,
+                     "Templates whose review is suspended (AuditStatus unaudit).", "orange"), 3, 4)
+    L.add(count_stat("Quality GREEN", 'chatapp_template_quality_score{%s,score="GREEN"}' % ACC,
+                     "Templates with quality score GREEN (GetChatappTemplateDetail QualityScore).", "green",
+                     zero_colour="text"), 3, 4)
+    L.add(count_stat("Quality YELLOW", 'chatapp_template_quality_score{%s,score="YELLOW"}' % ACC,
+                     "Templates with quality score YELLOW: recipients have started to block or report them.",
+                     "yellow"), 3, 4)
+    L.add(count_stat("Quality RED", 'chatapp_template_quality_score{%s,score="RED"}' % ACC,
+                     "Templates with quality score RED (ChatAppTemplateQualityRed): Meta pauses them and "
+                     "campaigns using them fail. Pause those campaigns.", "red"), 3, 4)
+    L.add(timeseries("Templates by quality score",
+                     "How many templates have each quality score. UNKNOWN: not rated yet (too few messages "
+                     "sent) or not approved.",
+                     [target("count by (score) (chatapp_template_quality_score{%s} == 1)" % ACC, legend="{{score}}")],
+                     unit="short", step=True, draw="bars", stack=True), 12, 7)
+    L.panels[-1]["fieldConfig"]["overrides"] = fixed_colours(TEMPLATE_QUALITY_COLOURS)
+    L.add(timeseries("Templates by review status",
+                     "How many templates are in each review state (AuditStatus): pass (approved), fail "
+                     "(rejected), auditing (in review), unaudit (review suspended).",
+                     [target("count by (status) (chatapp_template_audit_status{%s} == 1)" % ACC, legend="{{status}}")],
+                     unit="short", step=True, draw="bars", stack=True), 12, 7)
+    L.panels[-1]["fieldConfig"]["overrides"] = fixed_colours({k: c for k, (_, c) in TEMPLATE_AUDIT.items()})
+    # Templates needing attention: quality YELLOW, RED (or a value the exporter does not know), or
+    # not approved. Approved templates not rated yet (UNKNOWN) are not listed: a large catalogue
+    # has many. Every query keeps only those templates, so the merged table has no other rows.
+    key = "account, template_code, language"
+    attention = ('(chatapp_template_quality_score{%s,score!~"GREEN|UNKNOWN"} == 1 '
+                 'or chatapp_template_audit_status{%s,status!="pass"} == 1)' % (ACC, ACC))
+    template_columns = [
+        ("account", "Account"),
+        ("template_name", "Template"),
+        ("template_code", "Code"),
+        ("language", "Language"),
+        ("category", "Category"),
+        ("status", "Review status"),
+        ("score", "Quality"),
+        ("Value #D", "Last update"),
+    ]
+    L.add(table("Templates needing attention",
+                "Every template whose quality is YELLOW or RED, or whose review did not pass (rejected, in "
+                "review, review suspended); approved templates not rated yet (UNKNOWN) are left out. Last "
+                "update is the template's LastUpdateTime. A rejected template's reason is on the exporter's "
+                "landing page (it is free text, not a label). Refreshed every --collector.templates.interval "
+                "(30m; quality may be older for unchanged templates).",
+                [target("max by (%s, template_name, category) (chatapp_template_info{%s} and on (%s) %s)"
+                        % (key, ACC, key, attention), "A", instant=True, fmt="table"),
+                 target("max by (%s, status) (chatapp_template_audit_status{%s} == 1 and on (%s) %s)"
+                        % (key, ACC, key, attention), "B", instant=True, fmt="table"),
+                 target("max by (%s, score) (chatapp_template_quality_score{%s} == 1 and on (%s) %s)"
+                        % (key, ACC, key, attention), "C", instant=True, fmt="table"),
+                 target("1000 * max by (%s) (chatapp_template_last_update_timestamp_seconds{%s} and on (%s) %s)"
+                        % (key, ACC, key, attention), "D", instant=True, fmt="table")],
+                {
+                    "excludeByName": {"Time": True, **{"Value #%s" % r: True for r in "ABC"}},
+                    "indexByName": {name: i for i, (name, _) in enumerate(template_columns)},
+                    "renameByName": dict(template_columns),
+                },
+                [colour_column("Review status", [{"type": "value", "options": {
+                    v: {"text": text, "color": c, "index": i}
+                    for i, (v, (text, c)) in enumerate(TEMPLATE_AUDIT.items())}}]),
+                 colour_column("Quality", text_mappings(TEMPLATE_QUALITY_COLOURS)),
+                 {"matcher": {"id": "byName", "options": "Last update"},
+                  "properties": [{"id": "unit", "value": "dateTimeAsIso"}]},
+                 {"matcher": {"id": "byName", "options": "Language"},
+                  "properties": [{"id": "custom.width", "value": 90}]}],
+                "Account"), 24, 10)
+
     # --- Exporter health --------------------------------------------------------------------
     L.row("Exporter")
     L.add(timeline("Refresh status per account",
@@ -571,8 +677,9 @@ def build():
                      unit="s"), 12, 6)
     L.add(timeline("Collector status",
                    "chatapp_collector_success: 1 when the collector's last run for the account succeeded. "
-                   "phone_numbers and waba make up the refresh behind chatapp_up; health runs on its own "
-                   "interval (GetWhatsappHealthStatus).",
+                   "phone_numbers and waba make up the refresh behind chatapp_up; health "
+                   "(GetWhatsappHealthStatus) and templates (ListChatappTemplate, GetChatappTemplateDetail; "
+                   "off by default) run on their own intervals.",
                    "max by (account, collector) (chatapp_collector_success{%s})" % ACC, "{{account}} {{collector}}",
                    UP_MAPPINGS), 12, 6)
     collector_columns = [("account", "Account"), ("collector", "Collector"), ("Value #A", "Last run"),
