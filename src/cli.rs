@@ -146,10 +146,10 @@ impl Args for CollectorFlags {
         for c in REGISTRY {
             let spec = c.spec();
             let name = spec.name;
-            let default = if spec.enabled_by_default {
-                "enabled"
-            } else {
-                "disabled"
+            let default = match (spec.enabled_by_default, spec.enabled_in_demo) {
+                (true, _) => "enabled",
+                (false, true) => "disabled; enabled with --demo",
+                (false, false) => "disabled",
             };
             cmd = cmd
                 .arg(

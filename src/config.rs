@@ -480,7 +480,11 @@ fn resolve_collectors(
             .enabled
             .or(acct.and_then(|b| b.enabled))
             .or(top.and_then(|b| b.enabled))
-            .unwrap_or(spec.enabled_by_default);
+            .unwrap_or(if cli.demo {
+                spec.enabled_in_demo
+            } else {
+                spec.enabled_by_default
+            });
         let interval = match spec.schedule {
             Schedule::Refresh => refresh_interval,
             Schedule::Own {

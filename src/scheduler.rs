@@ -284,11 +284,7 @@ async fn run_collector(
         metrics: &shared.metrics,
     };
     let note = note(instance.interval);
-    let publish = |exposition| {
-        shared
-            .store
-            .set(name, collector, Some(Arc::new(exposition)))
-    };
+    let publish = |c: Collected| progress(shared, name, collector, c);
     let (interval, warned) = (instance.interval, &instance.warned_long_round);
     let on_plan = |plan: RoundPlan| planned(shared, name, collector, interval, warned, plan);
     let ctx = Ctx::new(
@@ -308,6 +304,19 @@ async fn run_collector(
         .run_dyn(instance.state.as_mut(), &ctx)
         .await;
     (result, started.elapsed(), ctx.planned_round())
+}
+
+/// Serves what a collector learned so far: its families, and its details on the landing
+/// page (a failed run shows what it did learn, e.g. a rejected template's reason).
+fn progress(shared: &Shared, account: &str, collector: &str, c: Collected) {
+    shared
+        .store
+        .set(account, collector, Some(Arc::new(c.exposition)));
+    let mut details = c.details;
+    details.truncate(MAX_DETAILS);
+    shared
+        .status
+        .update_collector(account, collector, |s| s.details = details);
 }
 
 /// A collector planned a round: `chatapp_collector_round_seconds`, and when it does not fit
@@ -675,11 +684,7 @@ fn inputs_changed(shared: &Shared, account: &AccountRun, instance: &mut Instance
     let name = account.settings.name.as_str();
     let collector = instance.name();
     let note = note(instance.interval);
-    let publish = |exposition| {
-        shared
-            .store
-            .set(name, collector, Some(Arc::new(exposition)))
-    };
+    let publish = |c: Collected| progress(shared, name, collector, c);
     let ctx = Ctx::new(
         name,
         instance.interval,
@@ -695,9 +700,7 @@ fn inputs_changed(shared: &Shared, account: &AccountRun, instance: &mut Instance
         .collector
         .inputs_changed_dyn(instance.state.as_mut(), &ctx)
     {
-        shared
-            .store
-            .set(name, collector, Some(Arc::new(c.exposition)));
+        progress(shared, name, collector, c);
     }
 }
 

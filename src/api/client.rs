@@ -23,6 +23,10 @@ pub const OP_PHONE_NUMBERS: &str = "QueryChatappPhoneNumbers";
 pub const OP_BIND_WABA: &str = "QueryChatappBindWaba";
 /// `GetWhatsappHealthStatus` (cams-api.md §9).
 pub const OP_HEALTH_STATUS: &str = "GetWhatsappHealthStatus";
+/// `ListChatappTemplate` (cams-api.md §10).
+pub const OP_LIST_TEMPLATES: &str = "ListChatappTemplate";
+/// `GetChatappTemplateDetail` (cams-api.md §10).
+pub const OP_TEMPLATE_DETAIL: &str = "GetChatappTemplateDetail";
 /// Default response size cap. A fleet of 10,000 numbers is about 6 MB of JSON.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Longest error `Message` kept (the rest of a hostile or verbose message is dropped).

@@ -71,6 +71,8 @@ macro_rules! impl_api_response {
 impl_api_response!(PhoneNumbersResponse);
 impl_api_response!(BindWabaResponse);
 impl_api_response!(HealthStatusResponse);
+impl_api_response!(TemplateListResponse);
+impl_api_response!(TemplateDetailResponse);
 
 /// `QueryChatappPhoneNumbers` response body.
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +246,85 @@ pub struct HealthError {
     /// What to do about it, in Meta's words (free text: never a label).
     #[serde(default, deserialize_with = "lenient_text")]
     pub possible_solution: Option<Text>,
+}
+
+/// `ListChatappTemplate` response body (cams-api.md §10).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateListResponse {
+    /// Request ID, quoted in logs.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_id: Option<String>,
+    /// `OK` on success.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    /// `false` means failure even with HTTP 200.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: Option<bool>,
+    /// Templates in all pages, as text (a number in the SDK model).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub total: Option<Text>,
+    /// This page. Required: an `OK` answer without it must not read as "no templates".
+    pub list_template: Vec<TemplateItem>,
+}
+
+/// One template of a list page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateItem {
+    /// Template code (with `Language`, the template's identity).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_code: Option<Text>,
+    /// Display name.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_name: Option<Text>,
+    /// Language, e.g. `en`, `zh_CN`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub language: Option<Text>,
+    /// `UTILITY`, `MARKETING`, `AUTHENTICATION`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub category: Option<Text>,
+    /// `WHATSAPP` or `VIBER`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_type: Option<Text>,
+    /// `pass`, `fail`, `auditing`, `unaudit`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub audit_status: Option<Text>,
+    /// Why a template was rejected; free text, never a label.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub reason: Option<Text>,
+    /// Last change: milliseconds since the epoch, or a date-time (the docs give no example).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub last_update_time: Option<Text>,
+}
+
+/// `GetChatappTemplateDetail` response body (cams-api.md §10).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateDetailResponse {
+    /// Request ID, quoted in logs.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_id: Option<String>,
+    /// `OK` on success.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    /// `false` means failure even with HTTP 200.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: Option<bool>,
+    /// The template. Required on success.
+    pub data: TemplateDetail,
+}
+
+/// What the exporter reads of a template's detail (the body, buttons... are skipped).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateDetail {
+    /// Meta's quality score: `GREEN`, `YELLOW`, `RED`, `UNKNOWN`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub quality_score: Option<Text>,
+    /// The audit status at the time of the detail call.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub audit_status: Option<Text>,
 }
 
 /// Reads a list leniently: `null`, a scalar or an object read as empty, and an element that

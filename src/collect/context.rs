@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Operation, Tenant, TierLimits};
+use super::{Collected, Operation, Tenant, TierLimits};
 use crate::api::model::ApiResponse;
 use crate::api::{ApiClient, ApiError, Target};
 use crate::credentials::Credentials;
@@ -86,7 +86,7 @@ pub struct Ctx<'a> {
     /// What the account's other collectors published last.
     pub inputs: &'a Inputs,
     api: Option<&'a ApiAccess<'a>>,
-    publish: &'a (dyn Fn(AccountExposition) + Send + Sync),
+    publish: &'a (dyn Fn(Collected) + Send + Sync),
     on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
     plan: Mutex<Option<RoundPlan>>,
 }
@@ -113,7 +113,7 @@ impl<'a> Ctx<'a> {
         previous: Option<Arc<AccountExposition>>,
         inputs: &'a Inputs,
         api: Option<&'a ApiAccess<'a>>,
-        publish: &'a (dyn Fn(AccountExposition) + Send + Sync),
+        publish: &'a (dyn Fn(Collected) + Send + Sync),
         on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
     ) -> Self {
         Ctx {
@@ -196,9 +196,10 @@ impl<'a> Ctx<'a> {
         *self.plan.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Serves `exposition` as the collector's families now, before the run ends.
-    pub fn publish_progress(&self, exposition: AccountExposition) {
-        (self.publish)(exposition);
+    /// Serves `collected`'s families (and shows its details) now, before the run ends: a
+    /// long round shows its progress, and a failed one what it did learn.
+    pub fn publish_progress(&self, collected: Collected) {
+        (self.publish)(collected);
     }
 }
 

@@ -52,6 +52,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         demo_interval: Duration::from_secs(30),
     },
     enabled_by_default: true,
+    enabled_in_demo: true,
 };
 
 /// `chatapp_phone_number_can_send`.
@@ -155,7 +156,7 @@ impl Collector for Health {
                         }
                         list_changed = true;
                         if state.follow(ctx) {
-                            ctx.publish_progress(render(ctx, state)?.exposition);
+                            ctx.publish_progress(render(ctx, state)?);
                         }
                     }
                 }
@@ -173,7 +174,7 @@ impl Collector for Health {
                     state.record(node, r.data);
                     if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
                         last_progress = Some(Instant::now());
-                        ctx.publish_progress(render(ctx, state)?.exposition);
+                        ctx.publish_progress(render(ctx, state)?);
                     }
                 }
                 Err(e) => {
@@ -198,7 +199,7 @@ impl Collector for Health {
             None => Ok(collected),
             Some(e) => {
                 // What this round did learn is served; the failure is still reported.
-                ctx.publish_progress(collected.exposition);
+                ctx.publish_progress(collected);
                 Err(e)
             }
         }

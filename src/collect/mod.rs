@@ -14,6 +14,7 @@
 mod context;
 pub mod health;
 pub mod phone_numbers;
+pub mod templates;
 pub mod waba;
 
 use std::any::Any;
@@ -40,6 +41,7 @@ pub static REGISTRY: &[&dyn DynCollector] = &[
     &phone_numbers::COLLECTOR,
     &waba::COLLECTOR,
     &health::COLLECTOR,
+    &templates::COLLECTOR,
 ];
 
 /// The registered collector called `name`.
@@ -86,6 +88,8 @@ pub struct CollectorSpec {
     pub schedule: Schedule,
     /// On unless switched off (`--no-collector.<name>`).
     pub enabled_by_default: bool,
+    /// The same under `--demo`, whose simulated fleet shows every collector.
+    pub enabled_in_demo: bool,
 }
 
 /// When a collector runs.

@@ -28,6 +28,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     families: FAMILIES,
     schedule: Schedule::Refresh,
     enabled_by_default: true,
+    enabled_in_demo: true,
 };
 
 /// The `waba` collector.

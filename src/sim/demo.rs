@@ -9,6 +9,11 @@
 //!   phone-number or WABA request to this account is throttled (`Throttling.User`), as a busy
 //!   shared quota would.
 //!
+//! Templates: demo-retail has six, in every audit state; the marketing template
+//! `spring_sale` is RED for the first two minutes of every six, then GREEN, then YELLOW;
+//! `flash_deal` was rejected with a reason. demo-travel has 120 approved ones (three list
+//! pages of 50).
+//!
 //! Health (`GetWhatsappHealthStatus`): "Acme Promo" is BLOCKED by a payment-method error,
 //! "Acme Sales" is LIMITED while its quality is RED, the other retail numbers and the retail
 //! WABA are AVAILABLE; demo-travel's business is not verified yet, so its WABA and numbers
@@ -22,7 +27,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Backend, SimKey, SimRequest, SimResponse, StreamedBody, request_id};
-use crate::api::client::{OP_BIND_WABA, OP_HEALTH_STATUS, OP_PHONE_NUMBERS};
+use crate::api::client::{
+    OP_BIND_WABA, OP_HEALTH_STATUS, OP_LIST_TEMPLATES, OP_PHONE_NUMBERS, OP_TEMPLATE_DETAIL,
+};
 
 /// The demo's AccessKey ID (fictional).
 pub const DEMO_ACCESS_KEY_ID: &str = "LTAI5tDemoKeyNotReal01";
@@ -193,6 +200,17 @@ impl DemoFleet {
     }
 }
 
+/// One demo template.
+struct DemoTemplate {
+    code: String,
+    language: &'static str,
+    name: String,
+    category: &'static str,
+    audit: &'static str,
+    reason: &'static str,
+    quality: &'static str,
+}
+
 /// One number as the API sends it. Serialized straight from this struct, and generated
 /// numbers one at a time while serializing, not through a `serde_json::Value` tree: with
 /// `--demo.extra-numbers 10000` a tree of maps would cost the process some 20 MB at every
@@ -345,11 +363,155 @@ impl DemoFleet {
     }
 
     /// Counts a phone-number or WABA request to `demo-travel`; true when it is to be
-    /// throttled. Health calls have a quota of their own (cams-api.md §9) and are not.
+    /// throttled. The other operations have quotas of their own (cams-api.md §7, §9).
     fn throttle_travel(&self, request: &SimRequest) -> bool {
         Self::is_travel(request)
-            && request.action != OP_HEALTH_STATUS
+            && matches!(request.action.as_str(), OP_PHONE_NUMBERS | OP_BIND_WABA)
             && (self.travel_requests.fetch_add(1, Ordering::Relaxed) + 1) % 5 == 0
+    }
+
+    /// The templates of the account the request is about: (code, language, name, category,
+    /// audit status, reason, quality).
+    fn templates(&self, travel: bool) -> Vec<DemoTemplate> {
+        if travel {
+            return (0..120)
+                .map(|i| DemoTemplate {
+                    code: format!("booking_confirmation_{i:03}"),
+                    language: if i % 2 == 0 { "en" } else { "zh_CN" },
+                    name: format!("Booking confirmation {i}"),
+                    category: "UTILITY",
+                    audit: "pass",
+                    reason: "",
+                    quality: "GREEN",
+                })
+                .collect();
+        }
+        let spring = match self.started.elapsed().as_secs() % CYCLE.as_secs() {
+            0..120 => "RED",
+            120..240 => "GREEN",
+            _ => "YELLOW",
+        };
+        let t = |code: &str, language, category, audit, reason, quality| DemoTemplate {
+            code: code.to_owned(),
+            language,
+            name: code.replace('_', " "),
+            category,
+            audit,
+            reason,
+            quality,
+        };
+        vec![
+            t("spring_sale", "en", "MARKETING", "pass", "", spring),
+            t("order_update", "en", "UTILITY", "pass", "", "GREEN"),
+            t("login_code", "en", "AUTHENTICATION", "pass", "", "GREEN"),
+            t(
+                "flash_deal",
+                "en",
+                "MARKETING",
+                "fail",
+                "Promotional content is not allowed in a utility template.",
+                "UNKNOWN",
+            ),
+            t(
+                "new_arrivals",
+                "zh_CN",
+                "MARKETING",
+                "auditing",
+                "",
+                "UNKNOWN",
+            ),
+            t("holiday_notice", "en", "UTILITY", "unaudit", "", "UNKNOWN"),
+        ]
+    }
+
+    /// A `ListChatappTemplate` page, read from the SDK's `Page={"Index":N,"Size":M}`.
+    fn list_templates(&self, request: &SimRequest) -> SimResponse {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Page {
+            index: usize,
+            size: usize,
+        }
+        let page = request
+            .param("Page")
+            .and_then(|p| serde_json::from_str::<Page>(p).ok())
+            .filter(|p| p.index >= 1 && (1..=100).contains(&p.size));
+        let Some(page) = page else {
+            return SimResponse::error(
+                400,
+                "InvalidParameter.Page",
+                "The Page parameter is invalid.",
+            );
+        };
+        let all = if request
+            .param("TemplateType")
+            .is_none_or(|t| t == "WHATSAPP")
+        {
+            self.templates(Self::is_travel(request))
+        } else {
+            Vec::new()
+        };
+        let items: Vec<Value> = all
+            .iter()
+            .enumerate()
+            .skip((page.index - 1) * page.size)
+            .take(page.size)
+            .map(|(i, t)| {
+                json!({
+                    "TemplateCode": t.code,
+                    "TemplateName": t.name,
+                    "Language": t.language,
+                    "Category": t.category,
+                    "TemplateType": "WHATSAPP",
+                    "AuditStatus": t.audit,
+                    "Reason": t.reason,
+                    "LastUpdateTime": 1_764_547_200_000u64 + i as u64 * 3_600_000,
+                })
+            })
+            .collect();
+        SimResponse::ok(json!({
+            "RequestId": request_id(),
+            "Code": "OK",
+            "Message": "SUCCESS",
+            "Success": true,
+            "Total": all.len(),
+            "ListTemplate": items,
+        }))
+    }
+
+    /// A `GetChatappTemplateDetail` answer.
+    fn template_detail(&self, request: &SimRequest) -> SimResponse {
+        let found = self
+            .templates(Self::is_travel(request))
+            .into_iter()
+            .find(|t| {
+                Some(t.code.as_str()) == request.param("TemplateCode")
+                    && Some(t.language) == request.param("Language")
+            });
+        let Some(t) = found else {
+            return SimResponse::error(
+                400,
+                "InvalidParameter",
+                "The specified template does not exist.",
+            );
+        };
+        SimResponse::ok(json!({
+            "RequestId": request_id(),
+            "Code": "OK",
+            "Message": "SUCCESS",
+            "Success": true,
+            "Data": {
+                "TemplateCode": t.code,
+                "Language": t.language,
+                "Name": t.name,
+                "Category": t.category,
+                "TemplateType": "WHATSAPP",
+                "AuditStatus": t.audit,
+                "Reason": t.reason,
+                "QualityScore": t.quality,
+                "Components": [{"Type": "BODY", "Text": "Hello {{1}}"}],
+            },
+        }))
     }
 
     /// A `GetWhatsappHealthStatus` answer for the node the request names.
@@ -485,6 +647,8 @@ impl Backend for DemoFleet {
         match (request.action.as_str(), travel) {
             (OP_PHONE_NUMBERS, _) => unreachable_streamed(),
             (OP_HEALTH_STATUS, _) => self.health(request),
+            (OP_LIST_TEMPLATES, _) => self.list_templates(request),
+            (OP_TEMPLATE_DETAIL, _) => self.template_detail(request),
             (OP_BIND_WABA, false) => SimResponse::ok(waba(
                 "20393988393993001",
                 "Acme Retail",

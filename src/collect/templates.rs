@@ -1,0 +1,550 @@
+//! `ListChatappTemplate` and `GetChatappTemplateDetail` → every message template's review
+//! state and Meta's quality score (cams-api.md §10).
+//!
+//! Meta rates each template from its recipients' reactions; a RED template is paused and
+//! the campaigns that use it fail, and low-quality templates drag the number's own rating
+//! down. A run lists every WhatsApp template of the account, 50 per page, with the `Page`
+//! parameter as the official SDK sends it (one query parameter holding
+//! `{"Index":N,"Size":M}`), then asks for the detail (which carries `QualityScore`) of the
+//! templates that need it, paced at 2/s per AccessKey by default and spread over the
+//! interval. While every detail takes at most half of what the interval allows at that rate,
+//! every template's detail is read each run; a larger catalogue reuses the detail of a
+//! template whose `LastUpdateTime` and audit status are unchanged for up to
+//! [`REUSE_ROUNDS`] runs, staggered by a hash of its identity, so it costs about `N/6`
+//! detail calls per run instead of `N`.
+//!
+//! Off by default: an ISV can have thousands of templates, and the user opts in.
+
+use std::collections::BTreeMap;
+use std::hash::Hasher as _;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use prometheus::proto::MetricFamily;
+
+use super::{
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
+    StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty, push_state_set,
+};
+use crate::api::ErrorKind;
+use crate::api::client::{OP_LIST_TEMPLATES, OP_TEMPLATE_DETAIL};
+use crate::api::model::{TemplateDetailResponse, TemplateItem, TemplateListResponse, Text};
+use crate::metrics::AccountExposition;
+
+/// `ListChatappTemplate`, filtered to WhatsApp templates, paged with `Page`.
+pub const LIST: Operation = Operation {
+    action: OP_LIST_TEMPLATES,
+    // Its quota is not documented; like the other list operations, `--api.rate-limit`.
+    default_rate_limit: None,
+    tenant: Tenant::SpaceAndIsvCode,
+    required: &["Page"],
+};
+
+/// `GetChatappTemplateDetail` (quota 150/s, but production sending reads details too).
+pub const DETAIL: Operation = Operation {
+    action: OP_TEMPLATE_DETAIL,
+    default_rate_limit: NonZeroU32::new(2),
+    tenant: Tenant::SpaceAndIsvCode,
+    required: &["TemplateCode", "Language"],
+};
+
+/// The collector as data.
+pub static SPEC: CollectorSpec = CollectorSpec {
+    name: "templates",
+    description: "every message template's review state and quality score (ListChatappTemplate, GetChatappTemplateDetail)",
+    operations: &[LIST, DETAIL],
+    families: FAMILIES,
+    schedule: Schedule::Own {
+        interval: Duration::from_secs(30 * 60),
+        demo_interval: Duration::from_secs(60),
+    },
+    enabled_by_default: false,
+    enabled_in_demo: true,
+};
+
+/// Templates per list page (the SDK's default is 10; 50 costs a fifth of the calls).
+pub const PAGE_SIZE: u32 = 50;
+/// The SDK's default page size, used when the API refuses [`PAGE_SIZE`].
+pub const FALLBACK_PAGE_SIZE: u32 = 10;
+/// Most pages read in one run (a hostile `Total` cannot make a run endless): 50,000
+/// templates at the default size.
+pub const MAX_PAGES: u32 = 1000;
+/// An unchanged template's detail is reused for at most this many runs.
+pub const REUSE_ROUNDS: u64 = 6;
+/// A run serves what it learned so far at most this often.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// `chatapp_template_info`.
+pub const INFO: FamilyDef = FamilyDef {
+    name: "chatapp_template_info",
+    help: "WhatsApp message template (ListChatappTemplate TemplateCode, Language, TemplateName, Category, TemplateType); always 1.",
+};
+
+/// `chatapp_template_audit_status`.
+pub const AUDIT_STATUS: StateSetDef = StateSetDef {
+    family: FamilyDef {
+        name: "chatapp_template_audit_status",
+        help: "Review state of the template (ListChatappTemplate AuditStatus: pass approved, fail rejected, auditing under review, unaudit review suspended); 1 for the current state, 0 for the others. The rejection reason is on the landing page.",
+    },
+    field: "AuditStatus",
+    label: "status",
+    known: &["pass", "fail", "auditing", "unaudit"],
+};
+
+/// `chatapp_template_quality_score`.
+pub const QUALITY_SCORE: StateSetDef = StateSetDef {
+    family: FamilyDef {
+        name: "chatapp_template_quality_score",
+        help: "Meta's quality score of the template (GetChatappTemplateDetail QualityScore); 1 for the current score, 0 for the others. A RED template is paused by Meta.",
+    },
+    field: "QualityScore",
+    label: "score",
+    known: &["GREEN", "YELLOW", "RED", "UNKNOWN"],
+};
+
+/// `chatapp_template_last_update_timestamp_seconds`.
+pub const LAST_UPDATE: FamilyDef = FamilyDef {
+    name: "chatapp_template_last_update_timestamp_seconds",
+    help: "Unix time of the template's last change (ListChatappTemplate LastUpdateTime); absent when the API gives none.",
+};
+
+/// `chatapp_templates`.
+pub const COUNT: FamilyDef = FamilyDef {
+    name: "chatapp_templates",
+    help: "WhatsApp templates the account's ListChatappTemplate listed.",
+};
+
+/// This file's families, in exposition order.
+pub const FAMILIES: &[&FamilyDef] = &[
+    &INFO,
+    &AUDIT_STATUS.family,
+    &QUALITY_SCORE.family,
+    &LAST_UPDATE,
+    &COUNT,
+];
+
+/// The `templates` collector.
+#[derive(Debug)]
+pub struct Templates;
+
+/// The registered instance.
+pub const COLLECTOR: Templates = Templates;
+
+/// A template's identity: (code, language), as label values.
+type Key = (Text, Text);
+
+/// What the collector keeps for one account between runs.
+#[derive(Debug, Default)]
+pub struct TemplatesState {
+    /// Runs so far (for the staggered reuse of details).
+    runs: u64,
+    /// The last successful list, by identity.
+    listed: BTreeMap<Key, TemplateItem>,
+    /// Each template's last detail.
+    details: BTreeMap<Key, Detail>,
+}
+
+#[derive(Debug, Clone)]
+struct Detail {
+    quality: Option<Text>,
+    /// The list's `LastUpdateTime` and `AuditStatus` when the detail was read: when either
+    /// changes, the detail is read again.
+    seen_update: Option<Text>,
+    seen_audit: Option<Text>,
+}
+
+/// What one run cost, for logs and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCost {
+    /// List pages read.
+    pub pages: u32,
+    /// Detail calls made.
+    pub details: usize,
+}
+
+impl Collector for Templates {
+    type State = TemplatesState;
+
+    fn spec(&self) -> &'static CollectorSpec {
+        &SPEC
+    }
+
+    async fn run<'a>(
+        &'a self,
+        state: &'a mut TemplatesState,
+        ctx: &'a Ctx<'a>,
+    ) -> Result<Collected, CollectError> {
+        run(state, ctx).await.map(|(c, _)| c)
+    }
+}
+
+/// One run; also returns what it cost.
+pub async fn run(
+    state: &mut TemplatesState,
+    ctx: &Ctx<'_>,
+) -> Result<(Collected, RunCost), CollectError> {
+    let mut cost = RunCost::default();
+    // The list first: a failure keeps the last good data (the scheduler's staleness limit
+    // applies), and a template gone from a complete list is gone from /metrics.
+    let listed = list_all(ctx, &mut cost).await?;
+    state.runs += 1;
+    state.listed = listed;
+    state.details.retain(|k, _| state.listed.contains_key(k));
+
+    // Every detail each run while they take at most half of what the interval allows at the
+    // rate; beyond that, unchanged ones are reused (staggered) to keep a large catalogue
+    // within its quota.
+    let capacity = ctx.interval.as_secs_f64() * f64::from(ctx.rate(&DETAIL).get()) / 2.0;
+    let reuse = state.listed.len() as f64 > capacity;
+    let mut wanted: Vec<(&Key, &TemplateItem)> = state
+        .listed
+        .iter()
+        .filter(|(key, item)| !reuse || needs_detail(state, key, item))
+        .collect();
+    // Templates never read first, then marketing ones (the ones Meta pauses for quality
+    // most), so that what matters shows first in a long round.
+    wanted.sort_by_key(|(key, item)| {
+        (
+            state.details.contains_key(*key),
+            non_empty(&item.category) != Some("MARKETING"),
+        )
+    });
+    let wanted: Vec<Key> = wanted.into_iter().map(|(key, _)| key.clone()).collect();
+    let plan = ctx.plan_round(&DETAIL, wanted.len());
+    let start = tokio::time::Instant::now();
+    let mut failure: Option<CollectError> = None;
+    let mut last_progress = start;
+    for (i, key) in wanted.iter().enumerate() {
+        tokio::time::sleep_until(start + plan.spacing * i as u32).await;
+        let params = [
+            ("TemplateCode", key.0.as_str()),
+            ("Language", key.1.as_str()),
+            ("TemplateType", "WHATSAPP"),
+        ];
+        cost.details += 1;
+        match ctx.call::<TemplateDetailResponse>(&DETAIL, &params).await {
+            Ok(r) => {
+                let item = &state.listed[key];
+                state.details.insert(
+                    key.clone(),
+                    Detail {
+                        quality: non_empty(&r.data.quality_score).map(Text::from),
+                        seen_update: item.last_update_time.clone(),
+                        seen_audit: item.audit_status.clone(),
+                    },
+                );
+                if last_progress.elapsed() >= PROGRESS_EVERY || i == 0 {
+                    last_progress = tokio::time::Instant::now();
+                    ctx.publish_progress(render(ctx, state)?);
+                }
+            }
+            Err(e) => {
+                let stop = matches!(
+                    e.kind(),
+                    ErrorKind::Throttled | ErrorKind::Auth | ErrorKind::Transient
+                );
+                failure.get_or_insert(e.into());
+                // A detail that fails keeps the template's list data and its last detail.
+                if stop {
+                    break;
+                }
+            }
+        }
+    }
+    let collected = render(ctx, state)?;
+    tracing::debug!(pages = cost.pages, details = cost.details, "templates run");
+    match failure {
+        None => Ok((collected, cost)),
+        Some(e) => {
+            ctx.publish_progress(collected);
+            Err(e)
+        }
+    }
+}
+
+/// Reads every page. Stops at `Total`, at a short or empty page, or at [`MAX_PAGES`].
+async fn list_all(
+    ctx: &Ctx<'_>,
+    cost: &mut RunCost,
+) -> Result<BTreeMap<Key, TemplateItem>, CollectError> {
+    let mut size = PAGE_SIZE;
+    let mut listed = BTreeMap::new();
+    let mut index = 1;
+    loop {
+        let page = format!(r#"{{"Index":{index},"Size":{size}}}"#);
+        let params = [("Page", page.as_str()), ("TemplateType", "WHATSAPP")];
+        cost.pages += 1;
+        let response = match ctx.call::<TemplateListResponse>(&LIST, &params).await {
+            // The SDK documents no maximum page size; if the gateway refuses ours, the
+            // SDK's default is taken (once, on the first page).
+            Err(e) if index == 1 && size == PAGE_SIZE && refuses_page_size(&e) => {
+                tracing::info!(error = %e, "page size {PAGE_SIZE} refused; listing templates {FALLBACK_PAGE_SIZE} at a time");
+                size = FALLBACK_PAGE_SIZE;
+                continue;
+            }
+            r => r?,
+        };
+        let count = response.list_template.len();
+        for item in response.list_template {
+            if non_empty(&item.template_type).is_some_and(|t| !t.eq_ignore_ascii_case("WHATSAPP")) {
+                continue;
+            }
+            let (Some(code), Some(language)) =
+                (non_empty(&item.template_code), non_empty(&item.language))
+            else {
+                continue;
+            };
+            let key = (
+                Text::from(label_value(code)),
+                Text::from(label_value(language)),
+            );
+            // A template repeated across pages (the list changed while paging) keeps its
+            // first entry: two series with the same labels would break the exposition.
+            listed.entry(key).or_insert(item);
+        }
+        let total: Option<u64> = response
+            .total
+            .as_deref()
+            .and_then(|t| t.trim().parse().ok());
+        let read = u64::from(index) * u64::from(size);
+        if count < size as usize || total.is_none_or(|t| read >= t) {
+            break;
+        }
+        if index >= MAX_PAGES {
+            tracing::warn!(
+                pages = index,
+                total,
+                "stopped listing templates at the page limit"
+            );
+            break;
+        }
+        index += 1;
+    }
+    Ok(listed)
+}
+
+fn refuses_page_size(e: &crate::api::ApiError) -> bool {
+    e.kind() == ErrorKind::Client && {
+        let code = e.code_label();
+        code.contains("Page") || code.starts_with("InvalidParameter")
+    }
+}
+
+/// True when the template's detail must be read this run: never read, changed since, or
+/// due (every [`REUSE_ROUNDS`] runs, at a phase from a hash of its identity).
+fn needs_detail(state: &TemplatesState, key: &Key, item: &TemplateItem) -> bool {
+    let Some(d) = state.details.get(key) else {
+        return true;
+    };
+    if d.seen_update != item.last_update_time || d.seen_audit != item.audit_status {
+        return true;
+    }
+    let mut h = fnv::FnvHasher::default();
+    h.write(key.0.as_bytes());
+    h.write(&[0]);
+    h.write(key.1.as_bytes());
+    (state.runs + h.finish()) % REUSE_ROUNDS == 0
+}
+
+fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus::Error> {
+    let (families, unknown, details) = convert(ctx.account, state, ctx.note);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in state.listed.values() {
+        *counts
+            .entry(non_empty(&item.audit_status).unwrap_or("unknown"))
+            .or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    Ok(Collected {
+        exposition: AccountExposition::render(&families)?,
+        unknown,
+        summary: format!("{} templates ({})", state.listed.len(), parts.join(", ")),
+        details,
+        published: None,
+    })
+}
+
+/// Converts the listed templates and their details into families, and lists the rejected
+/// ones with their reason and the non-GREEN ones for the landing page. Pure.
+fn convert(
+    account: &str,
+    state: &TemplatesState,
+    note: &str,
+) -> (Vec<MetricFamily>, Vec<UnknownValue>, Vec<String>) {
+    let [mut info, mut audit, mut quality, mut updated, mut count] = [
+        &INFO,
+        &AUDIT_STATUS.family,
+        &QUALITY_SCORE.family,
+        &LAST_UPDATE,
+        &COUNT,
+    ]
+    .map(|d| family(d, note));
+    let mut unknown = Vec::new();
+    let mut details = Vec::new();
+    for ((code, language), item) in &state.listed {
+        let base = [
+            ("account", account),
+            ("template_code", code),
+            ("language", language),
+        ];
+        let text = |v: &Option<Text>| v.as_deref().map(label_value).unwrap_or_default();
+        let (name, category, kind) = (
+            text(&item.template_name),
+            text(&item.category),
+            text(&item.template_type),
+        );
+        info.mut_metric().push(gauge(
+            &[
+                base[0],
+                base[1],
+                base[2],
+                ("template_name", &name),
+                ("category", &category),
+                ("template_type", &kind),
+            ],
+            1.0,
+        ));
+        let status = non_empty(&item.audit_status);
+        unknown.extend(push_state_set(
+            audit.mut_metric(),
+            &AUDIT_STATUS,
+            &base,
+            status,
+        ));
+        let score = state
+            .details
+            .get(&(code.clone(), language.clone()))
+            .and_then(|d| d.quality.as_deref());
+        unknown.extend(push_state_set(
+            quality.mut_metric(),
+            &QUALITY_SCORE,
+            &base,
+            score,
+        ));
+        if let Some(t) = non_empty(&item.last_update_time).and_then(parse_time) {
+            updated.mut_metric().push(gauge(&base, t));
+        }
+        if status == Some("fail") {
+            let reason = non_empty(&item.reason).unwrap_or("no reason given");
+            details.push(format!(
+                "template {code} ({language}) rejected: {}",
+                shorten(reason)
+            ));
+        } else if let Some(s) = score.filter(|s| *s == "RED" || *s == "YELLOW") {
+            details.push(format!("template {code} ({language}) quality {s}"));
+        }
+    }
+    if !state.listed.is_empty() || state.runs > 0 {
+        count
+            .mut_metric()
+            .push(gauge(&[("account", account)], state.listed.len() as f64));
+    }
+    let mut families = vec![info, audit, quality, updated, count];
+    families.retain(|f| !f.get_metric().is_empty());
+    (families, unknown, details)
+}
+
+/// `LastUpdateTime` as Unix seconds: milliseconds or seconds since the epoch, or an
+/// RFC 3339 / `YYYY-MM-DD HH:MM:SS` date-time (taken as UTC; the docs give no example).
+pub fn parse_time(raw: &str) -> Option<f64> {
+    let raw = raw.trim();
+    if let Ok(n) = raw.parse::<u64>() {
+        // Seconds since 1970 stay below 10^11 until the year 5138.
+        return Some(if n >= 100_000_000_000 {
+            n as f64 / 1000.0
+        } else {
+            n as f64
+        });
+    }
+    let t = humantime::parse_rfc3339_weak(raw).ok()?;
+    Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
+}
+
+fn shorten(s: &str) -> String {
+    const MAX: usize = 300;
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if s.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+impl TemplatesState {
+    /// Templates listed by the last successful run.
+    pub fn listed(&self) -> usize {
+        self.listed.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_update_times_in_every_shape() {
+        assert_eq!(parse_time("1700000000000"), Some(1_700_000_000.0));
+        assert_eq!(parse_time("1700000000"), Some(1_700_000_000.0));
+        assert_eq!(parse_time("2023-11-14 22:13:20"), Some(1_700_000_000.0));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000.0));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    fn item(code: &str, update: &str, audit: &str) -> TemplateItem {
+        TemplateItem {
+            template_code: Some(code.into()),
+            language: Some("en".into()),
+            last_update_time: Some(update.into()),
+            audit_status: Some(audit.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unchanged_details_are_reused_for_at_most_six_runs_and_staggered() {
+        let mut state = TemplatesState::default();
+        let keys: Vec<Key> = (0..600)
+            .map(|i| (Text::from(format!("t{i}")), Text::from("en")))
+            .collect();
+        for k in &keys {
+            state.listed.insert(k.clone(), item(&k.0, "1", "pass"));
+            state.details.insert(
+                k.clone(),
+                Detail {
+                    quality: Some("GREEN".into()),
+                    seen_update: Some("1".into()),
+                    seen_audit: Some("pass".into()),
+                },
+            );
+        }
+        let mut due_per_run = Vec::new();
+        let mut due_runs: BTreeMap<&Key, Vec<u64>> = BTreeMap::new();
+        for run in 1..=12 {
+            state.runs = run;
+            let due: Vec<&Key> = keys
+                .iter()
+                .filter(|k| needs_detail(&state, k, &state.listed[*k]))
+                .collect();
+            due_per_run.push(due.len());
+            for k in due {
+                due_runs.entry(k).or_default().push(run);
+            }
+        }
+        // About a sixth each run, never all at once.
+        assert!(
+            due_per_run.iter().all(|n| (50..=150).contains(n)),
+            "{due_per_run:?}"
+        );
+        // Every template exactly every sixth run.
+        assert!(due_runs.values().all(|r| r.len() == 2 && r[1] - r[0] == 6));
+        // A change of LastUpdateTime or AuditStatus is read at once.
+        state.runs = 1;
+        let k = keys.iter().find(|k| !due_runs[*k].contains(&1)).unwrap();
+        assert!(!needs_detail(&state, k, &item(&k.0, "1", "pass")));
+        assert!(needs_detail(&state, k, &item(&k.0, "2", "pass")));
+        assert!(needs_detail(&state, k, &item(&k.0, "1", "fail")));
+    }
+}
