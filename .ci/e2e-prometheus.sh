@@ -8,10 +8,11 @@
 # 2. starts Prometheus on loopback with a temp TSDB, scraping it every 2s (job "chatapp") and
 #    evaluating a test copy of deploy/prometheus/alerts.yml every 2s with every `for:` cut to 10s;
 # 3. .ci/ops/e2e-check.py: waits until ChatAppPhoneNumberQualityRed and (from the health
-#    collector) ChatAppPhoneNumberCannotSend fire for the demo's number 6580000003, checks the
-#    other steady demo alerts, the alerts that must stay silent, that every collector succeeds
-#    and rule health, then runs every query of dashboards/chatapp-overview.json and lists each
-#    one that returns no data.
+#    collector) ChatAppPhoneNumberCannotSend fire for the demo's number 6580000003 and (from the
+#    templates collector) ChatAppTemplateQualityRed and ChatAppTemplateRejected for demo-retail,
+#    checks the other steady demo alerts, the alerts that must stay silent, that every collector
+#    succeeds and rule health, then runs every query of dashboards/chatapp-overview.json and
+#    lists each one that returns no data.
 # Everything started here is stopped on exit. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,16 +3,22 @@
 
     python3 .ci/ops/e2e-check.py PROMETHEUS_URL DASHBOARD.json
 
-1. Waits (up to E2E_ALERT_TIMEOUT seconds, default 90) until ChatAppPhoneNumberQualityRed and
-   ChatAppPhoneNumberCannotSend (BLOCKED, from the health collector, whose first round ends a
-   few seconds after start) fire for the demo's number 6580000003, with its verified name joined in.
+1. Waits (up to E2E_ALERT_TIMEOUT seconds, default 150, for all of them together) until
+   ChatAppPhoneNumberQualityRed and ChatAppPhoneNumberCannotSend (BLOCKED, from the health
+   collector, whose first round ends a few seconds after start) fire for the demo's number
+   6580000003, with its verified name joined in, and ChatAppTemplateQualityRed (spring_sale, RED
+   for the first two minutes of every six; its detail is read within the templates collector's
+   first 1m round) and ChatAppTemplateRejected (flash_deal) fire for demo-retail, each naming its
+   template in the description. ChatAppTemplateQualityRed resolves when spring_sale turns GREEN, so
+   it also counts when Prometheus' ALERTS series shows it fired since the start.
 2. Checks that the demo's other steady conditions fire (FLAGGED, RESTRICTED, PENDING, the WABA
    under review, the unknown NameStatus value), that the alerts in NEVER_FIRING neither fire nor
    are pending (ChatAppExporterDown, ChatAppPhoneNumberDisappeared, no BLOCKED WABA or
-   demo-travel number, no failing collector of demo-retail, which is never throttled), that every
-   collector of every demo account succeeds at least once (so the demo-travel collectors, which
-   fail now and then on its throttled requests, cannot keep ChatAppCollectorFailing firing), and
-   that every rule evaluates without error.
+   demo-travel number, no failing collector of demo-retail, which is never throttled, no template
+   alert for demo-travel, whose 120 templates are all approved and GREEN), that every collector
+   of every demo account succeeds at least once within three of its rounds (so the demo-travel
+   collectors, which fail now and then on its throttled requests, cannot keep
+   ChatAppCollectorFailing firing), and that every rule evaluates without error.
 3. Runs every panel query of the dashboard (template variables substituted) and fails, listing
    them, on each query that errors or returns no data; checks each query variable returns values
    and each annotation query is valid PromQL.
@@ -26,17 +32,27 @@ import urllib.parse
 import urllib.request
 
 PROM, DASHBOARD = sys.argv[1].rstrip("/"), sys.argv[2]
-ALERT_TIMEOUT = float(os.environ.get("E2E_ALERT_TIMEOUT", "90"))
+ALERT_TIMEOUT = float(os.environ.get("E2E_ALERT_TIMEOUT", "150"))
 # Values for Grafana's variables: every template variable selects all ("All" = .*).
 BUILTINS = {"__rate_interval": "1m", "__interval": "30s", "__range": "5m", "__range_s": "300",
             "__interval_ms": "30000"}
 
-# (alertname, labels that must match, verified_name) waited for first, up to ALERT_TIMEOUT.
+# (alertname, labels that must match, what else to check) waited for first, all together, up to
+# ALERT_TIMEOUT. Checks: "verified_name": the label joined in; "names_template": (template_code,
+# language) whose "template_name (language)" (from chatapp_template_info) the description must
+# contain; "history": a firing seen only in the ALERTS series (resolved since) counts too.
 WAITED_FIRING = [
-    ("ChatAppPhoneNumberQualityRed", {"phone_number": "6580000003"}, "Acme Promo 🎉"),
+    ("ChatAppPhoneNumberQualityRed", {"phone_number": "6580000003"}, {"verified_name": "Acme Promo 🎉"}),
     # Health BLOCKED with error 141006 (payment method): the health collector's first round of
     # demo-retail ends some seconds after the exporter starts.
-    ("ChatAppPhoneNumberCannotSend", {"account": "demo-retail", "phone_number": "6580000003"}, "Acme Promo 🎉"),
+    ("ChatAppPhoneNumberCannotSend", {"account": "demo-retail", "phone_number": "6580000003"},
+     {"verified_name": "Acme Promo 🎉"}),
+    # Templates collector (1m with --demo): the list at start, then the detail calls spread over
+    # the round. spring_sale is RED until 120 s after the start, so the alert may have resolved
+    # by the time it is looked at.
+    ("ChatAppTemplateQualityRed", {"account": "demo-retail"},
+     {"names_template": ("spring_sale", "en"), "history": True}),
+    ("ChatAppTemplateRejected", {"account": "demo-retail"}, {"names_template": ("flash_deal", "en")}),
 ]
 # (alertname, labels that must match) the demo makes fire steadily.
 EXPECTED_FIRING = [
@@ -58,6 +74,9 @@ NEVER_FIRING = [
     # demo-retail is never throttled: none of its collectors may fail, not even before their
     # first run (chatapp_collector_success must not be 0 for a collector that has not run).
     ("ChatAppCollectorFailing", {"account": "demo-retail"}),
+    # demo-travel's templates are all approved and GREEN; the template alerts are per account.
+    ("ChatAppTemplateQualityRed", {"account": "demo-travel"}),
+    ("ChatAppTemplateRejected", {"account": "demo-travel"}),
 ]
 
 
@@ -79,34 +98,82 @@ def matching(name, labels):
             and all(a["labels"].get(k) == v for k, v in labels.items())]
 
 
+def fired_in_history(name, labels):
+    """True when Prometheus' ALERTS series shows the alert firing at some time in the past hour."""
+    selector = ",".join(['alertname="%s"' % name, 'alertstate="firing"']
+                        + ['%s="%s"' % kv for kv in sorted(labels.items())])
+    r = get("/api/v1/query", query="max_over_time(ALERTS{%s}[1h])" % selector)
+    return r.get("status") == "success" and bool(r["data"]["result"])
+
+
+def template_label(code, language):
+    """'template_name (language)' of a demo-retail template, as the alert descriptions name it."""
+    r = get("/api/v1/query", query='max by (template_name) (chatapp_template_info{account="demo-retail",'
+                                   'template_code="%s",language="%s"})' % (code, language))
+    result = r.get("data", {}).get("result", [])
+    return "%s (%s)" % (result[0]["metric"]["template_name"], language) if result else None
+
+
+def check_found(name, alert, checks):
+    """The extra checks of a WAITED_FIRING alert found firing; prints and returns whether they pass."""
+    ok = True
+    if "verified_name" in checks and alert["labels"].get("verified_name") != checks["verified_name"]:
+        print("ERROR %s: verified_name not joined: %s" % (name, alert["labels"]), file=sys.stderr)
+        ok = False
+    if "names_template" in checks:
+        label = template_label(*checks["names_template"])
+        description = alert["annotations"].get("description", "")
+        if not label or label not in description:
+            print("ERROR %s: description does not name %s (%s): %s"
+                  % (name, checks["names_template"], label, description), file=sys.stderr)
+            ok = False
+    return ok
+
+
 def wait_for_firing():
-    """Waits for every WAITED_FIRING alert, all within one ALERT_TIMEOUT."""
+    """Waits for every WAITED_FIRING alert, polling them all together, within one ALERT_TIMEOUT."""
     deadline = time.time() + ALERT_TIMEOUT
     start = time.time()
     ok = True
-    for name, labels, verified_name in WAITED_FIRING:
-        while True:
+    waiting = list(WAITED_FIRING)
+    while waiting:
+        for entry in list(waiting):
+            name, labels, checks = entry
             found = matching(name, labels)
             if found:
                 a = found[0]
                 print("%s firing after %.0fs: %s" % (name, time.time() - start, a["annotations"]["summary"]))
-                if a["labels"].get("verified_name") != verified_name:
-                    print("ERROR %s: verified_name not joined: %s" % (name, a["labels"]), file=sys.stderr)
-                    ok = False
-                break
-            if time.time() > deadline:
+                ok = check_found(name, a, checks) and ok
+                waiting.remove(entry)
+            elif checks.get("history") and fired_in_history(name, labels):
+                print("%s fired and resolved before %.0fs (ALERTS series); its annotations are not checked"
+                      % (name, time.time() - start))
+                waiting.remove(entry)
+        if not waiting:
+            break
+        if time.time() > deadline:
+            for name, labels, _ in waiting:
                 print("ERROR %s %s did not fire within %.0fs; firing: %s"
                       % (name, labels, ALERT_TIMEOUT, sorted({a["labels"]["alertname"] for a in alerts()})),
                       file=sys.stderr)
-                ok = False
-                break
-            time.sleep(1)
+            return False
+        time.sleep(1)
     return ok
 
 
 def check_collectors_succeed():
-    """Every collector of every account has succeeded at least once (waits up to ALERT_TIMEOUT)."""
-    deadline = time.time() + ALERT_TIMEOUT
+    """Every collector of every account has succeeded at least once.
+
+    Waits up to three rounds of the longest collector round (chatapp_collector_round_seconds,
+    at least its interval), and at least ALERT_TIMEOUT: a demo-travel collector whose first
+    rounds are throttled succeeds in a later one; a templates round (1m with --demo) publishes
+    its result only when its paced detail calls are done."""
+    start = time.time()
+    rounds = get("/api/v1/query", query="max(max by (account, collector) (chatapp_collector_round_seconds) "
+                                        "or max by (account, collector) (chatapp_collector_interval_seconds))")
+    longest = float(rounds["data"]["result"][0]["value"][1]) if rounds.get("data", {}).get("result") else 0
+    timeout = max(ALERT_TIMEOUT, 3 * longest)
+    deadline = start + timeout
     never = "max by (account, collector) (chatapp_collector_interval_seconds) " \
             "unless on (account, collector) chatapp_collector_last_success_timestamp_seconds"
     while True:
@@ -119,12 +186,12 @@ def check_collectors_succeed():
         names = sorted("%s/%s" % (r["metric"]["account"], r["metric"]["collector"])
                        for r in missing["data"]["result"])
         if registered["data"]["result"] and not names:
-            print("every collector succeeded at least once: %s" % ", ".join(sorted(
-                "%s/%s" % (r["metric"]["account"], r["metric"]["collector"]) for r in registered["data"]["result"])))
+            print("every collector succeeded at least once (after %.0fs more): %s" % (time.time() - start, ", ".join(sorted(
+                "%s/%s" % (r["metric"]["account"], r["metric"]["collector"]) for r in registered["data"]["result"]))))
             return True
         if time.time() > deadline:
-            print("ERROR collectors that never succeeded within %.0fs: %s"
-                  % (ALERT_TIMEOUT, ", ".join(names) or "(no chatapp_collector_interval_seconds at all)"),
+            print("ERROR collectors that never succeeded within %.0fs more: %s"
+                  % (timeout, ", ".join(names) or "(no chatapp_collector_interval_seconds at all)"),
                   file=sys.stderr)
             return False
         time.sleep(2)
