@@ -178,7 +178,7 @@ async fn landing_page(State(state): State<AppState>) -> Html<String> {
         }
     }
     if !details.is_empty() {
-        details = format!("<h2>Reported by Meta</h2>\n<ul>\n{details}</ul>\n");
+        details = format!("<h2>Needs attention</h2>\n<ul>\n{details}</ul>\n");
     }
     for (name, s) in snapshot {
         let result = result_text(&s.last_result);
