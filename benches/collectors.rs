@@ -135,6 +135,7 @@ async fn main() {
         endpoint: sim.endpoint(),
         cust_space_id: None,
         isv_code: None,
+        signature: Default::default(),
     };
     let creds = Credentials {
         access_key_id: KEY.into(),

@@ -76,6 +76,7 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
             isv_code_file: None,
             credentials: creds.clone(),
             collectors: settings.collectors.clone(),
+            signature_version: settings.signature_version,
         },
         AccountSettings {
             name: demo::TRAVEL.into(),
@@ -84,6 +85,7 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
             isv_code_file: None,
             credentials: creds,
             collectors: settings.collectors.clone(),
+            signature_version: settings.signature_version,
         },
     ];
     Ok((settings, sim))

@@ -73,6 +73,15 @@ pub struct Cli {
     #[arg(long = "api.timeout", value_name = "DURATION", default_value = "10s")]
     pub api_timeout: humantime::Duration,
 
+    /// How CAMS requests are signed: v1 (RPC, HMAC-SHA1) or v3 (ACS3-HMAC-SHA256, Alibaba's
+    /// recommended scheme). An account's `signature_version:` in the config file overrides it.
+    #[arg(
+        long = "api.signature-version",
+        value_name = "v1|v3",
+        default_value = "v1"
+    )]
+    pub api_signature_version: crate::api::SignatureVersion,
+
     /// Largest API response body accepted, in bytes.
     #[arg(long = "api.max-body-bytes", value_name = "BYTES", default_value_t = crate::api::client::DEFAULT_MAX_BODY_BYTES)]
     pub api_max_body_bytes: usize,

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::api::SignatureVersion;
 use crate::cli::Cli;
 use crate::collect::{self, REGISTRY, Schedule, TierLimits};
 use crate::credentials::{CredentialError, CredentialSource};
@@ -126,6 +127,8 @@ pub struct AccountFile {
     pub isv_code_file: Option<PathBuf>,
     /// Explicit credentials; the default credential chain when absent.
     pub credentials: Option<CredentialsFile>,
+    /// `v1` or `v3`; `--api.signature-version` when absent.
+    pub signature_version: Option<SignatureVersion>,
     /// Per-account `collectors:`, over the top-level block (a RAM policy without
     /// `cams:GetWhatsappHealthStatus` turns `health` off here).
     #[serde(default)]
@@ -157,6 +160,8 @@ pub struct Settings {
     /// The enabled collectors from flags and the top-level `collectors:` block: those of
     /// an account without a block of its own (and of the environment's account).
     pub collectors: Vec<CollectorSettings>,
+    /// `--api.signature-version`: how accounts without their own choice sign requests.
+    pub signature_version: SignatureVersion,
     /// Tier → recipients table.
     pub tier_limits: TierLimits,
     /// `--shard`.
@@ -186,6 +191,8 @@ pub struct AccountSettings {
     pub credentials: CredentialSource,
     /// The enabled collectors, in registry order.
     pub collectors: Vec<CollectorSettings>,
+    /// How its requests are signed.
+    pub signature_version: SignatureVersion,
 }
 
 /// One enabled collector of an account.
@@ -357,6 +364,7 @@ pub fn resolve(
             isv_code_file: None,
             credentials: CredentialSource::default_chain(env)?,
             collectors: collectors.clone(),
+            signature_version: cli.api_signature_version,
         });
     }
     let mut names = HashSet::new();
@@ -405,6 +413,7 @@ pub fn resolve(
             isv_code_file: a.isv_code_file,
             credentials,
             collectors: account_collectors,
+            signature_version: a.signature_version.unwrap_or(cli.api_signature_version),
         });
     }
 
@@ -430,6 +439,7 @@ pub fn resolve(
         api_rate_limit,
         rates,
         collectors,
+        signature_version: cli.api_signature_version,
         tier_limits: TierLimits::with_overrides(&file.tier_limits),
         shard: cli.shard,
         total_shards: cli.total_shards,

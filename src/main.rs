@@ -71,6 +71,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             s.accounts = accounts.clone();
             for a in &mut s.accounts {
                 a.collectors = s.collectors.clone();
+                a.signature_version = s.signature_version;
             }
             Ok(s)
         });

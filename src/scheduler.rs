@@ -252,6 +252,7 @@ async fn connect(account: &AccountSettings) -> Result<(Credentials, Target), Api
         endpoint: account.endpoint.clone(),
         cust_space_id: account.cust_space_id.clone(),
         isv_code,
+        signature: account.signature_version,
     };
     Ok((creds, target))
 }

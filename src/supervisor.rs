@@ -60,12 +60,13 @@ fn global_fingerprint(s: &Settings) -> String {
 /// One account's settings, without secrets (credentials are described, not printed).
 fn account_fingerprint(a: &AccountSettings) -> String {
     format!(
-        "{}|{:?}|{:?}|{}|{:?}",
+        "{}|{:?}|{:?}|{}|{:?}|{}",
         a.endpoint,
         a.cust_space_id,
         a.isv_code_file,
         a.credentials.describe(),
-        a.collectors
+        a.collectors,
+        a.signature_version
     )
 }
 

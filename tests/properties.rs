@@ -91,6 +91,24 @@ proptest! {
     }
 }
 
+proptest! {
+    /// V3's canonical query (cams-api.md §11): names as they are, sorted by their bytes;
+    /// values encoded per RFC 3986, one pass; `name=value` joined by `&`.
+    #[test]
+    fn v3_canonical_query_follows_the_written_rules(
+        params in prop::collection::btree_map(param_text(), param_text(), 0..8),
+    ) {
+        let mut names: Vec<&String> = params.keys().collect();
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let expected = names
+            .iter()
+            .map(|k| format!("{k}={}", reference_encode(&params[*k])))
+            .collect::<Vec<_>>()
+            .join("&");
+        prop_assert_eq!(chatapp_exporter::api::signing_v3::canonical_query(&params), expected);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Label escaping round trip
 // ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 
 use super::error::ApiError;
 use super::model::ApiResponse;
-use super::signing::{self, CommonParams};
+use super::signing::CommonParams;
 use crate::credentials::{Credentials, expose, mask_id};
 
 /// CAMS API version (cams-api.md §1).
@@ -41,6 +41,8 @@ pub struct Target {
     pub cust_space_id: Option<String>,
     /// ISV verification code, sent as `IsvCode`. A secret.
     pub isv_code: Option<SecretString>,
+    /// How requests are signed.
+    pub signature: super::SignatureVersion,
 }
 
 /// Options for [`ApiClient::new`].
@@ -114,28 +116,23 @@ impl ApiClient {
     ) -> Result<T, ApiError> {
         let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         let nonce = format!("{:032x}", rand::random::<u128>());
-        let mut params = request_params(action, target, creds, &timestamp, &nonce);
-        params.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        let signed = signing::sign("POST", &params, expose(&creds.access_key_secret));
-        let url = format!(
-            "{}/?{}",
-            target.endpoint.trim_end_matches('/'),
-            signed.query
-        );
-
-        let response = self
-            .http
-            .post(url)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        // The only place that depends on the signature version.
+        let prepared = target
+            .signature
+            .prepare(action, target, creds, extra, &timestamp, &nonce);
+        let mut request = self.http.post(&prepared.url);
+        for (name, value) in &prepared.headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         let body = self.read_body(response).await?;
-        interpret(status, &body, &signed.string_to_sign, &creds.access_key_id)
+        interpret(
+            status,
+            &body,
+            &prepared.string_to_sign,
+            &creds.access_key_id,
+        )
     }
 
     /// Reads the body chunk by chunk and stops as soon as it passes the cap, so a hostile or

@@ -245,6 +245,7 @@ pub fn account(name: &str, sim: &Simulator) -> AccountSettings {
         isv_code_file: None,
         credentials: creds(KEY_ID, SECRET, None),
         collectors: Vec::new(),
+        signature_version: Default::default(),
     }
 }
 
@@ -268,6 +269,7 @@ pub fn settings(args: &[&str], accounts: Vec<AccountSettings>) -> Settings {
     s.accounts = accounts;
     for a in &mut s.accounts {
         a.collectors = s.collectors.clone();
+        a.signature_version = s.signature_version;
     }
     s
 }
