@@ -838,7 +838,14 @@ fn hint(e: &CollectError, actions: &[&str]) -> String {
             "CAMS is not activated for this Alibaba Cloud account".into()
         }
         ErrorKind::Client if code == "SignatureDoesNotMatch" => {
-            "signature mismatch not explained by a wrong secret; please report a bug".into()
+            "the server signed a different request than ours (not a wrong secret): a proxy rewriting the query or headers, or a bug; try the other --api.signature-version and please report it".into()
+        }
+        ErrorKind::Client
+            if code == "IncompleteSignature"
+                || code.starts_with("InvalidAuthorization")
+                || code.starts_with("InvalidSignature") =>
+        {
+            "the gateway rejected the signature's form; check --api.signature-version (or the account's signature_version) and that nothing between the exporter and the endpoint strips the Authorization or x-acs-* headers".into()
         }
         ErrorKind::Client => {
             "the request was rejected; check the account configuration (endpoint, cust_space_id)".into()
