@@ -1,6 +1,8 @@
 //! A simulated CAMS API on loopback: it speaks the real wire protocol (POST `/?<signed
 //! query>`), checks every request's signature, nonce, timestamp and common parameters the
-//! way the gateway does, and answers with the real success and error documents.
+//! way the gateway does, and answers with the real success and error documents. A request
+//! with an `Authorization: ACS3-HMAC-SHA256 ...` header is verified as Signature V3 by
+//! [`v3`], an implementation of its own (not the client's signer); any other as RPC v1.
 //!
 //! It knows the operations from the collector registry ([`crate::collect::operation`]): an
 //! action no collector declares is `InvalidApi.NotFound`, a missing required parameter is
@@ -9,6 +11,7 @@
 //! ever binds loopback addresses.
 
 pub mod demo;
+pub mod v3;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -17,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::json;
@@ -37,8 +40,13 @@ pub struct SimRequest {
     pub method: String,
     /// The `Action` parameter.
     pub action: String,
-    /// All parameters except `Signature`.
+    /// All parameters except `Signature`: under v1 the whole signed query (common
+    /// parameters included); under V3 the query (and a form body's parameters), which holds
+    /// only the operation's own.
     pub params: BTreeMap<String, String>,
+    /// Which signature was verified: `"v1"` (RPC HMAC-SHA1 in the query) or `"v3"`
+    /// (`ACS3-HMAC-SHA256` in the `Authorization` header, see [`v3`]).
+    pub signature: &'static str,
 }
 
 impl SimRequest {
@@ -212,9 +220,19 @@ impl Simulator {
 async fn handle(
     State(state): State<Arc<SimState>>,
     method: Method,
+    uri: Uri,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: bytes::Bytes,
 ) -> Response {
-    let response = match verify(&state, method.as_str(), query.as_deref().unwrap_or("")) {
+    let response = match verify(
+        &state,
+        method.as_str(),
+        uri.path(),
+        query.as_deref().unwrap_or(""),
+        &headers,
+        &body,
+    ) {
         Ok(request) => {
             state
                 .log
@@ -251,8 +269,16 @@ async fn handle(
         .into_response()
 }
 
-/// The gateway's checks, in the gateway's order, with its error codes (cams-api.md §6).
-fn verify(state: &SimState, method: &str, query: &str) -> Result<SimRequest, SimResponse> {
+/// Checks the method, then verifies the request as V3 if it carries V3's headers
+/// ([`v3::is_v3`]), else as RPC v1.
+fn verify(
+    state: &SimState,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<SimRequest, SimResponse> {
     if method != "POST" && method != "GET" {
         return Err(SimResponse::error(
             400,
@@ -260,6 +286,36 @@ fn verify(state: &SimState, method: &str, query: &str) -> Result<SimRequest, Sim
             "This http method is not supported.",
         ));
     }
+    if v3::is_v3(headers) {
+        v3::verify(state, SystemTime::now(), method, path, query, headers, body)
+    } else {
+        verify_v1(state, method, query)
+    }
+}
+
+/// Records `nonce`, or fails with `SignatureNonceUsed` if it was seen among the last
+/// [`NONCES_REMEMBERED`] (v1's `SignatureNonce` and V3's `x-acs-signature-nonce` alike).
+fn remember_nonce(state: &SimState, nonce: &str) -> Result<(), SimResponse> {
+    let mut nonces = state.nonces.lock().unwrap_or_else(PoisonError::into_inner);
+    let nonce = nonce.to_owned();
+    if !nonces.0.insert(nonce.clone()) {
+        return Err(SimResponse::error(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        ));
+    }
+    nonces.1.push_back(nonce);
+    if nonces.1.len() > NONCES_REMEMBERED
+        && let Some(old) = nonces.1.pop_front()
+    {
+        nonces.0.remove(&old);
+    }
+    Ok(())
+}
+
+/// The gateway's RPC v1 checks, in the gateway's order, with its error codes (cams-api.md §6).
+fn verify_v1(state: &SimState, method: &str, query: &str) -> Result<SimRequest, SimResponse> {
     let mut params: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in signing::parse_query(query) {
         params.insert(k, v);
@@ -379,26 +435,11 @@ fn verify(state: &SimState, method: &str, query: &str) -> Result<SimRequest, Sim
             "Specified SecurityToken is invalid.",
         ));
     }
-    {
-        let mut nonces = state.nonces.lock().unwrap_or_else(PoisonError::into_inner);
-        let nonce = p("SignatureNonce").to_owned();
-        if !nonces.0.insert(nonce.clone()) {
-            return Err(SimResponse::error(
-                400,
-                "SignatureNonceUsed",
-                "Specified signature nonce was used already.",
-            ));
-        }
-        nonces.1.push_back(nonce);
-        if nonces.1.len() > NONCES_REMEMBERED
-            && let Some(old) = nonces.1.pop_front()
-        {
-            nonces.0.remove(&old);
-        }
-    }
+    remember_nonce(state, p("SignatureNonce"))?;
     Ok(SimRequest {
         method: method.to_owned(),
         action: p("Action").to_owned(),
         params,
+        signature: "v1",
     })
 }
