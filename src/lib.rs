@@ -1,17 +1,21 @@
 //! `chatapp_exporter`: a Prometheus exporter for Alibaba Cloud Chat App Message Service
 //! (CAMS), the API behind WhatsApp sending numbers.
 //!
-//! It polls `QueryChatappPhoneNumbers` and `QueryChatappBindWaba` in the background for each
-//! configured account and serves each number's status, quality rating and messaging limit as
+//! It runs a set of collectors, one per CAMS operation, in the background for each configured
+//! account (`QueryChatappPhoneNumbers`, `QueryChatappBindWaba`, `GetWhatsappHealthStatus`,
+//! `ListChatappTemplate` with `GetChatappTemplateDetail`) and serves each number's status,
+//! quality rating, messaging limit and sending health, and each template's state, as
 //! labelled gauges on `/metrics`.
 //!
 //! Module map:
 //! - [`cli`]: flags; [`config`]: the YAML file, merged and validated settings;
 //! - [`credentials`]: where AccessKeys come from (environment, files), secrets redacted;
-//! - [`api`]: the RPC v1 signer, response DTOs, HTTP client and its errors;
-//! - [`collect`]: pure conversion of DTOs into metric families, one file per operation;
-//! - [`metrics`]: the cached exposition of object families and the self-metrics registry;
-//! - [`scheduler`]: per-account background refresh, back-off and staleness;
+//! - [`api`]: the RPC v1 and V3 signers, response DTOs, HTTP client and its errors;
+//! - [`collect`]: the collectors, one file per operation (spec and families as data, pure
+//!   conversion), their registry and the context a run is given;
+//! - [`metrics`]: family vocabulary, the cached exposition per (account, collector) and the
+//!   self-metrics registry;
+//! - [`scheduler`]: per-account refresh and collector loops, back-off and staleness;
 //! - [`supervisor`]: the running account tasks, and applying a reloaded configuration;
 //! - [`ratelimit`]: the per-AccessKey token bucket that keeps us under the API quota;
 //! - [`server`]: the HTTP routes; [`app`]: wiring and graceful shutdown;

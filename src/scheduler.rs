@@ -1,7 +1,15 @@
-//! Background refresh: one task per account that calls the API on its own schedule, converts
-//! the answer and publishes it, so that /metrics never calls the API.
+//! Background collection: one task per account that runs its collectors on their schedules
+//! and publishes what they render, so that /metrics never calls the API.
 //!
-//! Rules (issue #2, exporter-conventions.md §1):
+//! An account's task runs two kinds of loop ([`crate::collect::Schedule`]): the refresh,
+//! which runs every refresh collector (`phone_numbers`, `waba`) side by side and owns
+//! `chatapp_up`; and one loop per collector with its own interval (`health`, `templates`),
+//! which starts after the first refresh, never holds a refresh permit, and re-renders when
+//! another collector of the account publishes. Both kinds share the bookkeeping of a run
+//! ([`LoopState`]: back-off, staleness, logging once per change of error) and of a
+//! collector (self metrics, landing page, publishing).
+//!
+//! Rules of the refresh (exporter-conventions.md §1):
 //! - the first refresh runs at start; later ones every `interval` plus a little jitter, at a
 //!   per-account phase so that many accounts do not all call at :00 (the second refresh at
 //!   least half an interval after the first); a task never overlaps itself, and at most
