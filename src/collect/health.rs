@@ -243,9 +243,19 @@ impl HealthState {
         nodes
     }
 
-    /// True when `node` is still one to ask about.
+    /// True when `node` is still one to ask about (the list is sorted by number).
     fn wants(&self, ctx: &Ctx<'_>, node: &Node) -> bool {
-        self.nodes(ctx).contains(node)
+        match node {
+            Node::Phone(p) => ctx.inputs.latest::<NumberList>().is_none_or(|list| {
+                list.numbers
+                    .binary_search_by(|(n, _)| n.as_str().cmp(p.as_str()))
+                    .is_ok_and(|i| list.numbers[i].1.as_deref() != Some("DELETED"))
+            }),
+            Node::Waba(w) => ctx
+                .inputs
+                .latest::<BoundWaba>()
+                .is_none_or(|b| b.id.as_ref() == Some(w)),
+        }
     }
 
     fn record(&mut self, node: &Node, health: HealthStatus) {
@@ -392,18 +402,8 @@ fn convert(
     (families, unknown, details)
 }
 
-/// `s` cut to [`MAX_DESCRIPTION_CHARS`], with an ellipsis when cut; control characters
-/// become spaces.
 fn shorten(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_DESCRIPTION_CHARS)
-        .collect();
-    if s.chars().count() > MAX_DESCRIPTION_CHARS {
-        out.push('…');
-    }
-    out
+    super::shorten(s, MAX_DESCRIPTION_CHARS)
 }
 
 #[cfg(test)]

@@ -274,6 +274,20 @@ pub fn render_account(
     Ok((exposition, report))
 }
 
+/// Free text for the landing page or a description label: control characters become
+/// spaces, and text longer than `max` characters is cut with an ellipsis.
+pub fn shorten(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
 /// Returns the non-empty, trimmed value of an optional API field.
 pub fn non_empty(v: &Option<Text>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())

@@ -461,16 +461,7 @@ pub fn parse_time(raw: &str) -> Option<f64> {
 }
 
 fn shorten(s: &str) -> String {
-    const MAX: usize = 300;
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if s.chars().count() > MAX {
-        out.push('…');
-    }
-    out
+    super::shorten(s, 300)
 }
 
 impl TemplatesState {

@@ -384,6 +384,20 @@ impl TestApp {
     }
 }
 
+/// The most of `times` (sorted) that fall in any closed window of length `window`: a
+/// client-side limit of R/s with a burst of R admits at most 2R in a closed 1 s window.
+pub fn most_in_any_window(times: &[Duration], window: Duration) -> usize {
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|u| **u <= times[i] + window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Waits until `cond` holds, at most [`WAIT`], checking every 10 ms.
 pub async fn wait_until(what: &str, cond: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
