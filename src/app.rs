@@ -206,7 +206,7 @@ async fn reload(
     {
         warn!("--web.* flags cannot change at reload; restart the exporter to apply them");
     }
-    supervisor.apply(&new).map_err(|e| e.to_string())
+    supervisor.apply(&new).await.map_err(|e| e.to_string())
 }
 
 /// SIGHUP as a stream; a receiver that never fires where signals are unavailable.

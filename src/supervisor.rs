@@ -25,6 +25,16 @@ struct Running {
     handle: JoinHandle<()>,
 }
 
+impl Running {
+    /// Stops the task at once (a refresh in flight is abandoned) and waits until it has
+    /// ended, so that it can publish nothing afterwards.
+    async fn stop_and_wait(self) {
+        let _ = self.stop.send(true);
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+}
+
 /// Owns the refresh tasks.
 pub struct Supervisor {
     store: Arc<ExpositionStore>,
@@ -88,12 +98,12 @@ impl Supervisor {
             global: global_fingerprint(settings),
             tasks: BTreeMap::new(),
         };
-        sup.spawn_changed(settings, true);
+        sup.spawn_initial(settings);
         Ok(sup)
     }
 
     /// Applies a new configuration; see the module documentation.
-    pub fn apply(&mut self, settings: &Settings) -> Result<(), ApiError> {
+    pub async fn apply(&mut self, settings: &Settings) -> Result<(), ApiError> {
         let global = global_fingerprint(settings);
         let restart_all = global != self.global;
         if restart_all {
@@ -115,19 +125,20 @@ impl Supervisor {
             .collect();
         for name in removed {
             if let Some(t) = self.tasks.remove(&name) {
-                let _ = t.stop.send(true);
-                t.handle.abort();
+                t.stop_and_wait().await;
             }
+            // Only now: a task caught mid-refresh could otherwise publish after the
+            // clearing and bring the removed account's series back.
             self.store.remove_account(&name);
             self.metrics.remove_account(&name);
             self.status.remove(&name);
             info!(account = %name, "account removed by reload");
         }
-        self.spawn_changed(settings, restart_all);
+        self.spawn_changed(settings, restart_all).await;
         Ok(())
     }
 
-    fn spawn_changed(&mut self, settings: &Settings, all: bool) {
+    async fn spawn_changed(&mut self, settings: &Settings, all: bool) {
         let n = settings.accounts.len().max(1) as u32;
         for (i, account) in settings.accounts.iter().enumerate() {
             let fingerprint = account_fingerprint(account);
@@ -139,8 +150,9 @@ impl Supervisor {
                 continue;
             }
             if let Some(old) = self.tasks.remove(&account.name) {
-                let _ = old.stop.send(true);
-                old.handle.abort();
+                // Stopped before its successor starts, so that the two never publish
+                // out of order.
+                old.stop_and_wait().await;
                 let reason = if unchanged {
                     "global refresh or API settings"
                 } else {
@@ -148,27 +160,42 @@ impl Supervisor {
                 };
                 info!(account = %account.name, reason, "settings changed; restarting the account's refresh");
             }
-            let (stop, stop_rx) = watch::channel(false);
-            let phase = self.shared.interval * i as u32 / n;
-            let handle = scheduler::spawn_account(&self.shared, account, phase, stop_rx);
-            self.tasks.insert(
-                account.name.clone(),
-                Running {
-                    fingerprint,
-                    stop,
-                    handle,
-                },
-            );
+            self.spawn(account, self.shared.interval * i as u32 / n, fingerprint);
         }
+    }
+
+    /// Starts every account of a first configuration.
+    fn spawn_initial(&mut self, settings: &Settings) {
+        let n = settings.accounts.len().max(1) as u32;
+        for (i, account) in settings.accounts.iter().enumerate() {
+            let phase = self.shared.interval * i as u32 / n;
+            self.spawn(account, phase, account_fingerprint(account));
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        account: &AccountSettings,
+        phase: std::time::Duration,
+        fingerprint: String,
+    ) {
+        let (stop, stop_rx) = watch::channel(false);
+        let handle = scheduler::spawn_account(&self.shared, account, phase, stop_rx);
+        self.tasks.insert(
+            account.name.clone(),
+            Running {
+                fingerprint,
+                stop,
+                handle,
+            },
+        );
     }
 
     /// Stops every task at once: a refresh still in flight is abandoned, since its result
     /// would not be served any more (shutdown must not wait on a hung API).
     pub async fn shutdown(self) {
         for (_, t) in self.tasks {
-            let _ = t.stop.send(true);
-            t.handle.abort();
-            let _ = t.handle.await;
+            t.stop_and_wait().await;
         }
     }
 }

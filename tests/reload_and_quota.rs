@@ -184,6 +184,62 @@ async fn reload_adds_and_removes_accounts_and_keeps_running_on_a_bad_file() {
     app.stop().await;
 }
 
+/// A reload that removes an account while its refresh is in flight: the account's task is
+/// stopped and waited for before its series are cleared, so a refresh that was on its way
+/// can never publish them again.
+#[tokio::test]
+async fn a_removed_account_stays_gone_when_its_refresh_was_in_flight() {
+    let script = Script::full();
+    let sim = start_sim(&script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("ak_secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(
+        &file,
+        config_text(&sim.endpoint(), &secret, &["shop-a", "shop-b"]),
+    )
+    .unwrap();
+    let app = ReloadApp::start(&file, &[]).await;
+    app.wait_for("both up", |s| {
+        up(s, "shop-a") == Some(1.0) && up(s, "shop-b") == Some(1.0)
+    })
+    .await;
+
+    // From now on every answer takes 800 ms: the next refreshes are in flight when the
+    // reload removes shop-a.
+    let slow = |op| {
+        let body = if op == OP_PHONE_NUMBERS {
+            fixture("query-chatapp-phone-numbers.full.json")
+        } else {
+            fixture("query-chatapp-bind-waba.full.json")
+        };
+        chatapp_exporter::sim::SimResponse::ok(body).delayed(Duration::from_millis(800))
+    };
+    script.set(OP_PHONE_NUMBERS, slow(OP_PHONE_NUMBERS));
+    script.set(OP_BIND_WABA, slow(OP_BIND_WABA));
+    let before = script.count();
+    common::wait_until("a slow refresh in flight", || script.count() > before).await;
+    std::fs::write(&file, config_text(&sim.endpoint(), &secret, &["shop-b"])).unwrap();
+    assert_eq!(app.reload().await.0, 200);
+
+    // Well past the answers that were in flight: shop-a never comes back.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
+    while tokio::time::Instant::now() < deadline {
+        let s = app.scrape().await;
+        assert!(
+            s.samples
+                .iter()
+                .all(|x| x.labels.get("account").map(String::as_str) != Some("shop-a")),
+            "shop-a's series came back after its removal:\n{}",
+            s.text
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(up(&app.scrape().await, "shop-b"), Some(1.0));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn accounts_sharing_a_key_share_its_rate_limit() {
     // Eight accounts sign with the same key; at 2 requests/s per key and API the simulator

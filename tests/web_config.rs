@@ -532,7 +532,7 @@ async fn basic_auth_missing_wrong_right() {
 async fn basic_auth_cache_skips_bcrypt_on_repeat() {
     let hash = bcrypt::hash(PASSWORD, 4).unwrap();
     let users = BTreeMap::from([("alice".to_owned(), SecretString::from(hash))]);
-    let auth = BasicAuth::new(users).unwrap();
+    let auth = BasicAuth::new(users).unwrap().unwrap();
     let header = |u: &str, p: &str| {
         use base64::Engine as _;
         let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));

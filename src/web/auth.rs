@@ -42,21 +42,30 @@ impl fmt::Debug for BasicAuth {
 }
 
 impl BasicAuth {
-    /// `None` when there are no users (no authentication).
-    pub fn new(users: BTreeMap<String, SecretString>) -> Option<BasicAuth> {
+    /// `None` when there are no users (no authentication). Fails only when the system's
+    /// random generator does (the cache key must be unpredictable): a reload then keeps the
+    /// running configuration, as for any other bad web config, instead of panicking in the
+    /// request path that noticed the change.
+    pub fn new(
+        users: BTreeMap<String, SecretString>,
+    ) -> Result<Option<BasicAuth>, super::WebConfigError> {
         if users.is_empty() {
-            return None;
+            return Ok(None);
         }
         let rng = ring::rand::SystemRandom::new();
-        let cache_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng)
-            .expect("the system random generator works");
-        Some(BasicAuth {
+        let cache_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).map_err(|_| {
+            super::WebConfigError::new(
+                "basic_auth_users",
+                "the system random generator failed; cannot key the verification cache",
+            )
+        })?;
+        Ok(Some(BasicAuth {
             users,
             cache: Mutex::new(HashMap::new()),
             cache_key,
             bcrypt_lock: tokio::sync::Mutex::new(()),
             bcrypt_runs: AtomicU64::new(0),
-        })
+        }))
     }
 
     /// How many bcrypt verifications ran (cache misses); for tests and debugging.

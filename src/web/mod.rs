@@ -166,7 +166,7 @@ impl Active {
             .transpose()?;
         Ok(Active {
             tls,
-            auth: BasicAuth::new(spec.users.clone()).map(Arc::new),
+            auth: BasicAuth::new(spec.users.clone())?.map(Arc::new),
             headers: spec.headers.clone(),
         })
     }
