@@ -21,6 +21,8 @@ use crate::scheduler::{self, Shared, StatusBoard};
 
 struct Running {
     fingerprint: String,
+    /// Its enabled collectors, whose series a reload that disables one must remove.
+    collectors: Vec<&'static str>,
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
@@ -152,7 +154,19 @@ impl Supervisor {
             if let Some(old) = self.tasks.remove(&account.name) {
                 // Stopped before its successor starts, so that the two never publish
                 // out of order.
+                let dropped: Vec<&str> = old
+                    .collectors
+                    .iter()
+                    .copied()
+                    .filter(|c| !account.collectors.iter().any(|n| n.name == *c))
+                    .collect();
                 old.stop_and_wait().await;
+                // A collector switched off takes its series with it.
+                for collector in dropped {
+                    self.store.set(&account.name, collector, None);
+                    self.metrics.remove_collector(&account.name, collector);
+                    info!(account = %account.name, collector, "collector disabled by reload");
+                }
                 let reason = if unchanged {
                     "global refresh or API settings"
                 } else {
@@ -185,6 +199,7 @@ impl Supervisor {
             account.name.clone(),
             Running {
                 fingerprint,
+                collectors: account.collectors.iter().map(|c| c.name).collect(),
                 stop,
                 handle,
             },

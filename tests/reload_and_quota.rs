@@ -184,6 +184,49 @@ async fn reload_adds_and_removes_accounts_and_keeps_running_on_a_bad_file() {
     app.stop().await;
 }
 
+/// A reload that switches a collector off for an account removes every series of that
+/// collector, and leaves the refresh's alone.
+#[tokio::test]
+async fn a_collector_switched_off_by_reload_takes_its_series_with_it() {
+    let script = Script::full();
+    let sim = start_sim(&script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("ak_secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let file = dir.path().join("config.yaml");
+    let text = config_text(&sim.endpoint(), &secret, &["shop-a"]);
+    std::fs::write(&file, &text).unwrap();
+    let app = ReloadApp::start(&file, &[]).await;
+    let health = [("account", "shop-a"), ("collector", "health")];
+    app.wait_for("the health collector registered", |s| {
+        s.value("chatapp_collector_interval_seconds", &health) == Some(600.0)
+            && up(s, "shop-a") == Some(1.0)
+    })
+    .await;
+    std::fs::write(
+        &file,
+        format!("collectors: {{health: {{enabled: false}}}}\n{text}"),
+    )
+    .unwrap();
+    assert_eq!(app.reload().await.0, 200);
+    app.wait_for("health's series gone", |s| {
+        s.samples
+            .iter()
+            .all(|x| x.labels.get("collector").map(String::as_str) != Some("health"))
+    })
+    .await;
+    let s = app.scrape().await;
+    assert!(
+        s.value(
+            "chatapp_collector_success",
+            &[("account", "shop-a"), ("collector", "waba")]
+        )
+        .is_some()
+    );
+    assert_eq!(up(&s, "shop-a"), Some(1.0));
+    app.stop().await;
+}
+
 /// A reload that removes an account while its refresh is in flight: the account's task is
 /// stopped and waited for before its series are cleared, so a refresh that was on its way
 /// can never publish them again.

@@ -399,6 +399,17 @@ impl SelfMetrics {
         self.changed();
     }
 
+    /// Removes the series of a collector that a reload switched off for `account`.
+    pub fn remove_collector(&self, account: &str, collector: &str) {
+        for vec in self.collector_vecs() {
+            let _ = vec.remove_label_values(&[account, collector]);
+        }
+        if let Some(series) = self.lock_series().get_mut(account) {
+            series.collectors.remove(collector);
+        }
+        self.changed();
+    }
+
     /// Records the outcome of one run of a collector.
     pub fn collector_done(
         &self,
