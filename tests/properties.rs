@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
+use chatapp_exporter::api::model::{
+    BindWabaResponse, HealthStatusResponse, PhoneNumbersResponse, TemplateDetailResponse,
+    TemplateListResponse,
+};
 use chatapp_exporter::api::signing;
 use chatapp_exporter::collect::{self, FamilyDef, TierLimits, phone_numbers};
 use proptest::prelude::*;
@@ -238,6 +241,12 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         Just("VerifiedName".to_owned()),
         Just("Data".to_owned()),
         Just("Id".to_owned()),
+        Just("CanSendMessage".to_owned()),
+        Just("Entities".to_owned()),
+        Just("Errors".to_owned()),
+        Just("ListTemplate".to_owned()),
+        Just("Total".to_owned()),
+        Just("QualityScore".to_owned()),
         "[A-Za-z]{1,8}",
     ];
     let leaf = prop_oneof![
@@ -259,7 +268,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
-/// Decodes both operations and converts what decodes, as the scheduler would.
+/// Decodes every operation's answer and converts the phone numbers, as a refresh would.
 fn decode_everything(status: u16, body: &[u8]) {
     if let Ok(r) = interpret::<PhoneNumbersResponse>(status, body, "sts", "LTAI-test") {
         let (families, _report) =
@@ -270,6 +279,9 @@ fn decode_everything(status: u16, body: &[u8]) {
         parse_label_values(&String::from_utf8(out).unwrap()).expect("valid exposition");
     }
     let _ = interpret::<BindWabaResponse>(status, body, "sts", "LTAI-test");
+    let _ = interpret::<HealthStatusResponse>(status, body, "sts", "LTAI-test");
+    let _ = interpret::<TemplateListResponse>(status, body, "sts", "LTAI-test");
+    let _ = interpret::<TemplateDetailResponse>(status, body, "sts", "LTAI-test");
 }
 
 proptest! {
