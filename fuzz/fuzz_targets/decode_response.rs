@@ -1,9 +1,13 @@
-//! CAMS response decoding: any body, for both operations, must give a DTO or an error, and
-//! whatever decodes must convert into families the text encoder accepts. Never a panic.
+//! CAMS response decoding: any body, for every operation, must give a DTO or an error, and
+//! whatever the phone-number and WABA DTOs hold must convert into families the text encoder
+//! accepts. Never a panic.
 #![no_main]
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
+use chatapp_exporter::api::model::{
+    BindWabaResponse, HealthStatusResponse, PhoneNumbersResponse, TemplateDetailResponse,
+    TemplateListResponse,
+};
 use chatapp_exporter::collect::{TierLimits, phone_numbers, waba};
 use libfuzzer_sys::fuzz_target;
 
@@ -27,4 +31,7 @@ fuzz_target!(|data: &[u8]| {
         prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &families, &mut out)
             .expect("converted families encode");
     }
+    let _ = interpret::<HealthStatusResponse>(status, body, "sts", "LTAI-fuzz");
+    let _ = interpret::<TemplateListResponse>(status, body, "sts", "LTAI-fuzz");
+    let _ = interpret::<TemplateDetailResponse>(status, body, "sts", "LTAI-fuzz");
 });
