@@ -27,6 +27,16 @@ fn config_text(sim_endpoint: &str, secret_file: &Path, accounts: &[&str]) -> Str
     s
 }
 
+/// A temporary directory with the AccessKey secret file, and the path of the config file
+/// to write there.
+fn config_files() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("ak_secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let file = dir.path().join("config.yaml");
+    (dir, secret, file)
+}
+
 struct ReloadApp {
     base: String,
     stop: Option<oneshot::Sender<()>>,
@@ -122,10 +132,7 @@ fn up(s: &common::exposition::Scrape, account: &str) -> Option<f64> {
 async fn reload_adds_and_removes_accounts_and_keeps_running_on_a_bad_file() {
     let script = Script::full();
     let sim = start_sim(&script).await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("ak_secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let file = dir.path().join("config.yaml");
+    let (_dir, secret, file) = config_files();
     std::fs::write(&file, config_text(&sim.endpoint(), &secret, &["shop-a"])).unwrap();
 
     let app = ReloadApp::start(&file, &[]).await;
@@ -190,10 +197,7 @@ async fn reload_adds_and_removes_accounts_and_keeps_running_on_a_bad_file() {
 async fn a_collector_switched_off_by_reload_takes_its_series_with_it() {
     let script = Script::full();
     let sim = start_sim(&script).await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("ak_secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let file = dir.path().join("config.yaml");
+    let (_dir, secret, file) = config_files();
     let text = config_text(&sim.endpoint(), &secret, &["shop-a"]);
     std::fs::write(&file, &text).unwrap();
     let app = ReloadApp::start(&file, &[]).await;
@@ -234,10 +238,7 @@ async fn a_collector_switched_off_by_reload_takes_its_series_with_it() {
 async fn a_removed_account_stays_gone_when_its_refresh_was_in_flight() {
     let script = Script::full();
     let sim = start_sim(&script).await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("ak_secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let file = dir.path().join("config.yaml");
+    let (_dir, secret, file) = config_files();
     std::fs::write(
         &file,
         config_text(&sim.endpoint(), &secret, &["shop-a", "shop-b"]),
@@ -290,10 +291,7 @@ async fn accounts_sharing_a_key_share_its_rate_limit() {
     // per API per second.
     let script = Script::full();
     let sim = start_sim(&script).await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("ak_secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let file = dir.path().join("config.yaml");
+    let (_dir, secret, file) = config_files();
     let names: Vec<String> = (0..8).map(|i| format!("isv-{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     std::fs::write(&file, config_text(&sim.endpoint(), &secret, &names)).unwrap();

@@ -23,6 +23,18 @@ pub enum ErrorKind {
     Decode,
 }
 
+impl ErrorKind {
+    /// True for failures that every further call of the same round would meet too
+    /// (throttling, credentials, an outage): a paced round stops at the first of them. A
+    /// rejected or garbled answer about one node costs only that node.
+    pub fn stops_round(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Throttled | ErrorKind::Auth | ErrorKind::Transient
+        )
+    }
+}
+
 /// A failed CAMS call.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

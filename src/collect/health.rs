@@ -26,7 +26,6 @@ use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
     StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty, push_state_set,
 };
-use crate::api::ErrorKind;
 use crate::api::client::OP_HEALTH_STATUS;
 use crate::api::model::{HealthStatus, HealthStatusResponse, Text};
 use crate::metrics::AccountExposition;
@@ -178,10 +177,7 @@ impl Collector for Health {
                     }
                 }
                 Err(e) => {
-                    let stop = matches!(
-                        e.kind(),
-                        ErrorKind::Throttled | ErrorKind::Auth | ErrorKind::Transient
-                    );
+                    let stop = e.kind().stops_round();
                     tracing::debug!(node = %id, code = %e.code_label(), "health call failed");
                     failure.get_or_insert(e.into());
                     // Throttling, credentials and outages affect every call: stop the

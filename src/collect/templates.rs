@@ -239,10 +239,7 @@ pub async fn run(
                 }
             }
             Err(e) => {
-                let stop = matches!(
-                    e.kind(),
-                    ErrorKind::Throttled | ErrorKind::Auth | ErrorKind::Transient
-                );
+                let stop = e.kind().stops_round();
                 failure.get_or_insert(e.into());
                 // A detail that fails keeps the template's list data and its last detail.
                 if stop {
