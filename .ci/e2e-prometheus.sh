@@ -2,8 +2,10 @@
 # End to end: the exporter's --demo scraped by a real Prometheus (Debian's `prometheus`) with
 # the shipped alert rules, then the dashboard's queries against it.
 #
-#   bash .ci/e2e-prometheus.sh target/release/chatapp_exporter
+#   bash .ci/e2e-prometheus.sh target/release/chatapp_exporter [EXPORTER_ARGS...]
+#   bash .ci/e2e-prometheus.sh target/release/chatapp_exporter --metrics.enum=current
 #
+# Arguments after BINARY are passed to the exporter after --demo and its listen address.
 # 1. starts BINARY --demo on a free loopback port;
 # 2. starts Prometheus on loopback with a temp TSDB, scraping it every 2s (job "chatapp") and
 #    evaluating a test copy of deploy/prometheus/alerts.yml every 2s with every `for:` cut to 10s;
@@ -16,7 +18,9 @@
 # Everything started here is stopped on exit. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:?usage: $0 BINARY}
+bin=${1:?usage: $0 BINARY [EXPORTER_ARGS...]}
+shift
+exporter_args=("$@")
 [ -x "$bin" ] || { echo "not executable: $bin"; exit 1; }
 command -v prometheus >/dev/null || { echo "prometheus not installed (apt-get install prometheus)"; exit 1; }
 python3 -c 'import yaml' 2>/dev/null || { echo "PyYAML missing (pip install PyYAML)"; exit 1; }
@@ -49,10 +53,10 @@ wait_http() { # wait_http URL SECONDS
 }
 
 exporter_port=$(free_port)
-"$bin" --demo --web.listen-address="127.0.0.1:$exporter_port" >"$tmp/exporter.log" 2>&1 &
+"$bin" --demo --web.listen-address="127.0.0.1:$exporter_port" "${exporter_args[@]}" >"$tmp/exporter.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$exporter_port/-/ready" 20
-echo "exporter --demo ready on 127.0.0.1:$exporter_port"
+echo "exporter --demo ${exporter_args[*]} ready on 127.0.0.1:$exporter_port"
 
 # Test copy of the rules: identical except that every `for:` is 10s.
 python3 - deploy/prometheus/alerts.yml "$tmp/alerts.yml" <<'EOF'
@@ -90,4 +94,4 @@ wait_http "http://127.0.0.1:$prom_port/-/ready" 30
 echo "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') ready on 127.0.0.1:$prom_port"
 
 python3 .ci/ops/e2e-check.py "http://127.0.0.1:$prom_port" dashboards/chatapp-overview.json
-echo "e2e-prometheus: OK"
+echo "e2e-prometheus: OK (exporter arguments: ${exporter_args[*]:-none})"

@@ -66,7 +66,15 @@ check_rules() {
   promtool check rules deploy/prometheus/alerts.yml
 }
 check_rule_tests() {
+  # Both --metrics.enum modes: the tests are written for `all` (every StateSet state, 0 or 1);
+  # current-mode-tests.py derives the `current` variant (0 = absent) into a temp dir.
+  echo "--metrics.enum=all:"
   promtool test rules deploy/prometheus/alerts.test.yml
+  tmp=$(mktemp -d) # not local: the EXIT trap needs it
+  trap 'rm -rf "$tmp"' EXIT
+  python3 "$OPS/current-mode-tests.py" deploy/prometheus/alerts.test.yml "$tmp/alerts.current.test.yml"
+  echo "--metrics.enum=current:"
+  promtool test rules "$tmp/alerts.current.test.yml"
 }
 check_rule_conventions() {
   python3 "$OPS/check_rules.py"
@@ -242,7 +250,7 @@ EOF
 
 CHECKS=(
   "promtool check rules:check_rules"
-  "promtool test rules:check_rule_tests"
+  "promtool test rules (--metrics.enum all and current):check_rule_tests"
   "rule conventions (severity, annotations, runbook anchors, test coverage):check_rule_conventions"
   "PrometheusRule in sync with alerts.yml:check_prometheusrule_in_sync"
   "promtool check config:check_prometheus_configs"
