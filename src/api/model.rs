@@ -49,8 +49,6 @@ pub trait ApiResponse: serde::de::DeserializeOwned {
     fn code(&self) -> Option<&str>;
     /// The `Success` field.
     fn success(&self) -> Option<bool>;
-    /// The `RequestId` field.
-    fn request_id(&self) -> Option<&str>;
 }
 
 macro_rules! impl_api_response {
@@ -61,9 +59,6 @@ macro_rules! impl_api_response {
             }
             fn success(&self) -> Option<bool> {
                 self.success
-            }
-            fn request_id(&self) -> Option<&str> {
-                self.request_id.as_deref()
             }
         }
     };

@@ -335,20 +335,6 @@ fn sts_endpoint(
 }
 
 impl CredentialsConfig {
-    /// The `type` as written in YAML.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            CredentialsConfig::AccessKey { .. } => "access_key",
-            CredentialsConfig::Sts { .. } => "sts",
-            CredentialsConfig::RamRoleArn { .. } => "ram_role_arn",
-            CredentialsConfig::OidcRoleArn { .. } => "oidc_role_arn",
-            CredentialsConfig::EcsRamRole { .. } => "ecs_ram_role",
-            CredentialsConfig::Profile { .. } => "profile",
-            CredentialsConfig::Uri { .. } => "uri",
-            CredentialsConfig::Default => "default",
-        }
-    }
-
     /// Resolves relative file paths against `dir` (the config file's directory).
     pub fn make_paths_relative_to(&mut self, dir: &Path) {
         let fix = |p: &mut PathBuf| {

@@ -23,7 +23,7 @@
 //! warning) until the file is fixed.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -375,11 +375,6 @@ impl ProfileSource {
                 "unsupported type {other:?} (supported: access_key, ecs_ram_role, ram_role_arn, oidc_role_arn)"
             )),
         }
-    }
-
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
