@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chatapp_exporter::api::client::interpret;
 use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
 use chatapp_exporter::collect::{TierLimits, phone_numbers, waba};
-use chatapp_exporter::metrics::{AccountExposition, ExpositionStore};
+use chatapp_exporter::metrics::{AccountExposition, EnumMode, ExpositionStore};
 use common::{NOTE, WABA, body, refresh};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -32,9 +32,15 @@ fn refresh_proto(store: &ExpositionStore, numbers: &[u8], bound: &[u8], tiers: &
     let numbers: PhoneNumbersResponse = interpret(200, numbers, "", "").unwrap();
     let bound: BindWabaResponse = interpret(200, bound, "", "").unwrap();
     let (mut families, report) =
-        phone_numbers::convert("shop-a", &numbers.phone_numbers, tiers, NOTE);
+        phone_numbers::convert("shop-a", &numbers.phone_numbers, tiers, NOTE, EnumMode::All);
     let mut unknown = report.unknown;
-    families.extend(waba::convert("shop-a", &bound.data, NOTE, &mut unknown));
+    families.extend(waba::convert(
+        "shop-a",
+        &bound.data,
+        NOTE,
+        EnumMode::All,
+        &mut unknown,
+    ));
     let exposition = AccountExposition::render(&families).unwrap();
     store.set("shop-a", "phone_numbers", Some(Arc::new(exposition)));
 }

@@ -124,9 +124,14 @@ pub async fn run_with_web(
     loader: Option<SettingsLoader>,
     web: crate::web::WebSettings,
 ) -> anyhow::Result<()> {
-    let metrics = Arc::new(SelfMetrics::new(settings.refresh_interval)?);
+    let metrics = Arc::new(
+        SelfMetrics::new(settings.refresh_interval)?.with_filter(settings.metrics_filter.clone()),
+    );
     metrics.config_reloaded(true);
-    let store = Arc::new(ExpositionStore::new(crate::collect::family_order()));
+    let store = Arc::new(ExpositionStore::new(
+        crate::collect::family_order(),
+        settings.metrics_filter.clone(),
+    ));
     let status = Arc::new(StatusBoard::default());
     let mut supervisor =
         Supervisor::start(&settings, store.clone(), metrics.clone(), status.clone())?;

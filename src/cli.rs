@@ -52,6 +52,34 @@ pub struct Cli {
     #[arg(long = "config.check")]
     pub config_check: bool,
 
+    /// Run every enabled collector of every account once, print the result and exit (0: every
+    /// account succeeded, 1: one failed, 2: configuration error). Opens no listener.
+    #[arg(long = "once")]
+    pub once: bool,
+
+    /// Output of --once: a table of numbers and accounts, the same as a JSON document, or the
+    /// exposition text /metrics would serve (without the process metrics), e.g. for
+    /// node_exporter's textfile collector.
+    #[arg(long = "once.format", value_enum, default_value_t = OnceFormat::Table, requires = "once")]
+    pub once_format: OnceFormat,
+
+    /// StateSet families (status, quality rating, tier, ...): `all` emits every known state
+    /// (1 for the current one, 0 for the others); `current` only the current state's series.
+    /// Every shipped alert and dashboard query works with both.
+    #[arg(long = "metrics.enum", value_enum, value_name = "all|current", default_value_t = crate::metrics::EnumMode::All)]
+    pub metrics_enum: crate::metrics::EnumMode,
+
+    /// Expose only the metric families whose name matches one of these regular expressions
+    /// (anchored; repeatable). Default: every family.
+    #[arg(long = "metrics.allowlist", value_name = "REGEX")]
+    pub metrics_allowlist: Vec<String>,
+
+    /// Do not expose the metric families whose name matches one of these regular expressions
+    /// (anchored; repeatable; applied after the allowlist). Denying a self metric the shipped
+    /// alert rules need is refused.
+    #[arg(long = "metrics.denylist", value_name = "REGEX")]
+    pub metrics_denylist: Vec<String>,
+
     /// Interval between refreshes of each account [default: 60s; 15s with --demo].
     #[arg(long = "refresh.interval", value_name = "DURATION")]
     pub refresh_interval: Option<humantime::Duration>,
@@ -118,6 +146,17 @@ pub struct Cli {
     /// `--collector.<name>`, `--no-collector.<name>`, `--collector.<name>.interval`.
     #[command(flatten)]
     pub collectors: CollectorFlags,
+}
+
+/// `--once.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnceFormat {
+    /// One line per number, then one per account, for a person.
+    Table,
+    /// The same as one JSON document, for scripts.
+    Json,
+    /// The Prometheus text exposition.
+    Prom,
 }
 
 /// The collector flags, generated from [`crate::collect::REGISTRY`] as node_exporter

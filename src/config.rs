@@ -18,6 +18,7 @@ use crate::api::SignatureVersion;
 use crate::cli::Cli;
 use crate::collect::{self, REGISTRY, Schedule, TierLimits};
 use crate::credentials::{CredentialError, CredentialSource};
+use crate::metrics::{EnumMode, FamilyFilter};
 use crate::ratelimit::Rates;
 
 /// Default `--refresh.interval`.
@@ -164,6 +165,10 @@ pub struct Settings {
     pub signature_version: SignatureVersion,
     /// Tier → recipients table.
     pub tier_limits: TierLimits,
+    /// `--metrics.enum`.
+    pub enum_mode: EnumMode,
+    /// `--metrics.allowlist` and `--metrics.denylist`.
+    pub metrics_filter: FamilyFilter,
     /// `--shard`.
     pub shard: u32,
     /// `--total-shards`.
@@ -441,12 +446,43 @@ pub fn resolve(
         collectors,
         signature_version: cli.api_signature_version,
         tier_limits: TierLimits::with_overrides(&file.tier_limits),
+        enum_mode: cli.metrics_enum,
+        metrics_filter: metrics_filter(cli)?,
         shard: cli.shard,
         total_shards: cli.total_shards,
         other_shards_accounts: configured - accounts.len(),
         accounts,
         config_file: cli.config_file.clone(),
     })
+}
+
+/// `--metrics.allowlist`/`--metrics.denylist`, refused when it drops a self metric a shipped
+/// alert rule reads (the rule would silently stop working); dropping an object family the
+/// rules read is the operator's choice and only warned about.
+fn metrics_filter(cli: &Cli) -> Result<FamilyFilter, ConfigError> {
+    let filter = FamilyFilter::new(&cli.metrics_allowlist, &cli.metrics_denylist).map_err(|e| {
+        invalid(
+            format!("--metrics.{}", e.list),
+            format!(
+                "{:?} is not a valid regular expression: {}",
+                e.pattern, e.source
+            ),
+        )
+    })?;
+    let object = |name: &str| crate::collect::all_families().any(|f| f.name == name);
+    let broken = filter.breaks_shipped_rules();
+    if let Some((rule, family)) = broken.iter().find(|(_, f)| !object(f)) {
+        return Err(invalid(
+            "--metrics.allowlist/--metrics.denylist",
+            format!(
+                "drops {family}, which the shipped alert rule {rule} needs (deploy/prometheus/alerts.yml); keep it exposed"
+            ),
+        ));
+    }
+    for (rule, family) in broken {
+        tracing::warn!(%rule, %family, "the metrics filter drops a family this shipped alert rule reads; the rule will not fire");
+    }
+    Ok(filter)
 }
 
 /// The enabled collectors for one account: an explicit flag wins over the account's
@@ -603,6 +639,15 @@ impl Settings {
                     let _ = writeln!(s, "    {}: {rate}/s", op.action);
                 }
             }
+        }
+        if self.enum_mode != EnumMode::All {
+            let _ = writeln!(
+                s,
+                "  metrics enum:     current (only the current state's series)"
+            );
+        }
+        if !self.metrics_filter.is_empty() {
+            let _ = writeln!(s, "  metrics filter:   {}", self.metrics_filter.describe());
         }
         if self.total_shards > 1 {
             let _ = writeln!(

@@ -36,6 +36,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod credentials;
+pub mod fleet;
 pub mod metrics;
 pub mod ratelimit;
 pub mod scheduler;

@@ -41,7 +41,7 @@ use crate::collect::{
 };
 use crate::config::{AccountSettings, CollectorSettings, Settings};
 use crate::credentials::{Credentials, read_secret_file};
-use crate::metrics::{ExpositionStore, SelfMetrics};
+use crate::metrics::{EnumMode, ExpositionStore, SelfMetrics};
 use crate::ratelimit::{KeyedLimits, Rates};
 
 /// Refreshes running at the same time, across all accounts.
@@ -77,6 +77,8 @@ pub struct Shared {
     pub limits: KeyedLimits,
     /// Requests per second per operation.
     pub rates: Rates,
+    /// `--metrics.enum`.
+    pub enum_mode: EnumMode,
 }
 
 impl Shared {
@@ -101,6 +103,7 @@ impl Shared {
             permits: Semaphore::new(MAX_CONCURRENT_REFRESHES),
             limits: KeyedLimits::new(settings.api_rate_limit),
             rates: settings.rates.clone(),
+            enum_mode: settings.enum_mode,
         }))
     }
 }
@@ -231,6 +234,8 @@ struct AccountRun {
     /// Flips to true when the first refresh has finished, whatever its result: collectors
     /// with their own loop start then, so that they find the refresh's results.
     refreshed: watch::Sender<bool>,
+    /// A one-shot run (`--once`): rounds are not spread over the interval.
+    once: bool,
 }
 
 /// An enabled collector of an account with the state it keeps between runs.
@@ -296,7 +301,7 @@ async fn run_collector(
     let publish = |c: Collected| progress(shared, name, collector, c);
     let (interval, warned) = (instance.interval, &instance.warned_long_round);
     let on_plan = |plan: RoundPlan| planned(shared, name, collector, interval, warned, plan);
-    let ctx = Ctx::new(
+    let mut ctx = Ctx::new(
         name,
         instance.interval,
         &note,
@@ -307,6 +312,8 @@ async fn run_collector(
         &publish,
         &on_plan,
     );
+    ctx.enum_mode = shared.enum_mode;
+    ctx.spread = !account.once;
     let started = Instant::now();
     let result = instance
         .collector
@@ -318,9 +325,11 @@ async fn run_collector(
 /// Serves what a collector learned so far: its families, and its details on the landing
 /// page (a failed run shows what it did learn, e.g. a rejected template's reason).
 fn progress(shared: &Shared, account: &str, collector: &str, c: Collected) {
-    shared
-        .store
-        .set(account, collector, Some(Arc::new(c.exposition)));
+    shared.store.publish(
+        account,
+        collector,
+        Some((Arc::new(c.exposition), Arc::new(c.facts))),
+    );
     let mut details = c.details;
     details.truncate(MAX_DETAILS);
     shared
@@ -382,9 +391,11 @@ fn record(
             for v in shared.metrics.unknown_values(&c.unknown) {
                 warn!(collector, field = v.field, value = %v.value, "value not in the known states; exported as an extra state");
             }
-            shared
-                .store
-                .set(name, collector, Some(Arc::new(c.exposition)));
+            shared.store.publish(
+                name,
+                collector,
+                Some((Arc::new(c.exposition), Arc::new(c.facts))),
+            );
             if let Some(p) = c.published {
                 account.inputs.publish(p);
             }
@@ -451,6 +462,7 @@ pub async fn run_account(
         settings: account,
         inputs: Inputs::default(),
         refreshed: watch::Sender::new(false),
+        once: false,
     };
     let span = info_span!("refresh", account = %account.settings.name);
     let refresh_loop = refresh_loop(&shared, &account, refresh, phase, shutdown.clone());
@@ -694,7 +706,7 @@ fn inputs_changed(shared: &Shared, account: &AccountRun, instance: &mut Instance
     let collector = instance.name();
     let note = note(instance.interval);
     let publish = |c: Collected| progress(shared, name, collector, c);
-    let ctx = Ctx::new(
+    let mut ctx = Ctx::new(
         name,
         instance.interval,
         &note,
@@ -705,6 +717,7 @@ fn inputs_changed(shared: &Shared, account: &AccountRun, instance: &mut Instance
         &publish,
         &|_| {},
     );
+    ctx.enum_mode = shared.enum_mode;
     if let Some(c) = instance
         .collector
         .inputs_changed_dyn(instance.state.as_mut(), &ctx)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chatapp_exporter::api::client::interpret;
 use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
 use chatapp_exporter::collect::{TierLimits, UnknownValue, phone_numbers, waba};
-use chatapp_exporter::metrics::{AccountExposition, ExpositionStore};
+use chatapp_exporter::metrics::{AccountExposition, EnumMode, ExpositionStore};
 use common::{Scrape, promtool_check};
 
 /// The HELP suffix a refresh every minute (the default interval) adds.
@@ -63,12 +63,14 @@ fn render(input: &Input) -> (AccountExposition, phone_numbers::Report, Vec<Unkno
         &numbers.phone_numbers,
         &TierLimits::default(),
         NOTE,
+        EnumMode::All,
     );
     let mut unknown = Vec::new();
     families.extend(waba::convert(
         input.account,
         &bound.data,
         NOTE,
+        EnumMode::All,
         &mut unknown,
     ));
     let exposition = AccountExposition::render(&families).expect("renders");

@@ -271,8 +271,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 /// Decodes every operation's answer and converts the phone numbers, as a refresh would.
 fn decode_everything(status: u16, body: &[u8]) {
     if let Ok(r) = interpret::<PhoneNumbersResponse>(status, body, "sts", "LTAI-test") {
-        let (families, _report) =
-            phone_numbers::convert("acct", &r.phone_numbers, &TierLimits::default(), "note");
+        let (families, _report) = phone_numbers::convert(
+            "acct",
+            &r.phone_numbers,
+            &TierLimits::default(),
+            "note",
+            chatapp_exporter::metrics::EnumMode::All,
+        );
         let mut out = Vec::new();
         prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &families, &mut out)
             .expect("converted families encode");

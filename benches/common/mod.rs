@@ -71,6 +71,7 @@ pub fn publish(
         &bound.data,
         tiers,
         NOTE,
+        chatapp_exporter::metrics::EnumMode::All,
         previous.as_deref(),
     )
     .unwrap();

@@ -19,14 +19,26 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(r) = interpret::<PhoneNumbersResponse>(status, body, "sts", "LTAI-fuzz") {
         let (families, _) =
-            phone_numbers::convert("fuzz", &r.phone_numbers, &TierLimits::default(), "note");
+            phone_numbers::convert(
+            "fuzz",
+            &r.phone_numbers,
+            &TierLimits::default(),
+            "note",
+            chatapp_exporter::metrics::EnumMode::All,
+        );
         let mut out = Vec::new();
         prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &families, &mut out)
             .expect("converted families encode");
     }
     if let Ok(r) = interpret::<BindWabaResponse>(status, body, "sts", "LTAI-fuzz") {
         let mut unknown = Vec::new();
-        let families = waba::convert("fuzz", &r.data, "note", &mut unknown);
+        let families = waba::convert(
+            "fuzz",
+            &r.data,
+            "note",
+            chatapp_exporter::metrics::EnumMode::All,
+            &mut unknown,
+        );
         let mut out = Vec::new();
         prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &families, &mut out)
             .expect("converted families encode");

@@ -16,7 +16,7 @@ use super::{Collected, Operation, Tenant, TierLimits};
 use crate::api::model::ApiResponse;
 use crate::api::{ApiClient, ApiError, Target};
 use crate::credentials::Credentials;
-use crate::metrics::{AccountExposition, SelfMetrics};
+use crate::metrics::{AccountExposition, EnumMode, SelfMetrics};
 use crate::ratelimit::{KeyedLimits, Rates};
 
 /// The API as one account's collectors reach it: every call is signed with the account's
@@ -85,6 +85,11 @@ pub struct Ctx<'a> {
     pub previous: Option<Arc<AccountExposition>>,
     /// What the account's other collectors published last.
     pub inputs: &'a Inputs,
+    /// `--metrics.enum`.
+    pub enum_mode: EnumMode,
+    /// False for a one-shot run (`--once`): a round's calls go at the rate limit instead
+    /// of being spread over the interval.
+    pub spread: bool,
     api: Option<&'a ApiAccess<'a>>,
     publish: &'a (dyn Fn(Collected) + Send + Sync),
     on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
@@ -123,6 +128,8 @@ impl<'a> Ctx<'a> {
             tiers,
             previous,
             inputs,
+            enum_mode: EnumMode::All,
+            spread: true,
             api,
             publish,
             on_plan,
@@ -185,7 +192,12 @@ impl<'a> Ctx<'a> {
     /// Plans a round of `calls` calls of `op` spread over the interval, and records it
     /// (`chatapp_collector_round_seconds`; the scheduler warns once when it overruns).
     pub fn plan_round(&self, op: &Operation, calls: usize) -> RoundPlan {
-        let plan = RoundPlan::new(calls, self.interval, self.rate(op));
+        let over = if self.spread {
+            self.interval
+        } else {
+            Duration::ZERO
+        };
+        let plan = RoundPlan::new(calls, over, self.rate(op));
         *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
         (self.on_plan)(plan);
         plan

@@ -28,7 +28,8 @@ use super::{
 };
 use crate::api::client::OP_HEALTH_STATUS;
 use crate::api::model::{HealthStatus, HealthStatusResponse, Text};
-use crate::metrics::AccountExposition;
+use crate::fleet::{Facts, NumberFacts};
+use crate::metrics::{AccountExposition, EnumMode};
 
 /// `GetWhatsappHealthStatus`: `NodeType` and the node's id; `CustSpaceId` but no `IsvCode`.
 pub const OPERATION: Operation = Operation {
@@ -291,7 +292,7 @@ fn sendable(list: &NumberList) -> impl Iterator<Item = &str> {
 
 /// Renders the state, with a summary of how many numbers are in each state.
 fn render(ctx: &Ctx<'_>, state: &HealthState) -> Result<Collected, prometheus::Error> {
-    let (families, unknown, details) = convert(ctx.account, state, ctx.note);
+    let (families, unknown, details) = convert(ctx.account, state, ctx.note, ctx.enum_mode);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for a in state.phones.values() {
         let s = non_empty(&a.health.can_send_message).unwrap_or("no answer");
@@ -308,8 +309,41 @@ fn render(ctx: &Ctx<'_>, state: &HealthState) -> Result<Collected, prometheus::E
         unknown,
         summary,
         details,
+        facts: facts(state),
         published: None,
     })
+}
+
+/// Each answered number's can-send state and Meta's errors with their fixes, in words.
+/// Pure.
+fn facts(state: &HealthState) -> Facts {
+    let numbers = state
+        .phones
+        .iter()
+        .map(|(phone, a)| NumberFacts {
+            phone_number: phone.to_string(),
+            can_send: non_empty(&a.health.can_send_message).map(label_value),
+            problems: a
+                .health
+                .entities
+                .iter()
+                .flat_map(|e| &e.errors)
+                .map(|e| {
+                    let code = non_empty(&e.error_code).unwrap_or("error");
+                    let description = non_empty(&e.error_description).unwrap_or("");
+                    let fix = non_empty(&e.possible_solution)
+                        .map(|s| format!(" Fix: {}", shorten(s)))
+                        .unwrap_or_default();
+                    format!("{code}: {}{fix}", shorten(description))
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    Facts {
+        numbers,
+        templates: Vec::new(),
+    }
 }
 
 /// Converts the kept answers into families, and lists each error with Meta's suggested fix
@@ -318,6 +352,7 @@ fn convert(
     account: &str,
     state: &HealthState,
     note: &str,
+    mode: EnumMode,
 ) -> (
     Vec<prometheus::proto::MetricFamily>,
     Vec<UnknownValue>,
@@ -339,6 +374,7 @@ fn convert(
             &PHONE_CAN_SEND,
             &[("account", account), ("phone_number", number)],
             non_empty(&a.health.can_send_message),
+            mode,
         ));
         answers.push(a);
     }
@@ -348,6 +384,7 @@ fn convert(
             &WABA_CAN_SEND,
             &[("account", account), ("waba_id", id)],
             non_empty(&a.health.can_send_message),
+            mode,
         ));
         answers.push(a);
     }
@@ -446,7 +483,7 @@ mod tests {
             .phones
             .insert("2".into(), answer("PAUSED_BY_META", &err));
         state.waba = Some(("w".into(), answer("LIMITED", &err)));
-        let (families, unknown, details) = convert("a", &state, "note");
+        let (families, unknown, details) = convert("a", &state, "note", EnumMode::All);
         let text = text(&families);
         assert!(text.contains(
             r#"chatapp_phone_number_can_send{account="a",phone_number="1",state="BLOCKED"} 1"#

@@ -34,6 +34,8 @@ pub use phone_numbers::TierLimits;
 
 use crate::api::ApiError;
 use crate::api::model::{PhoneNumber, Text, Waba};
+use crate::fleet::Facts;
+use crate::metrics::EnumMode;
 use crate::metrics::exposition::{AccountExposition, BlockWriter};
 
 /// Every collector, in exposition order. Adding an operation is one file and one line here.
@@ -145,6 +147,8 @@ pub struct Collected {
     pub summary: String,
     /// Lines worth a person's attention (Meta's suggested fixes, ...), for the landing page.
     pub details: Vec<String>,
+    /// What the run learned, in words, for the fleet view and `--once`.
+    pub facts: Facts,
     /// The typed result that other collectors of the account may read ([`Inputs`]).
     pub published: Option<Arc<dyn Any + Send + Sync>>,
 }
@@ -264,12 +268,13 @@ pub fn render_account(
     waba: &Waba,
     tiers: &TierLimits,
     refresh_note: &str,
+    mode: EnumMode,
     previous: Option<&AccountExposition>,
 ) -> Result<(AccountExposition, phone_numbers::Report), prometheus::Error> {
     let mut writer = BlockWriter::new(previous);
     let (mut exposition, mut report) =
-        phone_numbers::render(account, numbers, tiers, refresh_note, &mut writer)?;
-    let families = waba::convert(account, waba, refresh_note, &mut report.unknown);
+        phone_numbers::render(account, numbers, tiers, refresh_note, mode, &mut writer)?;
+    let families = waba::convert(account, waba, refresh_note, mode, &mut report.unknown);
     exposition.push_families(&families, &mut writer)?;
     Ok((exposition, report))
 }

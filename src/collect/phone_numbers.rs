@@ -18,6 +18,8 @@ use super::{
 };
 use crate::api::client::OP_PHONE_NUMBERS;
 use crate::api::model::{PhoneNumber, PhoneNumbersResponse, Text};
+use crate::fleet::{Facts, NumberFacts};
+use crate::metrics::EnumMode;
 use crate::metrics::exposition::{
     AccountExposition, BlockWriter, FamilyText, push_value, split_header,
 };
@@ -70,6 +72,27 @@ impl NumberList {
     }
 }
 
+/// The exported numbers in words, for the landing page and `--once`. Pure.
+pub fn facts(numbers: &[PhoneNumber], tiers: &TierLimits) -> Facts {
+    let text = |v: &Option<Text>| non_empty(v).map(label_value);
+    Facts {
+        numbers: dedupe(numbers)
+            .0
+            .into_iter()
+            .map(|(phone, n)| NumberFacts {
+                phone_number: phone.to_owned(),
+                verified_name: text(&n.verified_name),
+                status: text(&n.status),
+                quality: text(&n.quality_rating),
+                tier: text(&n.messaging_limit_tier),
+                messaging_limit: non_empty(&n.messaging_limit_tier).and_then(|t| tiers.get(t)),
+                ..Default::default()
+            })
+            .collect(),
+        templates: Vec::new(),
+    }
+}
+
 impl Collector for PhoneNumbers {
     type State = ();
 
@@ -88,7 +111,14 @@ impl Collector for PhoneNumbers {
         // out unchanged (see `metrics::exposition`): most of a large fleet's text is then
         // neither copied nor compressed again.
         let mut writer = BlockWriter::new(ctx.previous.as_deref());
-        let (exposition, report) = render(ctx.account, numbers, ctx.tiers, ctx.note, &mut writer)?;
+        let (exposition, report) = render(
+            ctx.account,
+            numbers,
+            ctx.tiers,
+            ctx.note,
+            ctx.enum_mode,
+            &mut writer,
+        )?;
         tracing::debug!(
             blocks_reused = writer.reused,
             blocks_compressed = writer.compressed,
@@ -106,6 +136,7 @@ impl Collector for PhoneNumbers {
             summary: format!("{} numbers", report.numbers),
             unknown: report.unknown,
             details: Vec::new(),
+            facts: facts(numbers, ctx.tiers),
             published: Some(Arc::new(NumberList::of(numbers))),
         })
     }
@@ -287,11 +318,6 @@ impl TierLimits {
     pub fn get(&self, tier: &str) -> Option<f64> {
         self.0.get(tier).copied()
     }
-
-    /// The whole table, for documentation and `--config.check`.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), *v))
-    }
 }
 
 /// What a conversion noticed besides the families, for logging.
@@ -336,6 +362,7 @@ pub fn convert(
     numbers: &[PhoneNumber],
     tiers: &TierLimits,
     refresh_note: &str,
+    mode: EnumMode,
 ) -> (Vec<MetricFamily>, Report) {
     let (by_number, mut report) = dedupe(numbers);
 
@@ -385,9 +412,13 @@ pub fn convert(
             1.0,
         ));
         let mut state_set = |fam: &mut MetricFamily, def: &StateSetDef, v: &Option<Text>| {
-            report
-                .unknown
-                .extend(push_state_set(fam.mut_metric(), def, &base, non_empty(v)));
+            report.unknown.extend(push_state_set(
+                fam.mut_metric(),
+                def,
+                &base,
+                non_empty(v),
+                mode,
+            ));
         };
         state_set(&mut status, &STATUS, &n.status);
         state_set(&mut quality, &QUALITY_RATING, &n.quality_rating);
@@ -478,6 +509,7 @@ pub fn render(
     numbers: &[PhoneNumber],
     tiers: &TierLimits,
     refresh_note: &str,
+    mode: EnumMode,
     writer: &mut BlockWriter,
 ) -> Result<(AccountExposition, Report), prometheus::Error> {
     let (by_number, mut report) = dedupe(numbers);
@@ -512,7 +544,7 @@ pub fn render(
         for (f, def) in defs.iter().enumerate() {
             text.clear();
             for row in rows.iter() {
-                series[f] += write_family(&mut text, f, def.name, row, &known);
+                series[f] += write_family(&mut text, f, def.name, row, &known, mode);
             }
             if !text.is_empty() {
                 blocks[f].push(writer.block(&text));
@@ -611,6 +643,7 @@ fn write_family(
     name: &str,
     row: &Row,
     known: &[Vec<Vec<u8>>],
+    mode: EnumMode,
 ) -> usize {
     let sample = |out: &mut Vec<u8>, rest: &[u8], value: f64| {
         out.extend_from_slice(name.as_bytes());
@@ -624,27 +657,36 @@ fn write_family(
         match &row.states[s] {
             State::Absent => 0,
             State::Known(current) => {
+                let mut written = 0;
                 for (i, pair) in states.iter().enumerate() {
+                    if i != *current && mode == EnumMode::Current {
+                        continue;
+                    }
                     out.extend_from_slice(name.as_bytes());
                     out.extend_from_slice(row.prefix.as_bytes());
                     out.extend_from_slice(pair);
                     out.extend_from_slice(if i == *current { b"1\n" } else { b"0\n" });
+                    written += 1;
                 }
-                states.len()
+                written
             }
             State::Unknown(pair) => {
-                for pair in states {
-                    out.extend_from_slice(name.as_bytes());
-                    out.extend_from_slice(row.prefix.as_bytes());
-                    out.extend_from_slice(pair);
-                    out.extend_from_slice(b"0\n");
+                let mut written = 1;
+                if mode == EnumMode::All {
+                    for pair in states {
+                        out.extend_from_slice(name.as_bytes());
+                        out.extend_from_slice(row.prefix.as_bytes());
+                        out.extend_from_slice(pair);
+                        out.extend_from_slice(b"0\n");
+                    }
+                    written += states.len();
                 }
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(row.prefix.as_bytes());
                 out.push(b',');
                 out.extend_from_slice(pair.as_bytes());
                 out.extend_from_slice(b"} 1\n");
-                states.len() + 1
+                written
             }
         }
     };
@@ -765,7 +807,7 @@ mod tests {
     }
 
     fn old_path(account: &str, numbers: &[PhoneNumber]) -> (Vec<u8>, Report) {
-        let (families, report) = convert(account, numbers, &tiers(), NOTE);
+        let (families, report) = convert(account, numbers, &tiers(), NOTE, EnumMode::All);
         let text = AccountExposition::render(&families).unwrap().to_text();
         (text, report)
     }
@@ -776,7 +818,15 @@ mod tests {
         for account in ["shop-a", "we\"ird\\acc\nount"] {
             let (want, want_report) = old_path(account, &numbers);
             let mut writer = BlockWriter::new(None);
-            let (got, report) = render(account, &numbers, &tiers(), NOTE, &mut writer).unwrap();
+            let (got, report) = render(
+                account,
+                &numbers,
+                &tiers(),
+                NOTE,
+                EnumMode::All,
+                &mut writer,
+            )
+            .unwrap();
             same_text(&got.to_text(), &want);
             assert_eq!(report, want_report);
             assert_eq!(
@@ -786,24 +836,66 @@ mod tests {
             );
             assert!(writer.compressed > 30, "several blocks per family");
         }
-        let empty = render("a", &[], &tiers(), "n", &mut BlockWriter::new(None)).unwrap();
+        let empty = render(
+            "a",
+            &[],
+            &tiers(),
+            "n",
+            EnumMode::All,
+            &mut BlockWriter::new(None),
+        )
+        .unwrap();
         assert!(empty.0.to_text().is_empty());
+    }
+
+    #[test]
+    fn current_mode_keeps_only_the_current_states_byte_for_byte() {
+        let numbers = fleet();
+        let (families, _) = convert("a", &numbers, &tiers(), NOTE, EnumMode::Current);
+        let want = AccountExposition::render(&families).unwrap().to_text();
+        let (got, _) = render(
+            "a",
+            &numbers,
+            &tiers(),
+            NOTE,
+            EnumMode::Current,
+            &mut BlockWriter::new(None),
+        )
+        .unwrap();
+        same_text(&got.to_text(), &want);
+        let text = String::from_utf8(want).unwrap();
+        let status = |line: &&str| line.starts_with("chatapp_phone_number_status{");
+        let statuses: Vec<&str> = text.lines().filter(status).collect();
+        // One series per number with a status (number 3 has none), each the current one.
+        assert_eq!(statuses.len(), 1500 + 6, "{}", statuses.len());
+        assert!(statuses.iter().all(|l| l.ends_with("} 1")));
+        assert!(text.contains(r#"status="SUSPENDED \"x\"\\"} 1"#));
+        let (all, _) = old_path("a", &numbers);
+        assert!(all.len() > 3 * text.len() / 2, "all mode is much larger");
     }
 
     #[test]
     fn a_changed_number_recompresses_only_its_blocks() {
         let mut numbers = fleet();
-        let (first, _) =
-            render("a", &numbers, &tiers(), NOTE, &mut BlockWriter::new(None)).unwrap();
+        let (first, _) = render(
+            "a",
+            &numbers,
+            &tiers(),
+            NOTE,
+            EnumMode::All,
+            &mut BlockWriter::new(None),
+        )
+        .unwrap();
         let mut writer = BlockWriter::new(Some(&first));
-        let (same, _) = render("a", &numbers, &tiers(), NOTE, &mut writer).unwrap();
+        let (same, _) = render("a", &numbers, &tiers(), NOTE, EnumMode::All, &mut writer).unwrap();
         assert_eq!(same.to_text(), first.to_text());
         assert_eq!(writer.compressed, 0);
 
         numbers[700].quality_rating = Some("RED".into());
         numbers.push(n(Some("65999999999"), |_| {}));
         let mut writer = BlockWriter::new(Some(&same));
-        let (changed, _) = render("a", &numbers, &tiers(), NOTE, &mut writer).unwrap();
+        let (changed, _) =
+            render("a", &numbers, &tiers(), NOTE, EnumMode::All, &mut writer).unwrap();
         same_text(&changed.to_text(), &old_path("a", &numbers).0);
         assert!(
             writer.compressed <= 2 * 10 && writer.reused > 10 * writer.compressed,
@@ -826,6 +918,7 @@ mod tests {
                 &r.phone_numbers,
                 &tiers(),
                 NOTE,
+                EnumMode::All,
                 &mut BlockWriter::new(None),
             )
             .unwrap();

@@ -29,7 +29,8 @@ use super::{
 use crate::api::ErrorKind;
 use crate::api::client::{OP_LIST_TEMPLATES, OP_TEMPLATE_DETAIL};
 use crate::api::model::{TemplateDetailResponse, TemplateItem, TemplateListResponse, Text};
-use crate::metrics::AccountExposition;
+use crate::fleet::{Facts, TemplateFacts};
+use crate::metrics::{AccountExposition, EnumMode};
 
 /// `ListChatappTemplate`, filtered to WhatsApp templates, paged with `Page`.
 pub const LIST: Operation = Operation {
@@ -344,7 +345,7 @@ fn needs_detail(state: &TemplatesState, key: &Key, item: &TemplateItem) -> bool 
 }
 
 fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus::Error> {
-    let (families, unknown, details) = convert(ctx.account, state, ctx.note);
+    let (families, unknown, details) = convert(ctx.account, state, ctx.note, ctx.enum_mode);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for item in state.listed.values() {
         *counts
@@ -357,8 +358,41 @@ fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus
         unknown,
         summary: format!("{} templates ({})", state.listed.len(), parts.join(", ")),
         details,
+        facts: facts(state),
         published: None,
     })
+}
+
+/// The templates that need a person: not approved (`pass`), or scored YELLOW or RED. Pure.
+fn facts(state: &TemplatesState) -> Facts {
+    let text = |v: &Option<Text>| non_empty(v).map(label_value);
+    let templates = state
+        .listed
+        .iter()
+        .filter_map(|((code, language), item)| {
+            let quality = state
+                .details
+                .get(&(code.clone(), language.clone()))
+                .and_then(|d| d.quality.as_deref())
+                .map(label_value);
+            let audit = text(&item.audit_status);
+            let fine = audit.as_deref() == Some("pass")
+                && !matches!(quality.as_deref(), Some("RED" | "YELLOW"));
+            (!fine).then(|| TemplateFacts {
+                template_code: code.to_string(),
+                language: language.to_string(),
+                name: text(&item.template_name),
+                reason: (audit.as_deref() == Some("fail"))
+                    .then(|| text(&item.reason).unwrap_or_else(|| "no reason given".into())),
+                audit_status: audit,
+                quality,
+            })
+        })
+        .collect();
+    Facts {
+        numbers: Vec::new(),
+        templates,
+    }
 }
 
 /// Converts the listed templates and their details into families, and lists the rejected
@@ -367,6 +401,7 @@ fn convert(
     account: &str,
     state: &TemplatesState,
     note: &str,
+    mode: EnumMode,
 ) -> (Vec<MetricFamily>, Vec<UnknownValue>, Vec<String>) {
     let [mut info, mut audit, mut quality, mut updated, mut count] = [
         &INFO,
@@ -407,6 +442,7 @@ fn convert(
             &AUDIT_STATUS,
             &base,
             status,
+            mode,
         ));
         let score = state
             .details
@@ -417,6 +453,7 @@ fn convert(
             &QUALITY_SCORE,
             &base,
             score,
+            mode,
         ));
         if let Some(t) = non_empty(&item.last_update_time).and_then(parse_time) {
             updated.mut_metric().push(gauge(&base, t));

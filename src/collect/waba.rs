@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use prometheus::proto::MetricFamily;
 
+use crate::metrics::EnumMode;
+
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
     StateSetDef, Tenant, UnknownValue, family, gauge, label_value, push_state_set,
@@ -59,7 +61,13 @@ impl Collector for BindWaba {
     ) -> Result<Collected, CollectError> {
         let response: BindWabaResponse = ctx.call(&OPERATION, &[]).await?;
         let mut unknown = Vec::new();
-        let families = convert(ctx.account, &response.data, ctx.note, &mut unknown);
+        let families = convert(
+            ctx.account,
+            &response.data,
+            ctx.note,
+            ctx.enum_mode,
+            &mut unknown,
+        );
         let exposition = AccountExposition::render(&families)?;
         let id = super::non_empty(&response.data.id).map(|id| Text::from(label_value(id)));
         Ok(Collected {
@@ -69,6 +77,7 @@ impl Collector for BindWaba {
             // the collectors table.
             summary: String::new(),
             details: Vec::new(),
+            facts: Default::default(),
             published: Some(Arc::new(BoundWaba { id })),
         })
     }
@@ -99,6 +108,7 @@ pub fn convert(
     account: &str,
     waba: &Waba,
     refresh_note: &str,
+    mode: EnumMode,
     unknown: &mut Vec<UnknownValue>,
 ) -> Vec<MetricFamily> {
     let Some(id) = super::non_empty(&waba.id).map(label_value) else {
@@ -134,6 +144,7 @@ pub fn convert(
         &REVIEW_STATUS,
         &[("account", account), ("waba_id", &id)],
         status,
+        mode,
     ));
     vec![info, review]
 }

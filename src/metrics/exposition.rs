@@ -16,6 +16,7 @@
 //! allocates and compresses the blocks that did change.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -24,6 +25,9 @@ use bytes::Bytes;
 // so, and each block is compressed once in its lifetime.
 use flate2::{Compress, Compression, FlushCompress};
 use prometheus::proto::MetricFamily;
+
+use super::filter::FamilyFilter;
+use crate::fleet::{Facts, Fleet};
 
 /// A run of exposition text with its compressed form.
 #[derive(Debug, Clone)]
@@ -363,35 +367,56 @@ pub fn plain_parts(
 ///
 /// Each collector of each account publishes into its own slot, so a slow collector (one
 /// health round can take many minutes) replaces its families without re-rendering anyone
-/// else's. The family order is injected ([`ExpositionStore::new`]): the store knows nothing
-/// about collectors, which sit above it.
+/// else's. The family order and the `--metrics.allowlist`/`--metrics.denylist` filter are
+/// injected ([`ExpositionStore::new`]): the store knows nothing about collectors, which sit
+/// above it. A slot also holds what the collector learned for people ([`Facts`]), so the
+/// landing page's fleet view comes from the same snapshot as `/metrics`.
 #[derive(Debug, Default)]
 pub struct ExpositionStore {
     /// Family names in exposition order; families not listed follow in order of first
     /// appearance.
     order: Vec<&'static str>,
-    slots: Mutex<BTreeMap<(String, String), Arc<AccountExposition>>>,
+    filter: FamilyFilter,
+    slots: Mutex<BTreeMap<(String, String), Slot>>,
     current: ArcSwap<Exposition>,
+    /// Bumped at every change of the slots.
+    generation: AtomicU64,
+    /// The fleet view and the generation it was built from.
+    fleet: Mutex<Option<(u64, Arc<Fleet>)>>,
+}
+
+/// One collector's output for one account.
+#[derive(Debug, Clone)]
+struct Slot {
+    exposition: Arc<AccountExposition>,
+    facts: Arc<Facts>,
 }
 
 impl ExpositionStore {
     /// An empty store that stitches families in `order` (for the exporter, the registered
-    /// collectors' families: [`crate::collect::family_order`]).
-    pub fn new(order: Vec<&'static str>) -> Self {
+    /// collectors' families: [`crate::collect::family_order`]) and leaves out the families
+    /// `filter` drops.
+    pub fn new(order: Vec<&'static str>, filter: FamilyFilter) -> Self {
         ExpositionStore {
             order,
+            filter,
             ..Default::default()
         }
     }
 
-    /// Replaces (`Some`) or drops (`None`) one collector's families of one account and
-    /// republishes.
-    pub fn set(&self, account: &str, collector: &str, rendered: Option<Arc<AccountExposition>>) {
+    /// Replaces (`Some`) or drops (`None`) one collector's families and facts of one
+    /// account and republishes.
+    pub fn publish(
+        &self,
+        account: &str,
+        collector: &str,
+        rendered: Option<(Arc<AccountExposition>, Arc<Facts>)>,
+    ) {
         let mut slots = self.lock();
         let key = (account.to_owned(), collector.to_owned());
         match rendered {
-            Some(r) => {
-                slots.insert(key, r);
+            Some((exposition, facts)) => {
+                slots.insert(key, Slot { exposition, facts });
             }
             None => {
                 if slots.remove(&key).is_none() {
@@ -399,9 +424,12 @@ impl ExpositionStore {
                 }
             }
         }
-        // Publishing under the lock keeps two concurrent refreshes from publishing out of
-        // order; scrapes never take this lock.
-        self.current.store(Arc::new(stitch(&self.order, &slots)));
+        self.changed(&slots);
+    }
+
+    /// [`ExpositionStore::publish`] of families without facts.
+    pub fn set(&self, account: &str, collector: &str, rendered: Option<Arc<AccountExposition>>) {
+        self.publish(account, collector, rendered.map(|r| (r, Arc::default())));
     }
 
     /// The current rendering of one collector of one account, whose blocks a refresh may
@@ -409,17 +437,12 @@ impl ExpositionStore {
     pub fn get(&self, account: &str, collector: &str) -> Option<Arc<AccountExposition>> {
         self.lock()
             .get(&(account.to_owned(), collector.to_owned()))
-            .cloned()
+            .map(|s| s.exposition.clone())
     }
 
     /// Drops every collector's families of `account` (a reload removed it).
     pub fn remove_account(&self, account: &str) {
-        let mut slots = self.lock();
-        let before = slots.len();
-        slots.retain(|(a, _), _| a != account);
-        if slots.len() != before {
-            self.current.store(Arc::new(stitch(&self.order, &slots)));
-        }
+        self.retain(&|a| a != account);
     }
 
     /// Drops every account not in `keep` (after a reload removed some).
@@ -428,7 +451,7 @@ impl ExpositionStore {
         let before = slots.len();
         slots.retain(|(a, _), _| keep(a));
         if slots.len() != before {
-            self.current.store(Arc::new(stitch(&self.order, &slots)));
+            self.changed(&slots);
         }
     }
 
@@ -437,9 +460,43 @@ impl ExpositionStore {
         self.current.load_full()
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Arc<AccountExposition>>> {
+    /// Every account's numbers and templates as the current slots describe them, worst
+    /// first: built at most once per change of the slots.
+    pub fn fleet(&self) -> Arc<Fleet> {
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some((g, f)) = self
+            .fleet
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            && *g == generation
+        {
+            return f.clone();
+        }
+        // Copy the facts (reference counts) and build outside both locks.
+        let (generation, parts) = {
+            let slots = self.lock();
+            let parts: Vec<(String, Arc<Facts>)> = slots
+                .iter()
+                .map(|((account, _), s)| (account.clone(), s.facts.clone()))
+                .collect();
+            (self.generation.load(Ordering::Acquire), parts)
+        };
+        let fleet = Arc::new(Fleet::build(parts.iter().map(|(a, f)| (a.as_str(), &**f))));
+        *self.fleet.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((generation, fleet.clone()));
+        fleet
+    }
+
+    /// Publishing under the slots' lock keeps two concurrent refreshes from publishing out
+    /// of order; scrapes never take this lock.
+    fn changed(&self, slots: &BTreeMap<(String, String), Slot>) {
+        self.current
+            .store(Arc::new(stitch(&self.order, &self.filter, slots)));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Slot>> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -449,10 +506,11 @@ impl ExpositionStore {
 /// no text is copied.
 fn stitch(
     order: &[&'static str],
-    slots: &BTreeMap<(String, String), Arc<AccountExposition>>,
+    filter: &FamilyFilter,
+    slots: &BTreeMap<(String, String), Slot>,
 ) -> Exposition {
     let mut names: Vec<&str> = order.to_vec();
-    for f in slots.values().flat_map(|a| &a.families) {
+    for f in slots.values().flat_map(|s| &s.exposition.families) {
         if !names.contains(&f.name.as_str()) {
             names.push(&f.name);
         }
@@ -464,7 +522,7 @@ fn stitch(
     let mut deflate = Vec::with_capacity(
         slots
             .values()
-            .flat_map(|a| &a.families)
+            .flat_map(|s| &s.exposition.families)
             .flat_map(|f| std::iter::once(&f.header).chain(&f.blocks))
             .map(|b| b.deflate.len())
             .sum(),
@@ -476,10 +534,10 @@ fn stitch(
             out.crc.combine(&b.crc);
         }
     };
-    for name in names {
+    for name in names.into_iter().filter(|n| filter.keeps(n)) {
         let mut header_written = false;
         for slot in slots.values() {
-            for f in slot.families.iter().filter(|f| f.name == name) {
+            for f in slot.exposition.families.iter().filter(|f| f.name == name) {
                 if !header_written {
                     add(&f.header);
                     header_written = true;

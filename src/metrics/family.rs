@@ -28,6 +28,18 @@ pub struct StateSetDef {
     pub known: &'static [&'static str],
 }
 
+/// `--metrics.enum`: how many series a StateSet family has per object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnumMode {
+    /// Every known state, 1 for the current one and 0 for the others (the OpenMetrics
+    /// StateSet): `== 0` and `absent` queries work, at a dozen series per field.
+    #[default]
+    All,
+    /// Only the current state's series, value 1: one series per field. Rules written as
+    /// `{state="X"} == 1` (as every shipped rule is) work the same in both modes.
+    Current,
+}
+
 /// A value outside a StateSet's known states, reported to the caller so it can count it and
 /// log it once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -103,12 +115,14 @@ pub fn family(def: &FamilyDef, refresh_note: &str) -> MetricFamily {
 }
 
 /// Appends the StateSet series for `value` to `out`: every known state (0 or 1) plus the
-/// value itself when it is not known. Returns the unknown value, if any.
+/// value itself when it is not known, or under [`EnumMode::Current`] the value's series
+/// only. Returns the unknown value, if any.
 pub fn push_state_set(
     out: &mut Vec<Metric>,
     def: &StateSetDef,
     base: &[(&str, &str)],
     value: Option<&str>,
+    mode: EnumMode,
 ) -> Option<UnknownValue> {
     let value = value?;
     let value = label_value(value);
@@ -117,8 +131,11 @@ pub fn push_state_set(
     labels.push((def.label, ""));
     let last = labels.len() - 1;
     for state in def.known {
-        labels[last].1 = state;
-        out.push(gauge(&labels, if *state == value { 1.0 } else { 0.0 }));
+        let current = *state == value;
+        if current || mode == EnumMode::All {
+            labels[last].1 = state;
+            out.push(gauge(&labels, if current { 1.0 } else { 0.0 }));
+        }
     }
     if def.known.contains(&value.as_str()) {
         return None;

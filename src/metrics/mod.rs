@@ -3,10 +3,12 @@
 
 pub mod exposition;
 pub mod family;
+pub mod filter;
 pub mod self_metrics;
 
 pub use exposition::{AccountExposition, Exposition, ExpositionStore};
-pub use family::UnknownValue;
+pub use family::{EnumMode, UnknownValue};
+pub use filter::FamilyFilter;
 pub use self_metrics::SelfMetrics;
 
 /// The Prometheus text exposition format content type (version 0.0.4).

@@ -41,6 +41,8 @@ pub mod build {
 #[derive(Debug)]
 pub struct SelfMetrics {
     registry: Registry,
+    /// `--metrics.allowlist`/`--metrics.denylist`.
+    filter: super::FamilyFilter,
     up: GaugeVec,
     last_success: GaugeVec,
     refresh_duration: GaugeVec,
@@ -232,6 +234,7 @@ impl SelfMetrics {
 
         Ok(SelfMetrics {
             registry,
+            filter: super::FamilyFilter::default(),
             up,
             last_success,
             refresh_duration,
@@ -258,9 +261,16 @@ impl SelfMetrics {
         })
     }
 
+    /// The same metrics, encoded through `filter`.
+    pub fn with_filter(mut self, filter: super::FamilyFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
     /// Appends the text exposition of the self metrics to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let families = self.registry.gather();
+        let mut families = self.registry.gather();
+        families.retain(|f| self.filter.keeps(f.name()));
         if let Err(e) = prometheus::TextEncoder::new().encode(&families, out) {
             tracing::error!(error = %e, "cannot encode self metrics");
         }
