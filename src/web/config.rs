@@ -9,8 +9,9 @@
 //! (TLS 1.0/1.1, CBC or RSA-key-exchange cipher suites, P-521) are errors too, never
 //! silently ignored.
 //!
-//! Secrets (the inline `key`, the bcrypt hashes of `basic_auth_users`) are held in
-//! [`SecretString`] and print as `[REDACTED]`.
+//! Secrets (the inline `key`, the bcrypt hashes of `basic_auth_users`) are deserialised
+//! straight into [`SecretString`] (secrecy's `serde` feature), so they are zeroed on drop and
+//! print as `[REDACTED]` in any `Debug` output.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,23 +66,6 @@ impl fmt::Display for WebConfigError {
 
 impl std::error::Error for WebConfigError {}
 
-/// A string that is a secret: deserialised straight into a [`SecretString`].
-#[derive(Clone)]
-pub struct Secret(pub SecretString);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(Secret(SecretString::from(s)))
-    }
-}
-
 /// The file as written (after YAML decoding, before checks).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +78,7 @@ pub struct WebConfigFile {
     pub http_server_config: Option<HttpServerConfig>,
     /// `basic_auth_users`: user name → bcrypt hash.
     #[serde(default)]
-    pub basic_auth_users: Option<BTreeMap<String, Secret>>,
+    pub basic_auth_users: Option<BTreeMap<String, SecretString>>,
     /// `rate_limit`.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
@@ -109,7 +93,7 @@ pub struct TlsServerConfig {
     pub cert: Option<String>,
     /// Inline PEM private key.
     #[serde(default)]
-    pub key: Option<Secret>,
+    pub key: Option<SecretString>,
     /// Inline PEM client CA certificates.
     #[serde(default)]
     pub client_ca: Option<String>,
@@ -330,7 +314,7 @@ pub fn check(file: WebConfigFile, base_dir: &Path) -> Result<WebConfigSpec, WebC
     }
 
     let mut users = BTreeMap::new();
-    for (user, Secret(hash)) in file.basic_auth_users.unwrap_or_default() {
+    for (user, hash) in file.basic_auth_users.unwrap_or_default() {
         let key = format!("basic_auth_users.{user}");
         check_bcrypt_hash(hash.expose_secret()).map_err(|m| WebConfigError::new(key, m))?;
         users.insert(user, hash);

@@ -31,7 +31,7 @@ use rustls::{
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::config::{Secret, TlsServerConfig, WebConfigError};
+use super::config::{TlsServerConfig, WebConfigError};
 use super::san::subject_alt_names;
 
 /// Where a PEM document comes from.
@@ -236,7 +236,7 @@ fn version(field: &str, name: &str) -> Result<u8, WebConfigError> {
 /// Checks `tls_server_config`; `Ok(None)` when it configures no TLS at all.
 pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, WebConfigError> {
     let cert_inline = non_empty(c.cert);
-    let key_inline = c.key.filter(|Secret(k)| !k.expose_secret().is_empty());
+    let key_inline = c.key.filter(|k| !k.expose_secret().is_empty());
     let ca_inline = non_empty(c.client_ca);
     let cert_file = non_empty_path(c.cert_file, base);
     let key_file = non_empty_path(c.key_file, base);
@@ -293,7 +293,7 @@ pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, 
             ));
         }
         (Some(p), None) => KeySource::File(p),
-        (None, Some(Secret(s))) => KeySource::Inline(s),
+        (None, Some(s)) => KeySource::Inline(s),
         (None, None) => {
             return Err(WebConfigError::new(
                 key("key_file"),
