@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -64,7 +65,7 @@ where
         rate_limit,
     });
 
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
@@ -97,12 +98,15 @@ where
             peer,
             handler.clone(),
             options.clone(),
-            stop_rx.clone(),
+            graceful.watcher(),
             permit,
         ));
     }
     drop(listener);
-    let _ = stop_tx.send(true);
+    // Tells every connection to finish its in-flight requests and take no more, then waits
+    // until all watchers are gone: each task holds one from accept to close, so this also
+    // waits for connections still in their TLS handshake (they start shut down).
+    graceful.shutdown().await;
     while tasks.join_next().await.is_some() {}
     Ok(())
 }
