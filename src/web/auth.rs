@@ -21,6 +21,8 @@ use base64::Engine as _;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::web::error::WebConfigError;
+
 /// Most cached verification results.
 pub const CACHE_CAPACITY: usize = 1024;
 
@@ -46,15 +48,13 @@ impl BasicAuth {
     /// random generator does (the cache key must be unpredictable): a reload then keeps the
     /// running configuration, as for any other bad web config, instead of panicking in the
     /// request path that noticed the change.
-    pub fn new(
-        users: BTreeMap<String, SecretString>,
-    ) -> Result<Option<BasicAuth>, super::WebConfigError> {
+    pub fn new(users: BTreeMap<String, SecretString>) -> Result<Option<BasicAuth>, WebConfigError> {
         if users.is_empty() {
             return Ok(None);
         }
         let rng = ring::rand::SystemRandom::new();
         let cache_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).map_err(|_| {
-            super::WebConfigError::new(
+            WebConfigError::new(
                 "basic_auth_users",
                 "the system random generator failed; cannot key the verification cache",
             )

@@ -3,17 +3,18 @@
 //! `basic_auth_users` and `rate_limit`.
 //!
 //! [`parse`] turns the YAML text into a checked [`WebConfigSpec`] without touching the file
-//! system (so it can be fuzzed); [`WebConfig::load`] also reads the certificates and keys
-//! and builds the rustls configuration. Every error names the key at fault. Unknown keys
-//! are errors, as in the toolkit's strict YAML decoding; settings that rustls cannot honour
-//! (TLS 1.0/1.1, CBC or RSA-key-exchange cipher suites, P-521) are errors too, never
-//! silently ignored.
+//! system (so it can be fuzzed); `web::WebConfig::load` (`loaded.rs`) then reads the
+//! certificates and keys and builds the rustls configuration. The `tls_server_config`
+//! section belongs to `web::tls` (its keys, checks and spec live there); this module only
+//! calls its check. Every error names the key at fault. Unknown keys are errors, as in the
+//! toolkit's strict YAML decoding; settings that rustls cannot honour (TLS 1.0/1.1, CBC or
+//! RSA-key-exchange cipher suites, P-521) are errors too, never silently ignored.
 //!
-//! Secrets (the inline `key`, the bcrypt hashes of `basic_auth_users`) are held in
-//! [`SecretString`] and print as `[REDACTED]`.
+//! Secrets (the inline `key`, the bcrypt hashes of `basic_auth_users`) are deserialised
+//! straight into [`SecretString`] (secrecy's `serde` feature), so they are zeroed on drop and
+//! print as `[REDACTED]` in any `Debug` output.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,66 +22,9 @@ use axum::http::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::tls::{self, TlsSpec};
-
-/// A web config problem: which file, which key, what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebConfigError {
-    /// The web config file, when known.
-    pub path: Option<PathBuf>,
-    /// The offending key, dotted (`tls_server_config.cert_file`); empty when the YAML itself
-    /// is malformed (the parser's message then names the key).
-    pub key: String,
-    /// What is wrong. Never contains a secret.
-    pub message: String,
-}
-
-impl WebConfigError {
-    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        WebConfigError {
-            path: None,
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    fn in_file(mut self, path: &Path) -> Self {
-        self.path.get_or_insert_with(|| path.to_owned());
-        self
-    }
-}
-
-impl fmt::Display for WebConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("web config")?;
-        if let Some(p) = &self.path {
-            write!(f, " {}", p.display())?;
-        }
-        if !self.key.is_empty() {
-            write!(f, ": {}", self.key)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for WebConfigError {}
-
-/// A string that is a secret: deserialised straight into a [`SecretString`].
-#[derive(Clone)]
-pub struct Secret(pub SecretString);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(Secret(SecretString::from(s)))
-    }
-}
+pub use crate::web::error::WebConfigError;
+pub use crate::web::tls::TlsServerConfig;
+use crate::web::tls::{self, TlsSpec};
 
 /// The file as written (after YAML decoding, before checks).
 #[derive(Debug, Default, Deserialize)]
@@ -94,56 +38,10 @@ pub struct WebConfigFile {
     pub http_server_config: Option<HttpServerConfig>,
     /// `basic_auth_users`: user name → bcrypt hash.
     #[serde(default)]
-    pub basic_auth_users: Option<BTreeMap<String, Secret>>,
+    pub basic_auth_users: Option<BTreeMap<String, SecretString>>,
     /// `rate_limit`.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
-}
-
-/// `tls_server_config`, with the toolkit's key names.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsServerConfig {
-    /// Inline PEM certificate chain.
-    #[serde(default)]
-    pub cert: Option<String>,
-    /// Inline PEM private key.
-    #[serde(default)]
-    pub key: Option<Secret>,
-    /// Inline PEM client CA certificates.
-    #[serde(default)]
-    pub client_ca: Option<String>,
-    /// Certificate chain file (relative paths are relative to the web config file).
-    #[serde(default)]
-    pub cert_file: Option<PathBuf>,
-    /// Private key file.
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// `NoClientCert` (default), `RequestClientCert`, `RequireAnyClientCert`,
-    /// `VerifyClientCertIfGiven` or `RequireAndVerifyClientCert`.
-    #[serde(default)]
-    pub client_auth_type: Option<String>,
-    /// Client CA file.
-    #[serde(default)]
-    pub client_ca_file: Option<PathBuf>,
-    /// Go cipher suite names (TLS 1.2 suites; TLS 1.3 suites are always on, as in Go).
-    #[serde(default)]
-    pub cipher_suites: Option<Vec<String>>,
-    /// Go curve names in preference order.
-    #[serde(default)]
-    pub curve_preferences: Option<Vec<String>>,
-    /// `TLS12` (default) or `TLS13`.
-    #[serde(default)]
-    pub min_version: Option<String>,
-    /// `TLS12` or `TLS13` (default).
-    #[serde(default)]
-    pub max_version: Option<String>,
-    /// Server picks the cipher suite in its own order (default true).
-    #[serde(default)]
-    pub prefer_server_cipher_suites: Option<bool>,
-    /// A client certificate must carry one of these SANs (DNS, IP, e-mail or URI).
-    #[serde(default)]
-    pub client_allowed_sans: Option<Vec<String>>,
 }
 
 /// `http_server_config`.
@@ -330,7 +228,7 @@ pub fn check(file: WebConfigFile, base_dir: &Path) -> Result<WebConfigSpec, WebC
     }
 
     let mut users = BTreeMap::new();
-    for (user, Secret(hash)) in file.basic_auth_users.unwrap_or_default() {
+    for (user, hash) in file.basic_auth_users.unwrap_or_default() {
         let key = format!("basic_auth_users.{user}");
         check_bcrypt_hash(hash.expose_secret()).map_err(|m| WebConfigError::new(key, m))?;
         users.insert(user, hash);
@@ -374,44 +272,6 @@ fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
         Ok(parts) if (4..=31).contains(&parts.get_cost()) => Ok(()),
         Ok(_) => Err("bcrypt cost must be between 4 and 31".into()),
         Err(_) => Err("malformed bcrypt hash".into()),
-    }
-}
-
-/// A loaded web config: the checked file plus what was read from the files it names.
-#[derive(Debug)]
-pub struct WebConfig {
-    pub(crate) path: PathBuf,
-    pub(crate) spec: WebConfigSpec,
-    pub(crate) active: super::Active,
-}
-
-impl WebConfig {
-    /// Reads, checks and builds `path`: the YAML, the certificate, key and CA files and the
-    /// rustls configuration. Fails with the key at fault.
-    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| WebConfigError {
-            path: Some(path.to_owned()),
-            key: String::new(),
-            message: format!("cannot read: {e}"),
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let spec = parse(&text, base).map_err(|e| e.in_file(path))?;
-        let active = super::Active::build(&spec).map_err(|e| e.in_file(path))?;
-        Ok(WebConfig {
-            path: path.to_owned(),
-            spec,
-            active,
-        })
-    }
-
-    /// The checked settings.
-    pub fn spec(&self) -> &WebConfigSpec {
-        &self.spec
-    }
-
-    /// The web config file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

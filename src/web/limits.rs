@@ -2,14 +2,16 @@
 //! (`--web.max-requests`, then 503), the toolkit's `rate_limit` token bucket (then 429), and
 //! per-connection I/O inactivity (slow or stuck clients are dropped).
 
+use std::fmt;
 use std::io;
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as GovernorLimiter};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -35,36 +37,48 @@ impl RequestLimiter {
 
 /// The toolkit's `rate_limit`: a bucket of `burst` tokens refilled by one every `interval`
 /// (Go's `rate.NewLimiter(rate.Every(interval), burst)` with `Allow`).
-#[derive(Debug)]
-pub struct RateLimiter {
-    interval: Duration,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
+///
+/// governor's GCRA is that same bucket with continuous refill, kept as one atomic
+/// timestamp: no lock in the request path. A zero `interval` allows everything and a zero
+/// `burst` refuses everything, as `rate.Every(0)` and a zero burst do in Go (the web config
+/// never builds either: it refuses burst 0 and treats interval 0 as "off").
+pub struct RateLimiter(Bucket);
+
+enum Bucket {
+    Unlimited,
+    Closed,
+    Gcra(DefaultDirectRateLimiter),
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.0 {
+            Bucket::Unlimited => "unlimited",
+            Bucket::Closed => "closed",
+            Bucket::Gcra(_) => "gcra",
+        };
+        f.debug_tuple("RateLimiter").field(&kind).finish()
+    }
 }
 
 impl RateLimiter {
     /// A full bucket.
     pub fn new(interval: Duration, burst: u32) -> Self {
-        RateLimiter {
-            interval,
-            burst: f64::from(burst),
-            state: Mutex::new((f64::from(burst), Instant::now())),
+        let Some(burst) = NonZeroU32::new(burst) else {
+            return RateLimiter(Bucket::Closed);
+        };
+        match Quota::with_period(interval) {
+            None => RateLimiter(Bucket::Unlimited),
+            Some(q) => RateLimiter(Bucket::Gcra(GovernorLimiter::direct(q.allow_burst(burst)))),
         }
     }
 
     /// Takes a token if there is one.
     pub fn allow(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let (tokens, last) = *state;
-        let refill = now.duration_since(last).as_secs_f64() / self.interval.as_secs_f64();
-        let tokens = (tokens + refill).min(self.burst);
-        if tokens >= 1.0 {
-            *state = (tokens - 1.0, now);
-            true
-        } else {
-            *state = (tokens, now);
-            false
+        match &self.0 {
+            Bucket::Unlimited => true,
+            Bucket::Closed => false,
+            Bucket::Gcra(l) => l.check().is_ok(),
         }
     }
 }

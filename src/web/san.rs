@@ -1,28 +1,21 @@
 //! Reads the Subject Alternative Names of a DER certificate, for `client_allowed_sans`.
 //!
-//! A deliberately small DER walker: Certificate → tbsCertificate → extensions `[3]` →
-//! the `subjectAltName` extension (OID 2.5.29.17) → GeneralNames. Only the four name kinds
-//! that exporter-toolkit compares are returned, formatted as Go's `crypto/x509` does: DNS
-//! names, e-mail addresses and URIs as written, IP addresses in their canonical text form.
-//! Every read is bounds-checked; malformed input gives `None`, never a panic (fuzzed by
-//! `fuzz/fuzz_targets/san.rs`).
+//! The DER itself is read by x509-parser (and its asn1-rs): every tag, length and bound
+//! check, the Extension structure and the GeneralNames decoding. Only the path to the
+//! extensions is walked here (Certificate → tbsCertificate → `[3]` extensions), because
+//! it must stay as lenient as the old walker was: this runs after rustls has accepted the
+//! certificate, and a full parse would add a second, stricter opinion about fields that
+//! `client_allowed_sans` does not look at. Only the four name kinds exporter-toolkit
+//! compares are returned, formatted as Go's `crypto/x509` does: DNS names, e-mail
+//! addresses and URIs as written, IP addresses in their canonical text form. Malformed
+//! input gives `None`, never a panic (fuzzed by `fuzz/fuzz_targets/san.rs`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// DER encoding of the OID 2.5.29.17 (id-ce-subjectAltName), without tag and length.
-const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
-
-const TAG_BOOLEAN: u8 = 0x01;
-const TAG_OCTET_STRING: u8 = 0x04;
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
-/// `[3] EXPLICIT` around the extensions in tbsCertificate.
-const TAG_EXTENSIONS: u8 = 0xa3;
-/// GeneralName choices (implicit, primitive).
-const TAG_RFC822_NAME: u8 = 0x81;
-const TAG_DNS_NAME: u8 = 0x82;
-const TAG_URI: u8 = 0x86;
-const TAG_IP_ADDRESS: u8 = 0x87;
+use x509_parser::asn1_rs::{Any, Class, FromDer as _, Tag};
+use x509_parser::extensions::{GeneralName, SubjectAlternativeName, X509ExtensionParser};
+use x509_parser::nom::Parser as _;
+use x509_parser::oid_registry::OID_X509_EXT_SUBJECT_ALT_NAME;
 
 /// One SAN entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,60 +52,36 @@ impl std::fmt::Display for SanEntry {
     }
 }
 
-/// One DER TLV: tag, contents, and the bytes after it.
-fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    // High-tag-number form never occurs on the path we walk.
-    if tag & 0x1f == 0x1f {
-        return None;
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        // 0x80 is the BER indefinite form (not DER); more than 4 length bytes is absurd here.
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let bytes = rest.get(..n)?;
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, rest.get(n..)?)
-    };
-    let contents = rest.get(..len)?;
-    Some((tag, contents, rest.get(len..)?))
-}
-
-/// Contents of a TLV that must have `tag`.
-fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (t, contents, rest) = read_tlv(input)?;
-    (t == tag).then_some((contents, rest))
+/// The contents of a universal, constructed SEQUENCE at the start of `input`.
+fn sequence(input: &[u8]) -> Option<&[u8]> {
+    let (_, any) = Any::from_der(input).ok()?;
+    let h = &any.header;
+    (h.class() == Class::Universal && h.is_constructed() && h.tag() == Tag::Sequence)
+        .then_some(any.data)
 }
 
 /// The SAN entries of a DER certificate; `Some(vec![])` when it has no SAN extension and
 /// `None` when the certificate cannot be read.
 pub fn subject_alt_names(cert_der: &[u8]) -> Option<Vec<SanEntry>> {
-    let (cert, _) = expect(cert_der, TAG_SEQUENCE)?;
-    let (mut tbs, _) = expect(cert, TAG_SEQUENCE)?;
+    let cert = sequence(cert_der)?;
+    let mut tbs = sequence(cert)?;
     while !tbs.is_empty() {
-        let (tag, contents, rest) = read_tlv(tbs)?;
+        let (rest, field) = Any::from_der(tbs).ok()?;
         tbs = rest;
-        if tag == TAG_EXTENSIONS {
-            let (mut exts, _) = expect(contents, TAG_SEQUENCE)?;
+        let h = &field.header;
+        if h.class() == Class::ContextSpecific && h.is_constructed() && h.tag() == Tag(3) {
+            let mut exts = sequence(field.data)?;
+            // Other extensions are not decoded (deep parsing off): a malformed one that
+            // rustls tolerated must not hide the SANs.
+            let mut parser = X509ExtensionParser::new().with_deep_parse_extensions(false);
             while !exts.is_empty() {
-                let (ext, rest) = expect(exts, TAG_SEQUENCE)?;
+                let (rest, ext) = parser.parse(exts).ok()?;
                 exts = rest;
-                let (oid, mut ext) = expect(ext, TAG_OID)?;
-                if oid != OID_SUBJECT_ALT_NAME {
+                if ext.oid != OID_X509_EXT_SUBJECT_ALT_NAME {
                     continue;
                 }
-                if let Some((TAG_BOOLEAN, _, rest)) = read_tlv(ext) {
-                    ext = rest;
-                }
-                let (value, _) = expect(ext, TAG_OCTET_STRING)?;
-                return general_names(value);
+                let (_, san) = SubjectAlternativeName::from_der(ext.value).ok()?;
+                return Some(san.general_names.iter().filter_map(entry).collect());
             }
             return Some(Vec::new());
         }
@@ -120,30 +89,23 @@ pub fn subject_alt_names(cert_der: &[u8]) -> Option<Vec<SanEntry>> {
     Some(Vec::new())
 }
 
-fn general_names(value: &[u8]) -> Option<Vec<SanEntry>> {
-    let (mut names, _) = expect(value, TAG_SEQUENCE)?;
-    let mut out = Vec::new();
-    while !names.is_empty() {
-        let (tag, contents, rest) = read_tlv(names)?;
-        names = rest;
-        let text = || String::from_utf8_lossy(contents).into_owned();
-        match tag {
-            TAG_DNS_NAME => out.push(SanEntry::Dns(text())),
-            TAG_RFC822_NAME => out.push(SanEntry::Email(text())),
-            TAG_URI => out.push(SanEntry::Uri(text())),
-            TAG_IP_ADDRESS => {
-                if let Ok(v4) = <[u8; 4]>::try_from(contents) {
-                    out.push(SanEntry::Ip(IpAddr::V4(Ipv4Addr::from(v4))));
-                } else if let Ok(v6) = <[u8; 16]>::try_from(contents) {
-                    out.push(SanEntry::Ip(IpAddr::V6(Ipv6Addr::from(v6))));
-                }
+/// The entry for one GeneralName, if it is a kind the toolkit compares.
+fn entry(name: &GeneralName<'_>) -> Option<SanEntry> {
+    Some(match name {
+        GeneralName::DNSName(s) => SanEntry::Dns((*s).to_owned()),
+        GeneralName::RFC822Name(s) => SanEntry::Email((*s).to_owned()),
+        GeneralName::URI(s) => SanEntry::Uri((*s).to_owned()),
+        GeneralName::IPAddress(b) => {
+            if let Ok(v4) = <[u8; 4]>::try_from(*b) {
+                SanEntry::Ip(IpAddr::V4(Ipv4Addr::from(v4)))
+            } else {
+                SanEntry::Ip(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(*b).ok()?)))
             }
-            // otherName, x400Address, directoryName, ediPartyName, registeredID: not
-            // compared by the toolkit either.
-            _ => {}
         }
-    }
-    Some(out)
+        // otherName, x400Address, directoryName, ediPartyName, registeredID: not compared
+        // by the toolkit either; `Invalid` (e.g. a DNS name that is not text) cannot match.
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

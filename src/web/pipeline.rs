@@ -1,0 +1,79 @@
+//! The per-request pipeline, in this order: `rate_limit` (429), `--web.max-requests` (503,
+//! never queued), basic auth (401 with `WWW-Authenticate: Basic`), then the router; every
+//! response, refusals included, gets the configured `http_server_config.headers`.
+//!
+//! The cheap refusals come first so that a flood costs as little as possible: the rate
+//! limit and the concurrency limit are checked before any bcrypt work.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
+use tower::ServiceExt as _;
+
+use crate::web::limits::{RateLimiter, RequestLimiter};
+use crate::web::loaded::Active;
+use crate::web::reload::Reloader;
+
+/// Everything a request needs; one per server, shared by its connections.
+pub(crate) struct Handler {
+    pub(crate) router: Router,
+    /// `None` without `--web.config.file`: then `fixed` (no TLS, auth or headers) applies.
+    pub(crate) reloader: Option<Reloader>,
+    pub(crate) fixed: Arc<Active>,
+    pub(crate) limiter: RequestLimiter,
+    pub(crate) rate_limit: Option<RateLimiter>,
+}
+
+impl Handler {
+    /// The settings for this connection or request (reloaded first if a file changed).
+    pub(crate) fn active(&self) -> Arc<Active> {
+        match &self.reloader {
+            Some(r) => r.current(),
+            None => self.fixed.clone(),
+        }
+    }
+
+    /// Answers one request.
+    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response {
+        let active = self.active();
+        let mut response = self.respond(req, &active).await;
+        for (name, value) in &active.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+        response
+    }
+
+    async fn respond(&self, req: Request<Incoming>, active: &Active) -> Response {
+        if let Some(rl) = &self.rate_limit
+            && !rl.allow()
+        {
+            return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response();
+        }
+        let Some(_permit) = self.limiter.try_acquire() else {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                "Too many concurrent requests (--web.max-requests)\n",
+            )
+                .into_response();
+        };
+        if let Some(auth) = &active.auth
+            && !auth.verify(req.headers().get(header::AUTHORIZATION)).await
+        {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic")],
+                "Unauthorized\n",
+            )
+                .into_response();
+        }
+        match self.router.clone().oneshot(req.map(Body::new)).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The accept loop: takes connections up to `max_connections`, hands each to its own task
+//! (`connection`), and on shutdown stops accepting, tells every connection to finish its
+//! in-flight requests and returns once all are closed.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::web::connection::connection;
+use crate::web::limits::{RateLimiter, RequestLimiter};
+use crate::web::loaded::Active;
+use crate::web::pipeline::Handler;
+use crate::web::reload::Reloader;
+use crate::web::settings::WebSettings;
+
+/// Serves `router` on `listener` with the web config and limits of `web` until `shutdown`
+/// completes; then stops accepting, lets in-flight requests finish and returns once every
+/// connection is closed.
+pub async fn serve<F>(
+    listener: TcpListener,
+    router: Router,
+    web: WebSettings,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let WebSettings { config, options } = web;
+    let address = listener.local_addr()?;
+    let (reloader, rate_limit, fixed, tls, http2) = match config {
+        None => (None, None, Arc::new(Active::default()), false, false),
+        Some(c) => {
+            let rate_limit = c.spec.rate_limit.map(|(i, b)| {
+                info!(burst = b, interval = ?i, "rate limiter is enabled");
+                RateLimiter::new(i, b)
+            });
+            let (tls, http2) = (c.spec.tls_enabled(), c.spec.http2());
+            (
+                Some(Reloader::new(c)),
+                rate_limit,
+                Arc::new(Active::default()),
+                tls,
+                http2,
+            )
+        }
+    };
+    if tls {
+        info!(%address, http2, "TLS is enabled");
+    } else {
+        info!(%address, http2 = false, "TLS is disabled");
+    }
+    let handler = Arc::new(Handler {
+        router,
+        reloader,
+        fixed,
+        limiter: RequestLimiter::new(options.max_requests),
+        rate_limit,
+    });
+
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // TCP_NODELAY: a /metrics body is many shared chunks and ends with a small one (the
+        // gzip trailer); with Nagle's algorithm that last segment waits for the client's
+        // delayed ACK (40 ms on Linux), which capped gzip scrapes at about 25/s per connection.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(connection(
+            stream,
+            peer,
+            handler.clone(),
+            options.clone(),
+            graceful.watcher(),
+            permit,
+        ));
+    }
+    drop(listener);
+    // Tells every connection to finish its in-flight requests and take no more, then waits
+    // until all watchers are gone: each task holds one from accept to close, so this also
+    // waits for connections still in their TLS handshake (they start shut down).
+    graceful.shutdown().await;
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}

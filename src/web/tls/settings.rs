@@ -1,0 +1,394 @@
+//! `tls_server_config` as written and as checked: the serde struct with the toolkit's key
+//! names, the checks that turn it into a [`TlsSpec`] (every error names its key), and the
+//! spec itself. Reads no files, so it runs in `web::parse` and under the fuzzer.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::{CryptoProvider, SupportedKxGroup, ring};
+use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::names::{GO_ONLY_SUITES, TLS12_SUITES, TLS13_SUITES, curve, supported_suite_names};
+use crate::web::error::WebConfigError;
+
+/// `tls_server_config`, with the toolkit's key names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsServerConfig {
+    /// Inline PEM certificate chain.
+    #[serde(default)]
+    pub cert: Option<String>,
+    /// Inline PEM private key.
+    #[serde(default)]
+    pub key: Option<SecretString>,
+    /// Inline PEM client CA certificates.
+    #[serde(default)]
+    pub client_ca: Option<String>,
+    /// Certificate chain file (relative paths are relative to the web config file).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Private key file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// `NoClientCert` (default), `RequestClientCert`, `RequireAnyClientCert`,
+    /// `VerifyClientCertIfGiven` or `RequireAndVerifyClientCert`.
+    #[serde(default)]
+    pub client_auth_type: Option<String>,
+    /// Client CA file.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Go cipher suite names (TLS 1.2 suites; TLS 1.3 suites are always on, as in Go).
+    #[serde(default)]
+    pub cipher_suites: Option<Vec<String>>,
+    /// Go curve names in preference order.
+    #[serde(default)]
+    pub curve_preferences: Option<Vec<String>>,
+    /// `TLS12` (default) or `TLS13`.
+    #[serde(default)]
+    pub min_version: Option<String>,
+    /// `TLS12` or `TLS13` (default).
+    #[serde(default)]
+    pub max_version: Option<String>,
+    /// Server picks the cipher suite in its own order (default true).
+    #[serde(default)]
+    pub prefer_server_cipher_suites: Option<bool>,
+    /// A client certificate must carry one of these SANs (DNS, IP, e-mail or URI).
+    #[serde(default)]
+    pub client_allowed_sans: Option<Vec<String>>,
+}
+
+/// Where a PEM document comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum PemSource {
+    File(PathBuf),
+    Inline(String),
+}
+
+/// Where the private key comes from; inline keys are secrets.
+#[derive(Clone)]
+pub(crate) enum KeySource {
+    File(PathBuf),
+    Inline(SecretString),
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::File(p) => f.debug_tuple("File").field(p).finish(),
+            KeySource::Inline(_) => f.write_str("Inline([REDACTED])"),
+        }
+    }
+}
+
+/// `client_auth_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No client certificate is asked for.
+    NoClientCert,
+    /// Asked for, not required, not verified.
+    RequestClientCert,
+    /// Required, not verified against a CA.
+    RequireAnyClientCert,
+    /// Verified against the client CA when sent.
+    VerifyClientCertIfGiven,
+    /// Required and verified against the client CA.
+    RequireAndVerifyClientCert,
+}
+
+impl ClientAuth {
+    fn parse(s: &str) -> Option<ClientAuth> {
+        Some(match s {
+            "" | "NoClientCert" => ClientAuth::NoClientCert,
+            "RequestClientCert" => ClientAuth::RequestClientCert,
+            // "RequireClientCert" is the toolkit's backwards-compatible alias.
+            "RequireAnyClientCert" | "RequireClientCert" => ClientAuth::RequireAnyClientCert,
+            "VerifyClientCertIfGiven" => ClientAuth::VerifyClientCertIfGiven,
+            "RequireAndVerifyClientCert" => ClientAuth::RequireAndVerifyClientCert,
+            _ => return None,
+        })
+    }
+
+    fn verifies(self) -> bool {
+        matches!(
+            self,
+            ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert
+        )
+    }
+}
+
+/// Checked `tls_server_config`.
+#[derive(Debug)]
+pub(crate) struct TlsSpec {
+    pub(crate) cert: PemSource,
+    pub(crate) key: KeySource,
+    pub(crate) client_ca: Option<PemSource>,
+    pub(crate) client_auth: ClientAuth,
+    pub(crate) allowed_sans: Option<Vec<String>>,
+    pub(crate) versions: Vec<&'static SupportedProtocolVersion>,
+    pub(crate) provider: Arc<CryptoProvider>,
+    pub(crate) ignore_client_order: bool,
+}
+
+impl TlsSpec {
+    /// The files this configuration reads.
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let PemSource::File(p) = &self.cert {
+            out.push(p.clone());
+        }
+        if let KeySource::File(p) = &self.key {
+            out.push(p.clone());
+        }
+        if let Some(PemSource::File(p)) = &self.client_ca {
+            out.push(p.clone());
+        }
+        out
+    }
+}
+
+/// Top-level key of these settings, for error messages.
+const KEY: &str = "tls_server_config";
+
+/// The dotted key of `name` under `tls_server_config`.
+pub(super) fn key(name: &str) -> String {
+    format!("{KEY}.{name}")
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+fn non_empty_path(p: Option<PathBuf>, base: &Path) -> Option<PathBuf> {
+    p.filter(|p| !p.as_os_str().is_empty())
+        .map(|p| base.join(p))
+}
+
+fn version(field: &str, name: &str) -> Result<u8, WebConfigError> {
+    match name {
+        "TLS12" => Ok(12),
+        "TLS13" => Ok(13),
+        "TLS10" | "TLS11" => Err(WebConfigError::new(
+            key(field),
+            format!("{name} is not supported: rustls implements only TLS12 and TLS13"),
+        )),
+        other => Err(WebConfigError::new(
+            key(field),
+            format!("unknown TLS version {other:?} (expected TLS12 or TLS13)"),
+        )),
+    }
+}
+
+/// Checks `tls_server_config`; `Ok(None)` when it configures no TLS at all.
+pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, WebConfigError> {
+    let cert_inline = non_empty(c.cert);
+    let key_inline = c.key.filter(|k| !k.expose_secret().is_empty());
+    let ca_inline = non_empty(c.client_ca);
+    let cert_file = non_empty_path(c.cert_file, base);
+    let key_file = non_empty_path(c.key_file, base);
+    let ca_file = non_empty_path(c.client_ca_file, base);
+    let auth_name = non_empty(c.client_auth_type);
+
+    let enabled = cert_inline.is_some()
+        || key_inline.is_some()
+        || ca_inline.is_some()
+        || cert_file.is_some()
+        || key_file.is_some()
+        || ca_file.is_some()
+        || auth_name.is_some();
+    if !enabled {
+        // The toolkit would quietly serve plain HTTP and ignore these; say so instead.
+        let stray = [
+            ("min_version", c.min_version.is_some()),
+            ("max_version", c.max_version.is_some()),
+            ("cipher_suites", c.cipher_suites.is_some()),
+            ("curve_preferences", c.curve_preferences.is_some()),
+            ("client_allowed_sans", c.client_allowed_sans.is_some()),
+        ];
+        if let Some((name, _)) = stray.iter().find(|(_, set)| *set) {
+            return Err(WebConfigError::new(
+                key(name),
+                "set, but tls_server_config has no certificate (cert_file/key_file or cert/key), \
+                 so the server would speak plain HTTP",
+            ));
+        }
+        return Ok(None);
+    }
+
+    let cert = match (cert_file, cert_inline) {
+        (Some(_), Some(_)) => {
+            return Err(WebConfigError::new(
+                key("cert"),
+                "set only one of cert and cert_file",
+            ));
+        }
+        (Some(p), None) => PemSource::File(p),
+        (None, Some(s)) => PemSource::Inline(s),
+        (None, None) => {
+            return Err(WebConfigError::new(
+                key("cert_file"),
+                "missing one of cert or cert_file",
+            ));
+        }
+    };
+    let key_source = match (key_file, key_inline) {
+        (Some(_), Some(_)) => {
+            return Err(WebConfigError::new(
+                key("key"),
+                "set only one of key and key_file",
+            ));
+        }
+        (Some(p), None) => KeySource::File(p),
+        (None, Some(s)) => KeySource::Inline(s),
+        (None, None) => {
+            return Err(WebConfigError::new(
+                key("key_file"),
+                "missing one of key or key_file",
+            ));
+        }
+    };
+    let client_ca = match (ca_file, ca_inline) {
+        (Some(_), Some(_)) => {
+            return Err(WebConfigError::new(
+                key("client_ca"),
+                "set only one of client_ca and client_ca_file",
+            ));
+        }
+        (Some(p), None) => Some(PemSource::File(p)),
+        (None, Some(s)) => Some(PemSource::Inline(s)),
+        (None, None) => None,
+    };
+
+    let auth_name = auth_name.unwrap_or_default();
+    let client_auth = ClientAuth::parse(&auth_name).ok_or_else(|| {
+        WebConfigError::new(
+            key("client_auth_type"),
+            format!(
+                "invalid ClientAuth {auth_name:?} (expected NoClientCert, RequestClientCert, \
+                 RequireAnyClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert)"
+            ),
+        )
+    })?;
+    if client_ca.is_some() && client_auth == ClientAuth::NoClientCert {
+        return Err(WebConfigError::new(
+            key("client_auth_type"),
+            "client CA's have been configured without a Client Auth Policy \
+             (set client_auth_type, normally RequireAndVerifyClientCert)",
+        ));
+    }
+    if client_auth.verifies() && client_ca.is_none() {
+        return Err(WebConfigError::new(
+            key("client_ca_file"),
+            format!("client_auth_type {auth_name} needs client_ca_file or client_ca"),
+        ));
+    }
+    let allowed_sans = c.client_allowed_sans;
+    if allowed_sans.is_some()
+        && !matches!(
+            client_auth,
+            ClientAuth::RequireAnyClientCert | ClientAuth::RequireAndVerifyClientCert
+        )
+    {
+        return Err(WebConfigError::new(
+            key("client_allowed_sans"),
+            "client_allowed_sans requires client_auth_type to be one of RequireAnyClientCert \
+             or RequireAndVerifyClientCert",
+        ));
+    }
+
+    let min = version("min_version", c.min_version.as_deref().unwrap_or("TLS12"))?;
+    let max = version("max_version", c.max_version.as_deref().unwrap_or("TLS13"))?;
+    if min > max {
+        return Err(WebConfigError::new(
+            key("min_version"),
+            "min_version is higher than max_version",
+        ));
+    }
+    let mut versions = Vec::new();
+    if min <= 12 {
+        versions.push(&rustls::version::TLS12);
+    }
+    if max >= 13 {
+        versions.push(&rustls::version::TLS13);
+    }
+
+    let base = ring::default_provider();
+    let mut suites: Vec<SupportedCipherSuite> = Vec::new();
+    match c.cipher_suites.as_deref() {
+        None | Some([]) => suites = base.cipher_suites.clone(),
+        Some(names) => {
+            for name in names {
+                if let Some((_, s)) = TLS12_SUITES.iter().find(|(n, _)| n == name) {
+                    if !suites.iter().any(|x| x.suite() == s.suite()) {
+                        suites.push(*s);
+                    }
+                } else if TLS13_SUITES.contains(&name.as_str()) {
+                    // Always enabled below, as in Go.
+                } else if GO_ONLY_SUITES.contains(&name.as_str()) {
+                    return Err(WebConfigError::new(
+                        key("cipher_suites"),
+                        format!(
+                            "cipher suite {name} is not implemented by rustls (no CBC, RSA key \
+                             exchange, 3DES or RC4 suites); supported: {}",
+                            supported_suite_names()
+                        ),
+                    ));
+                } else {
+                    return Err(WebConfigError::new(
+                        key("cipher_suites"),
+                        format!(
+                            "unknown cipher: {name} (supported: {})",
+                            supported_suite_names()
+                        ),
+                    ));
+                }
+            }
+            if min <= 12 && suites.is_empty() {
+                return Err(WebConfigError::new(
+                    key("cipher_suites"),
+                    "lists no TLS 1.2 suite, so TLS 1.2 clients could not connect; \
+                     add one or set min_version: TLS13",
+                ));
+            }
+            suites.extend(
+                base.cipher_suites
+                    .iter()
+                    .filter(|s| matches!(s, SupportedCipherSuite::Tls13(_))),
+            );
+        }
+    }
+
+    let kx_groups = match c.curve_preferences.as_deref() {
+        None | Some([]) => base.kx_groups.clone(),
+        Some(names) => {
+            let mut groups: Vec<&'static dyn SupportedKxGroup> = Vec::new();
+            for name in names {
+                let g =
+                    curve(name).map_err(|m| WebConfigError::new(key("curve_preferences"), m))?;
+                if !groups.iter().any(|x| x.name() == g.name()) {
+                    groups.push(g);
+                }
+            }
+            groups
+        }
+    };
+
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: suites,
+        kx_groups,
+        ..base
+    });
+
+    Ok(Some(TlsSpec {
+        cert,
+        key: key_source,
+        client_ca,
+        client_auth,
+        allowed_sans,
+        versions,
+        provider,
+        ignore_client_order: c.prefer_server_cipher_suites.unwrap_or(true),
+    }))
+}
