@@ -38,6 +38,7 @@ pub mod config;
 pub mod credentials;
 pub mod fleet;
 pub mod metrics;
+pub mod once;
 pub mod ratelimit;
 pub mod scheduler;
 pub mod server;

@@ -1,4 +1,9 @@
-//! Entry point: parse flags, set up logging, load settings, run until SIGTERM/SIGINT.
+//! Entry point: parse flags, set up logging, load settings, then check them
+//! (`--config.check`), run once (`--once`) or run until SIGTERM/SIGINT.
+//!
+//! Exit status: 0 on success; 1 when the exporter could not run, or `--once` saw an account
+//! fail; 2 for a configuration error (flags, config file, web config file, credentials
+//! settings).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,12 +27,24 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("chatapp_exporter: {e:#}");
-            ExitCode::FAILURE
+            if is_config_error(&e) {
+                ExitCode::from(CONFIG_ERROR)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// The exit status of a configuration error, for `--config.check`, `--once` and a start.
+const CONFIG_ERROR: u8 = 2;
+
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.is::<config::ConfigError>() || c.is::<chatapp_exporter::web::WebConfigError>())
 }
 
 /// glibc malloc settings for a process that holds a large exposition and, at every refresh,
@@ -60,7 +77,7 @@ fn tune_malloc() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_malloc() {}
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (settings, loader, _sim): (_, app::SettingsLoader, _) = if cli.demo {
         let (s, sim) = app::demo_settings(&cli).await?;
         let accounts = s.accounts.clone();
@@ -89,7 +106,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.config_check {
         print!("{}", settings.summary());
         print!("{}", web.summary());
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cli.once {
+        return once(&settings, cli.once_format).await;
     }
     let listener = app::bind(&settings.listen_address)
         .await
@@ -101,5 +121,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(loader),
         web,
     )
-    .await
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--once`: the table goes through `anstream`, which drops its colours when stdout is not
+/// a terminal or `NO_COLOR` is set; JSON and exposition text are written as they are.
+async fn once(
+    settings: &config::Settings,
+    format: chatapp_exporter::cli::OnceFormat,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let output = chatapp_exporter::once::run(settings, format, true).await?;
+    let written = match format {
+        chatapp_exporter::cli::OnceFormat::Table => {
+            let mut out = anstream::stdout();
+            out.write_all(&output.text).and_then(|()| out.flush())
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&output.text).and_then(|()| out.flush())
+        }
+    };
+    written.context("cannot write the result")?;
+    Ok(if output.all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

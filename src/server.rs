@@ -141,7 +141,7 @@ async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
 }
 
 /// `pending`, `ok (summary)` or `error: code: message`.
-fn result_text(result: &Option<Result<String, String>>) -> String {
+fn result_text(result: &Option<Result<String, crate::scheduler::Failure>>) -> String {
     match result {
         None => "pending".to_owned(),
         Some(Ok(s)) if s.is_empty() => "ok".to_owned(),

@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use crate::credentials::CredentialError;
-
 /// What a failed call means for the scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -85,9 +83,6 @@ pub enum ApiError {
         /// The `RequestId`.
         request_id: String,
     },
-    /// No usable credentials.
-    #[error("credentials: {0}")]
-    Credentials(#[from] CredentialError),
 }
 
 /// The longest string accepted as an Alibaba code label; longer ones fold into `other`.
@@ -104,9 +99,7 @@ impl ApiError {
             ApiError::HttpStatus { status: 429 } => ErrorKind::Throttled,
             ApiError::HttpStatus { .. } => ErrorKind::Client,
             ApiError::BodyTooLarge { .. } | ApiError::Decode(_) => ErrorKind::Decode,
-            // An STS or metadata outage is not the operator's fault: back off like any other.
-            ApiError::Credentials(e) if e.is_transient() => ErrorKind::Transient,
-            ApiError::WrongSecret { .. } | ApiError::Credentials(_) => ErrorKind::Auth,
+            ApiError::WrongSecret { .. } => ErrorKind::Auth,
             ApiError::Service { code, status, .. } => classify_code(code, *status),
         }
     }
@@ -121,7 +114,6 @@ impl ApiError {
             ApiError::HttpStatus { status } => http_status_label(*status).into(),
             ApiError::Decode(_) => "decode".into(),
             ApiError::WrongSecret { .. } => "InvalidAccessKeySecret".into(),
-            ApiError::Credentials(_) => "credentials".into(),
             ApiError::Service { code, .. } if looks_like_code(code) => code.clone(),
             ApiError::Service { .. } => "other".into(),
         }

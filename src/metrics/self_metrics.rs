@@ -269,8 +269,18 @@ impl SelfMetrics {
 
     /// Appends the text exposition of the self metrics to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_where(out, |_| true);
+    }
+
+    /// The self metrics without the `process_*` family: what `--once.format=prom` prints,
+    /// since a one-shot process's CPU time and memory mean nothing once it has exited.
+    pub fn encode_without_process(&self, out: &mut Vec<u8>) {
+        self.encode_where(out, |name| !name.starts_with("process_"));
+    }
+
+    fn encode_where(&self, out: &mut Vec<u8>, keep: impl Fn(&str) -> bool) {
         let mut families = self.registry.gather();
-        families.retain(|f| self.filter.keeps(f.name()));
+        families.retain(|f| self.filter.keeps(f.name()) && keep(f.name()));
         if let Err(e) = prometheus::TextEncoder::new().encode(&families, out) {
             tracing::error!(error = %e, "cannot encode self metrics");
         }

@@ -1,0 +1,144 @@
+//! `--once`: every enabled collector of every account, one time, with the same bookkeeping
+//! as the loops (self metrics, status board, store), so that what is printed afterwards is
+//! what the landing page and /metrics would show.
+//!
+//! Collectors are not spread over their interval ([`crate::collect::Ctx::spread`]): their
+//! calls go out at the operation's rate limit, and the run ends when the last one is done.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use super::run::{AccountRun, Instance, connect, record, run_collector};
+use super::{Failure, RefreshError, Shared, register};
+use crate::collect::{Inputs, Schedule};
+use crate::config::AccountSettings;
+
+/// What `--once` learned about each account, in configuration order.
+#[derive(Debug, Clone)]
+pub struct OnceReport {
+    /// Each account's name and result: the collectors' summaries, or the first failure.
+    pub accounts: Vec<(String, Result<String, Failure>)>,
+}
+
+impl OnceReport {
+    /// True when every account succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.accounts.iter().all(|(_, r)| r.is_ok())
+    }
+}
+
+/// Runs every enabled collector of every account once: the refresh collectors side by
+/// side, then those with their own schedule (they read what the refresh published).
+/// Accounts run concurrently, at most [`super::MAX_CONCURRENT_REFRESHES`] at a time.
+pub async fn run_once(shared: &Arc<Shared>, accounts: &[AccountSettings]) -> OnceReport {
+    for account in accounts {
+        register(shared, account);
+    }
+    let results = join_all(accounts.iter().map(|a| async {
+        let _permit = shared.permits.acquire().await;
+        (a.name.clone(), once_account(shared, a).await)
+    }))
+    .await;
+    OnceReport { accounts: results }
+}
+
+async fn once_account(shared: &Shared, settings: &AccountSettings) -> Result<String, Failure> {
+    let mut refresh = Vec::new();
+    let mut own = Vec::new();
+    for c in &settings.collectors {
+        let Some(collector) = crate::collect::find(c.name) else {
+            continue;
+        };
+        let instance = Instance::new(collector, c.interval);
+        match collector.spec().schedule {
+            Schedule::Refresh => refresh.push(instance),
+            Schedule::Own { .. } => own.push(instance),
+        }
+    }
+    let account = AccountRun {
+        settings: settings.clone(),
+        inputs: Inputs::default(),
+        refreshed: tokio::sync::watch::Sender::new(false),
+        once: true,
+    };
+    let name = settings.name.as_str();
+    let started = Instant::now();
+    let mut first_error: Option<Failure> = None;
+    let mut summaries = Vec::new();
+    let mut refresh_ok = true;
+    match connect(settings).await {
+        Err(e) => {
+            let now = SystemTime::now();
+            for i in refresh.iter().chain(&own) {
+                shared
+                    .metrics
+                    .collector_done(name, i.name(), false, Duration::ZERO, now);
+            }
+            let actions: Vec<&str> = refresh
+                .iter()
+                .chain(&own)
+                .flat_map(Instance::actions)
+                .collect();
+            first_error = Some(Failure::new(&e, &actions));
+            refresh_ok = false;
+        }
+        Ok(conn) => {
+            let conn = &conn;
+            let account = &account;
+            let outcomes = join_all(
+                refresh
+                    .iter_mut()
+                    .map(|i| async { (run_collector(shared, account, i, conn).await, i) }),
+            )
+            .await;
+            for (outcome, instance) in outcomes {
+                let result = record(shared, account, instance, outcome);
+                refresh_ok &= result.is_ok();
+                note(&mut summaries, &mut first_error, instance, result);
+            }
+            for instance in &mut own {
+                let outcome = run_collector(shared, account, instance, conn).await;
+                let result = record(shared, account, instance, outcome);
+                note(&mut summaries, &mut first_error, instance, result);
+            }
+        }
+    }
+    let now = SystemTime::now();
+    if !refresh.is_empty() {
+        shared
+            .metrics
+            .refresh_done(name, refresh_ok, started.elapsed(), now);
+    }
+    let result = match first_error {
+        None => Ok(summaries.join(", ")),
+        Some(f) => Err(f),
+    };
+    shared.status.update(name, |s| {
+        s.last_attempt = Some(now);
+        if result.is_ok() {
+            s.last_success = Some(now);
+        }
+        s.last_result = Some(result.clone());
+        s.serving_data = refresh_ok && !refresh.is_empty();
+    });
+    result
+}
+
+/// Adds one collector's result to the account's.
+fn note(
+    summaries: &mut Vec<String>,
+    first_error: &mut Option<Failure>,
+    instance: &Instance,
+    result: Result<String, RefreshError>,
+) {
+    match result {
+        Ok(s) if !s.is_empty() => summaries.push(s),
+        Ok(_) => {}
+        Err(e) => {
+            first_error.get_or_insert_with(|| Failure::new(&e, &instance.actions()));
+        }
+    }
+}
