@@ -33,6 +33,7 @@ fn scrape(c: &mut Criterion) {
             status: Arc::new(StatusBoard::default()),
             telemetry_path: "/metrics".into(),
             reload: None,
+            landing: Default::default(),
         });
         for gzip in [false, true] {
             let id = BenchmarkId::new(if gzip { "gzip" } else { "plain" }, n);

@@ -143,6 +143,7 @@ pub async fn run_with_web(
         status,
         telemetry_path: settings.telemetry_path.clone(),
         reload: Some(reload_tx),
+        landing: Default::default(),
     });
     info!(
         address = %listener.local_addr()?,

@@ -15,17 +15,22 @@
 //!   conversion), their registry and the context a run is given;
 //! - [`metrics`]: family vocabulary, the cached exposition per (account, collector) and the
 //!   self-metrics registry;
-//! - [`scheduler`]: per-account refresh and collector loops, back-off and staleness;
+//! - [`fleet`]: each number's state in words, merged from the collectors, worst first;
+//! - [`scheduler`]: the account status board, one refresh run, the per-account and
+//!   per-collector loops with back-off, the failure rendering shared by every surface, and
+//!   the single pass of `--once`;
 //! - [`supervisor`]: the running account tasks, and applying a reloaded configuration;
 //! - [`ratelimit`]: the per-AccessKey token bucket that keeps us under the API quota;
-//! - [`server`]: the HTTP routes; [`app`]: wiring and graceful shutdown;
+//! - [`server`]: the HTTP routes; [`landing`]: the landing page and its fleet view;
+//! - [`once`]: `--once`'s table, JSON and exposition output;
+//! - [`app`]: wiring and graceful shutdown;
 //! - [`web`]: the HTTP(S) server: web config (TLS, mTLS, basic auth), limits;
 //! - [`sim`]: a signature-checking CAMS simulator for `--demo` and the tests;
 //! - [`telemetry`] sets up logging.
 //!
 //! Errors: each module boundary has its own `thiserror` enum ([`config::ConfigError`],
-//! [`credentials::CredentialError`], [`api::ApiError`]); `anyhow` is used only in [`app`] and
-//! `main`.
+//! [`credentials::CredentialError`], [`api::ApiError`], [`scheduler::RefreshError`]); `anyhow`
+//! is used only in [`app`] and `main`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -37,6 +42,7 @@ pub mod collect;
 pub mod config;
 pub mod credentials;
 pub mod fleet;
+pub mod landing;
 pub mod metrics;
 pub mod once;
 pub mod ratelimit;

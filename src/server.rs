@@ -1,4 +1,5 @@
-//! The HTTP surface: `/metrics` (or `--web.telemetry-path`), the landing page `/`,
+//! The HTTP surface: `/metrics` (or `--web.telemetry-path`), the landing page `/` (rendered
+//! by [`crate::landing`]),
 //! `/-/healthy`, `/-/ready` and `POST /-/reload`.
 //!
 //! `/metrics` never calls the API: it serves the small self-metrics block (encoded per
@@ -8,17 +9,18 @@
 //! of it as stored blocks in the same gzip member.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::landing::{self, FleetCache};
 use crate::metrics::exposition::{gzip_parts, plain_parts};
 use crate::metrics::{CONTENT_TYPE, ExpositionStore, SelfMetrics};
 use crate::scheduler::StatusBoard;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub telemetry_path: String,
     /// Where `POST /-/reload` sends its request; `None` when reload is unsupported.
     pub reload: Option<mpsc::Sender<ReloadRequest>>,
+    /// The landing page's fleet table, rendered once per snapshot.
+    pub landing: Arc<FleetCache>,
 }
 
 /// A reload request: the channel on which the outcome is reported back.
@@ -140,109 +144,30 @@ async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
     }
 }
 
-/// `pending`, `ok (summary)` or `error: code: message`.
-fn result_text(result: &Option<Result<String, crate::scheduler::Failure>>) -> String {
-    match result {
-        None => "pending".to_owned(),
-        Some(Ok(s)) if s.is_empty() => "ok".to_owned(),
-        Some(Ok(s)) => format!("ok ({s})"),
-        Some(Err(e)) => format!("error: {e}"),
-    }
+/// `?account=` of the landing page.
+#[derive(Debug, Deserialize)]
+struct LandingQuery {
+    account: Option<String>,
 }
 
-async fn landing_page(State(state): State<AppState>) -> Html<String> {
-    let mut rows = String::new();
-    let mut collector_rows = String::new();
-    let mut details = String::new();
-    let snapshot = state.status.snapshot();
-    for (name, s) in &snapshot {
-        for (collector, c) in &s.collectors {
-            collector_rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                escape(name),
-                escape(collector),
-                humantime::format_duration(c.interval),
-                fmt_time(c.last_attempt),
-                fmt_time(c.last_success),
-                escape(&result_text(&c.last_result)),
-                escape(c.note.as_deref().unwrap_or("")),
-            ));
-            for d in &c.details {
-                details.push_str(&format!(
-                    "<li>{} ({}): {}</li>\n",
-                    escape(name),
-                    escape(collector),
-                    escape(d)
-                ));
-            }
-        }
+/// The landing page: never calls the API; the fleet table comes from the store's snapshot.
+async fn landing_page(
+    State(state): State<AppState>,
+    Query(query): Query<LandingQuery>,
+) -> Response {
+    let status = state.status.snapshot();
+    let fleet = state.store.fleet();
+    // `?account=` (empty, as the form's "all accounts" sends it) is the whole fleet.
+    let account = query.account.as_deref().filter(|a| !a.is_empty());
+    let section = state.landing.section(&fleet, &status, account);
+    let page = landing::render(&state.telemetry_path, &status, &section);
+    let mut response = Html(page).into_response();
+    if let Ok(csp) = HeaderValue::from_str(&landing::content_security_policy()) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    if !details.is_empty() {
-        details = format!("<h2>Needs attention</h2>\n<ul>\n{details}</ul>\n");
-    }
-    for (name, s) in snapshot {
-        let result = result_text(&s.last_result);
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape(&name),
-            escape(&s.endpoint),
-            escape(s.cust_space_id.as_deref().unwrap_or("")),
-            fmt_time(s.last_attempt),
-            fmt_time(s.last_success),
-            escape(&result),
-            if s.serving_data { "yes" } else { "no" },
-        ));
-    }
-    let path = escape(&state.telemetry_path);
-    Html(format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>ChatApp Exporter</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
-</head>
-<body>
-<h1>ChatApp Exporter</h1>
-<p>Prometheus exporter for Alibaba Cloud Chat App Message Service (WhatsApp sending numbers).
-Version {version} (revision {revision}).</p>
-<ul>
-<li><a href="{path}">Metrics</a></li>
-<li><a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a></li>
-</ul>
-<h2>Accounts</h2>
-<table>
-<tr><th>Account</th><th>Endpoint</th><th>CustSpaceId</th><th>Last attempt (UTC)</th><th>Last success (UTC)</th><th>Last result</th><th>Serving data</th></tr>
-{rows}</table>
-<h2>Collectors</h2>
-<table>
-<tr><th>Account</th><th>Collector</th><th>Interval</th><th>Last run (UTC)</th><th>Last success (UTC)</th><th>Last result</th><th>Note</th></tr>
-{collector_rows}</table>
-{details}</body>
-</html>
-"#,
-        version = crate::metrics::self_metrics::build::VERSION,
-        revision = crate::metrics::self_metrics::build::REVISION,
-    ))
-}
-
-fn fmt_time(t: Option<SystemTime>) -> String {
-    t.map(|t| humantime::format_rfc3339_seconds(t).to_string())
-        .unwrap_or_else(|| "never".into())
-}
-
-/// Minimal HTML escaping for text and attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    response
 }
 
 #[cfg(test)]
