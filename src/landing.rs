@@ -78,7 +78,8 @@ impl FleetCache {
         if account.is_some() {
             return fleet_section(fleet, status, account).into();
         }
-        let refreshed: Vec<Option<SystemTime>> = status.iter().map(|(_, s)| s.last_success).collect();
+        let refreshed: Vec<Option<SystemTime>> =
+            status.iter().map(|(_, s)| s.last_success).collect();
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(e) = last.as_ref()
             && Arc::ptr_eq(&e.fleet, fleet)
@@ -97,7 +98,11 @@ impl FleetCache {
 }
 
 /// The whole page. `fleet_html` is [`fleet_section`]'s output (usually from the cache).
-pub fn render(telemetry_path: &str, status: &[(String, AccountStatus)], fleet_html: &str) -> String {
+pub fn render(
+    telemetry_path: &str,
+    status: &[(String, AccountStatus)],
+    fleet_html: &str,
+) -> String {
     let mut accounts = String::new();
     let mut collectors = String::new();
     let mut details = String::new();
@@ -190,7 +195,11 @@ pub fn fleet_section(
         if account.is_none() { " selected" } else { "" }
     );
     for (name, _) in status {
-        let selected = if account == Some(name.as_str()) { " selected" } else { "" };
+        let selected = if account == Some(name.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             "<option value=\"{0}\"{selected}>{0}</option>",
@@ -401,7 +410,8 @@ mod tests {
     #[test]
     fn a_hostile_verified_name_is_text_not_markup() {
         let facts = numbers(1, |_, n| {
-            n.verified_name = Some("<script>alert(1)</script>\"><img src=x onerror=alert(2)>".into());
+            n.verified_name =
+                Some("<script>alert(1)</script>\"><img src=x onerror=alert(2)>".into());
             n.quality = Some("RED".into());
         });
         let fleet = Fleet::build([("prod", &facts)]);
@@ -426,7 +436,11 @@ mod tests {
         assert_eq!(html.matches("<tr class=").count(), FLEET_ROWS);
         // The ten FLAGGED numbers come first.
         let first_rows: Vec<&str> = html.split("<tr class=\"").skip(1).take(11).collect();
-        assert!(first_rows[..10].iter().all(|r| r.starts_with("sev-flagged")));
+        assert!(
+            first_rows[..10]
+                .iter()
+                .all(|r| r.starts_with("sev-flagged"))
+        );
         assert!(first_rows[10].starts_with("sev-yellow"));
         assert!(
             html.contains("9500 more not shown (4510 yellow, 4990 ok)"),
