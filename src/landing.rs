@@ -27,9 +27,9 @@ pub const FLEET_ROWS: usize = 500;
 
 /// The page's only stylesheet. Colours mark the bad states, but every one also says its
 /// state in words (the marker column), for colour-blind readers and for text browsers.
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}\
+const STYLE: &str = "body{font-family:sans-serif;margin:1em 1.5em;color:#222}\
 table{border-collapse:collapse;margin-bottom:1em}\
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}\
 tr.sev-blocked td,tr.sev-flagged td,tr.sev-red td{background:#fde2e1}\
 tr.sev-limited td,tr.sev-yellow td{background:#fff4cc}\
@@ -38,6 +38,9 @@ tr.sev-blocked .marker,tr.sev-flagged .marker,tr.sev-red .marker{color:#a40e0e}\
 tr.sev-limited .marker,tr.sev-yellow .marker{color:#7a5300}\
 tr.sev-ok .marker{color:#1d6b2c}\
 td.num{text-align:right;white-space:nowrap}\
+#fleet td{white-space:nowrap}\
+#fleet tr.detail td{border-top:none;padding-top:0}\
+#fleet td.why{white-space:normal;max-width:60em;color:#333}\
 .failed{color:#a40e0e;font-weight:bold}\
 .hint{color:#555}";
 
@@ -245,7 +248,10 @@ pub fn fleet_section(
         if with_send {
             out.push_str("<th>Can send</th>");
         }
-        out.push_str("<th>Last refresh (UTC)</th><th>What Meta says</th></tr></thead>\n<tbody>\n");
+        out.push_str("<th>Last refresh (UTC)</th></tr></thead>\n<tbody>\n");
+        // What Meta says goes on a row of its own under the number: the reasons are
+        // sentences, and as a column they pushed the table past a laptop's width.
+        let columns = 9 + usize::from(with_send);
         for r in numbers.iter().take(FLEET_ROWS) {
             let f = &r.facts;
             let _ = write!(
@@ -266,13 +272,22 @@ pub fn fleet_section(
             if with_send {
                 let _ = write!(out, "<td>{}</td>", opt(&f.can_send));
             }
-            let problems: Vec<String> = f.problems.iter().map(|p| escape(p)).collect();
             let _ = writeln!(
                 out,
-                "<td>{}</td><td>{}</td></tr>",
+                "<td>{}</td></tr>",
                 fmt_time(refreshed.get(r.account.as_str()).copied().flatten()),
-                problems.join("<br>"),
             );
+            if !f.problems.is_empty() {
+                let problems: Vec<String> = f.problems.iter().map(|p| escape(p)).collect();
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"detail sev-{sev}\"><td></td><td class=\"why\" colspan=\"{}\">\
+                     What Meta says: {}</td></tr>",
+                    columns - 1,
+                    problems.join("<br>"),
+                    sev = r.severity.word(),
+                );
+            }
         }
         out.push_str("</tbody>\n</table>\n");
         if numbers.len() > FLEET_ROWS {
@@ -413,6 +428,7 @@ mod tests {
             n.verified_name =
                 Some("<script>alert(1)</script>\"><img src=x onerror=alert(2)>".into());
             n.quality = Some("RED".into());
+            n.problems = vec!["141010 <b>not verified</b>".into()];
         });
         let fleet = Fleet::build([("prod", &facts)]);
         let html = fleet_section(&fleet, &[account("prod")], None);
@@ -420,6 +436,11 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img"));
         assert!(html.contains("<td class=\"marker\">RED</td>"), "{html}");
+        // Meta's reason is on the row under the number, escaped too.
+        assert!(
+            html.contains("What Meta says: 141010 &lt;b&gt;not verified&lt;/b&gt;</td></tr>"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -433,15 +454,11 @@ mod tests {
         });
         let fleet = Fleet::build([("big", &facts)]);
         let html = fleet_section(&fleet, &[account("big")], None);
-        assert_eq!(html.matches("<tr class=").count(), FLEET_ROWS);
+        assert_eq!(html.matches("data-severity=").count(), FLEET_ROWS);
         // The ten FLAGGED numbers come first.
-        let first_rows: Vec<&str> = html.split("<tr class=\"").skip(1).take(11).collect();
-        assert!(
-            first_rows[..10]
-                .iter()
-                .all(|r| r.starts_with("sev-flagged"))
-        );
-        assert!(first_rows[10].starts_with("sev-yellow"));
+        let first_rows: Vec<&str> = html.split("data-severity=\"").skip(1).take(11).collect();
+        assert!(first_rows[..10].iter().all(|r| r.starts_with("flagged")));
+        assert!(first_rows[10].starts_with("yellow"));
         assert!(
             html.contains("9500 more not shown (4510 yellow, 4990 ok)"),
             "{}",
