@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::{Failure, RefreshError, Shared};
 use crate::api::Target;
@@ -118,7 +118,14 @@ pub(super) async fn run_collector(
     let note = note(instance.interval);
     let publish = |c: Collected| progress(shared, name, collector, c);
     let (interval, warned) = (instance.interval, &instance.warned_long_round);
-    let on_plan = |plan: RoundPlan| planned(shared, name, collector, interval, warned, plan);
+    let once = account.once;
+    let on_plan = |plan: RoundPlan| {
+        if once {
+            planned_once(collector, plan);
+        } else {
+            planned(shared, name, collector, interval, warned, plan);
+        }
+    };
     let mut ctx = Ctx::new(
         name,
         instance.interval,
@@ -154,6 +161,23 @@ fn progress(shared: &Shared, account: &str, collector: &str, c: Collected) {
     shared
         .status
         .update_collector(account, collector, |s| s.details = details);
+}
+
+/// A `--once` round this long is announced, so a user watching the terminal knows why it
+/// waits (120 template details at the default 2/s take a minute).
+const ONCE_ANNOUNCE: Duration = Duration::from_secs(5);
+
+/// A collector planned a round in a one-shot run: the calls go at the rate limit, and a
+/// long round says how long and how to skip it.
+fn planned_once(collector: &'static str, plan: RoundPlan) {
+    if plan.round >= ONCE_ANNOUNCE {
+        info!(
+            collector,
+            takes = %humantime::format_duration(Duration::from_secs(plan.round.as_secs())),
+            "calls go at the rate limit; --no-collector.{collector} skips it, \
+             rate_limits: in the config file raises the limit"
+        );
+    }
 }
 
 /// A collector planned a round: `chatapp_collector_round_seconds`, and when it does not fit
