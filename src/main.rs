@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("chatapp_exporter: {e:#}");
+            eprintln!("chatapp_exporter: {}", message(&e));
             if is_config_error(&e) {
                 ExitCode::from(CONFIG_ERROR)
             } else {
@@ -37,6 +37,24 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The error and its causes, as `{:#}` prints them, but without a cause whose text the
+/// message already holds (the typed errors name their source in their own message, and
+/// "No such file or directory" printed twice reads as two problems).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The exit status of a configuration error, for `--config.check`, `--once` and a start.

@@ -152,14 +152,14 @@ pub(super) fn hint(e: &RefreshError, actions: &[&str]) -> String {
     }
     if let RefreshError::Credentials(c) = e {
         return if c.is_transient() {
-            "the credential provider (STS or instance metadata) is unreachable; backing off".into()
+            "the credential provider (STS or instance metadata) is unreachable from here".into()
         } else {
             "check the account's credentials configuration".into()
         };
     }
     match e.kind() {
         ErrorKind::Throttled => {
-            "the account's API quota (10/s per API, shared with other callers) is exhausted; backing off".into()
+            "the account's API quota (10/s per API, shared with other callers) is exhausted; lower rate_limits: or stagger other callers".into()
         }
         ErrorKind::Auth if code == "InvalidAccessKeySecret" => {
             "the AccessKey secret is wrong; check the secret file or ALIBABA_CLOUD_ACCESS_KEY_SECRET".into()
@@ -191,7 +191,7 @@ pub(super) fn hint(e: &RefreshError, actions: &[&str]) -> String {
         ErrorKind::Client => {
             "the request was rejected; check the account configuration (endpoint, cust_space_id)".into()
         }
-        ErrorKind::Transient => "network or server trouble; backing off".into(),
+        ErrorKind::Transient => "network or server trouble; check that the endpoint is reachable from here (DNS, proxy, firewall)".into(),
         ErrorKind::Decode => "the response was not the expected JSON (or too large)".into(),
     }
 }
