@@ -200,8 +200,9 @@ pub fn table(
         "VERIFIED NAME",
         "STATUS",
         "QUALITY",
+        // The tier without its `TIER_` prefix, and no messaging-limit column: the limit is
+        // the tier's (the JSON has both), and the room goes to names.
         "TIER",
-        "LIMIT",
     ];
     if with_send {
         headers.push("CAN SEND");
@@ -218,8 +219,11 @@ pub fn table(
                 dash(&f.verified_name),
                 dash(&f.status),
                 dash(&f.quality),
-                dash(&f.tier),
-                f.messaging_limit.map_or_else(|| "-".into(), limit),
+                dash(
+                    &f.tier
+                        .as_deref()
+                        .map(|t| t.strip_prefix("TIER_").unwrap_or(t).to_owned()),
+                ),
             ];
             if with_send {
                 cells.push(dash(&f.can_send));
@@ -233,7 +237,7 @@ pub fn table(
     if rows.is_empty() {
         out.push_str("No numbers.\n");
     } else {
-        let widths = fit(&headers, rows.iter().map(|(_, c)| c.as_slice()));
+        let widths = fit(&headers, rows.iter().map(|(_, c)| c.as_slice()), Some(3));
         let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
         out.push_str(&paint(bold, &line(&header, &widths)));
         out.push('\n');
@@ -288,7 +292,7 @@ pub fn table(
                 .collect()
             })
             .collect();
-        let widths = fit(&headers, rows.iter().map(Vec::as_slice));
+        let widths = fit(&headers, rows.iter().map(Vec::as_slice), None);
         let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
         out.push_str(&paint(bold, &line(&header, &widths)));
         out.push('\n');
@@ -367,15 +371,6 @@ fn dash(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "-".into())
 }
 
-/// A messaging limit: recipients per 24 hours, or `unlimited`.
-fn limit(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.0}")
-    } else {
-        "unlimited".into()
-    }
-}
-
 /// The text with control characters (a hostile verified name's escape sequences, line
 /// breaks) replaced, so that it cannot move the cursor or break the table.
 fn printable(s: &str) -> String {
@@ -386,7 +381,12 @@ fn printable(s: &str) -> String {
 
 /// Column widths that fit [`TABLE_WIDTH`]: each column as wide as its widest cell, then
 /// the widest columns shrunk (names first, since they are the longest) until the line fits.
-fn fit<'a>(headers: &[&str], rows: impl Iterator<Item = &'a [String]>) -> Vec<usize> {
+/// `first` is a free-text column that gives up to half its width before any other does.
+fn fit<'a>(
+    headers: &[&str],
+    rows: impl Iterator<Item = &'a [String]>,
+    first: Option<usize>,
+) -> Vec<usize> {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for cells in rows {
         for (w, c) in widths.iter_mut().zip(cells) {
@@ -394,6 +394,11 @@ fn fit<'a>(headers: &[&str], rows: impl Iterator<Item = &'a [String]>) -> Vec<us
         }
     }
     let budget = TABLE_WIDTH - 2 * (widths.len() - 1);
+    if let Some(i) = first {
+        let over = widths.iter().sum::<usize>().saturating_sub(budget);
+        let floor = (widths[i] / 2).max(headers[i].width().min(12));
+        widths[i] -= over.min(widths[i].saturating_sub(floor));
+    }
     while widths.iter().sum::<usize>() > budget {
         // The widest column gives one column at a time, never below 6.
         let Some((i, w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
@@ -472,7 +477,7 @@ mod tests {
     fn columns_shrink_to_fit_the_width() {
         let headers = ["A", "B", "C"];
         let rows = [vec!["x".repeat(80), "y".repeat(40), "z".into()]];
-        let widths = fit(&headers, rows.iter().map(Vec::as_slice));
+        let widths = fit(&headers, rows.iter().map(Vec::as_slice), None);
         assert!(
             widths.iter().sum::<usize>() + 4 <= TABLE_WIDTH,
             "{widths:?}"
