@@ -10,7 +10,10 @@
 //! Module map:
 //! - [`cli`]: flags; [`config`]: the YAML file, merged and validated settings;
 //! - [`credentials`]: where AccessKeys come from (environment, files), secrets redacted;
-//! - [`api`]: the RPC v1 and V3 signers, response DTOs, HTTP client and its errors;
+//! - [`signing`]: the RPC v1 and V3 signers, pure functions below everything that signs;
+//! - [`wire`]: what the CAMS client and the credential chain share (TLS provider, safe
+//!   error messages), so that neither depends on the other;
+//! - [`api`]: the CAMS response DTOs, HTTP client and its errors;
 //! - [`collect`]: the collectors, one file per operation (spec and families as data, pure
 //!   conversion), their registry and the context a run is given;
 //! - [`metrics`]: family vocabulary, the cached exposition per (account, collector) and the
@@ -48,10 +51,12 @@ pub mod once;
 pub mod ratelimit;
 pub mod scheduler;
 pub mod server;
+pub mod signing;
 pub mod sim;
 pub mod supervisor;
 pub mod telemetry;
 pub mod web;
+pub mod wire;
 
 /// `--version` output: version, git revision and compiler, as Prometheus exporters print.
 pub const VERSION_LINE: &str = concat!(

@@ -5,7 +5,6 @@
 //! `Success` is not `false`: some Alibaba APIs fail with HTTP 200 (cams-api.md §6).
 
 use std::collections::BTreeMap;
-use std::sync::Once;
 use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
@@ -14,6 +13,7 @@ use super::error::ApiError;
 use super::model::ApiResponse;
 use super::signing::CommonParams;
 use crate::credentials::{Credentials, expose, mask_id};
+pub use crate::wire::{clean_message, install_crypto_provider};
 
 /// CAMS API version (cams-api.md §1).
 pub const API_VERSION: &str = "2020-06-06";
@@ -29,8 +29,6 @@ pub const OP_LIST_TEMPLATES: &str = "ListChatappTemplate";
 pub const OP_TEMPLATE_DETAIL: &str = "GetChatappTemplateDetail";
 /// Default response size cap. A fleet of 10,000 numbers is about 6 MB of JSON.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// Longest error `Message` kept (the rest of a hostile or verbose message is dropped).
-const MAX_MESSAGE_CHARS: usize = 300;
 
 /// Which CAMS tenant a call is about.
 #[derive(Clone, Debug)]
@@ -59,16 +57,6 @@ pub struct ClientOptions {
 pub struct ApiClient {
     http: reqwest::Client,
     options: ClientOptions,
-}
-
-/// rustls needs one process-wide crypto provider; we use *ring* (no C toolchain
-/// beyond cc, smaller than aws-lc-rs).
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Err means another part of the process installed one first, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 impl ApiClient {
@@ -265,24 +253,6 @@ pub fn server_string_to_sign(message: &str) -> Option<&str> {
     message
         .rsplit_once("string to sign is:")
         .map(|(_, s)| s.trim())
-}
-
-/// Drops any echoed string-to-sign (it carries the AccessKey ID, STS token and IsvCode),
-/// control characters and excess length from an error message before it is logged.
-pub(crate) fn clean_message(message: &str) -> String {
-    let message = match message.find("string to sign is") {
-        Some(i) => &message[..i + "string to sign is".len()],
-        None => message,
-    };
-    let mut out: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_MESSAGE_CHARS)
-        .collect();
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        out.push('…');
-    }
-    out
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -137,7 +137,7 @@ fn client<'a>(
     provider: &'static str,
 ) -> Result<&'a reqwest::Client, CredentialError> {
     let built = cell.get_or_init(|| {
-        crate::api::client::install_crypto_provider();
+        crate::wire::install_crypto_provider();
         let mut b = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))

@@ -27,7 +27,7 @@ use super::context::Context;
 use super::http::{self, Response};
 use super::sts::parse_expiration;
 use super::{CredentialError, Credentials, expose};
-use crate::api::signing::percent_encode;
+use crate::signing::v1::percent_encode;
 
 /// Where the token comes from.
 pub const TOKEN_PATH: &str = "/latest/api/token";

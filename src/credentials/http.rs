@@ -72,7 +72,7 @@ fn transport(e: reqwest::Error) -> String {
 }
 
 /// Server messages are cleaned exactly as the CAMS client cleans them.
-pub(crate) use crate::api::client::clean_message;
+pub(crate) use crate::wire::clean_message;
 
 /// A URL for messages and descriptions: scheme, host, port and path; user info and query
 /// values (which may be tokens) are replaced by `***`.

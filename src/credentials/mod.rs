@@ -5,7 +5,7 @@
 //!
 //! - [`static_key`]: fixed keys (the environment, the demo) and keys whose secret and STS token
 //!   live in files, re-read at every refresh so a rotated Kubernetes Secret is picked up;
-//! - [`sts`]: STS `AssumeRole` (signed with [`crate::api::signing`]) and
+//! - [`sts`]: STS `AssumeRole` (signed with [`crate::signing::v1`]) and
 //!   `AssumeRoleWithOIDC` (ACK RRSA);
 //! - [`ecs`]: the ECS instance RAM role from the metadata service, hardened mode first;
 //! - [`uri`]: a credentials URI (`ALIBABA_CLOUD_CREDENTIALS_URI`);

@@ -6,7 +6,7 @@
 //! (`RoleArn`, `RoleSessionName`, `DurationSeconds`, `ExternalId`, `Policy`, and for OIDC
 //! `OIDCProviderArn`, `OIDCToken`) as an `application/x-www-form-urlencoded` body.
 //! `AssumeRole` is signed with RPC signature v1 over query and body parameters together
-//! (cams-api.md §2, [`crate::api::signing`]); `AssumeRoleWithOIDC` is anonymous: the OIDC
+//! (cams-api.md §2, [`crate::signing::v1`]); `AssumeRoleWithOIDC` is anonymous: the OIDC
 //! token is the proof (STS API page "AssumeRoleWithOIDC").
 //!
 //! Response: `{"RequestId", "AssumedRoleUser": {...}, "Credentials": {"AccessKeyId",
@@ -25,7 +25,7 @@ use super::cache::{Cache, Expiring};
 use super::context::{Context, DEFAULT_STS_ENDPOINT};
 use super::http::{self, clean_message};
 use super::{CredentialError, CredentialSource, Credentials, Env, expose};
-use crate::api::signing::{self, CommonParams};
+use crate::signing::v1::{self as signing, CommonParams};
 
 /// STS API version.
 pub const STS_VERSION: &str = "2015-04-01";

@@ -4,7 +4,7 @@
 //! A pure function of (method, path, query, headers, body, key): no clock, no randomness,
 //! checked byte for byte against the official SDK's vectors
 //! (`tests/fixtures/vectors/acs3-hmac-sha256.json`). It shares the RFC 3986 percent-encoding
-//! with the v1 signer ([`super::signing::percent_encode`]).
+//! with the v1 signer ([`super::v1::percent_encode`]).
 //!
 //! 1. canonical query: parameters sorted by name (bytes), `name=enc(value)` joined by `&`,
 //!    names as they are (the SDK does not encode them), no second encoding pass;
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use super::signing::percent_encode;
+use super::v1::percent_encode;
 
 /// The algorithm name, first line of the string to sign and of `Authorization`.
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
