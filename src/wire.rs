@@ -36,3 +36,39 @@ pub fn clean_message(message: &str) -> String {
     }
     out
 }
+
+/// Why [`read_bounded`] stopped.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body (by `Content-Length` or as read) passed the cap.
+    TooLarge,
+    /// The connection failed while reading (the error is `without_url`: a signed query
+    /// carries the signature and STS token).
+    Transport(reqwest::Error),
+}
+
+/// Reads `response`'s body chunk by chunk and stops as soon as it passes `limit` bytes, so a
+/// hostile or broken server cannot make us buffer gigabytes.
+pub async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let declared = response.content_length();
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    // Sized up front when the length is known: growing by doubling would briefly hold up to
+    // twice a large fleet's body.
+    let mut body = Vec::with_capacity(declared.map_or(0, |len| len as usize).min(limit));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Transport(e.without_url()))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

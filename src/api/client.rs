@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::model::ApiResponse;
 use super::signing::CommonParams;
 use crate::credentials::{Credentials, expose, mask_id};
+use crate::wire::BodyError;
 pub use crate::wire::{clean_message, install_crypto_provider};
 
 /// CAMS API version (cams-api.md §1).
@@ -123,35 +124,15 @@ impl ApiClient {
         )
     }
 
-    /// Reads the body chunk by chunk and stops as soon as it passes the cap, so a hostile or
-    /// broken server cannot make us buffer gigabytes.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    /// The body, at most `max_body_bytes` of it ([`crate::wire::read_bounded`]).
+    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
         let limit = self.options.max_body_bytes;
-        if response
-            .content_length()
-            .is_some_and(|len| len > limit as u64)
-        {
-            return Err(ApiError::BodyTooLarge { limit });
-        }
-        // Sized up front when the length is known: growing by doubling would briefly hold
-        // up to twice a large fleet's body.
-        let mut body = Vec::with_capacity(
-            response
-                .content_length()
-                .map_or(0, |len| len as usize)
-                .min(limit),
-        );
-        while let Some(chunk) = response
-            .chunk()
+        crate::wire::read_bounded(response, limit)
             .await
-            .map_err(|e| self.transport_error(e))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(ApiError::BodyTooLarge { limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+            .map_err(|e| match e {
+                BodyError::TooLarge => ApiError::BodyTooLarge { limit },
+                BodyError::Transport(e) => self.transport_error(e),
+            })
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ApiError {

@@ -1,8 +1,9 @@
-//! Small HTTP helpers shared by the STS, metadata and credentials URI providers: bounded body
-//! reading, error text without URLs (a signed query carries the STS token) and cleaning of
+//! Small HTTP helpers shared by the STS, metadata and credentials URI providers: sending with
+//! a bounded body ([`crate::wire::read_bounded`]), error text without URLs (a signed query carries the STS token) and cleaning of
 //! server messages before they reach a log line.
 
 use super::CredentialError;
+use crate::wire::{BodyError, read_bounded};
 
 /// A response that was read in full.
 pub(crate) struct Response {
@@ -29,25 +30,15 @@ pub(crate) async fn send(
             false,
         )
     };
-    let mut response = request
+    let response = request
         .send()
         .await
         .map_err(|e| remote(transport(e), true))?;
     let status = response.status().as_u16();
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(too_large(status));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| remote(transport(e), true))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large(status));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_bounded(response, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => too_large(status),
+        BodyError::Transport(e) => remote(transport(e), true),
+    })?;
     Ok(Response { status, body })
 }
 
