@@ -1,10 +1,12 @@
 //! What every HTTP caller of Alibaba Cloud shares, the CAMS client and the credential
-//! chain alike: the TLS crypto provider, and error messages made safe to log.
+//! chain alike: the TLS crypto provider, the client's settings, capped body reading, and
+//! error messages made safe to log.
 //!
 //! It depends on nothing else in the crate, so [`crate::api`] and [`crate::credentials`]
 //! can both use it without depending on each other.
 
 use std::sync::Once;
+use std::time::Duration;
 
 /// Longest error `Message` kept (the rest of a hostile or verbose message is dropped).
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -71,4 +73,17 @@ pub async fn read_bounded(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The HTTP client settings every caller uses: `timeout` for the whole exchange, at most
+/// 5 s of it to connect, our User-Agent, and redirects never followed (the APIs do not
+/// redirect, and following one could carry a signed request or a metadata token
+/// elsewhere). TLS certificates are always verified.
+pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("chatapp_exporter/", env!("CARGO_PKG_VERSION")))
 }

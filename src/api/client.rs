@@ -64,12 +64,7 @@ impl ApiClient {
     /// Builds the client. TLS certificates are always verified; redirects are never followed
     /// (the API does not redirect, and following one could send a signed request elsewhere).
     pub fn new(options: ClientOptions) -> Result<Self, ApiError> {
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("chatapp_exporter/", env!("CARGO_PKG_VERSION")))
+        let http = crate::wire::client_builder(options.timeout)
             .build()
             .map_err(|e| ApiError::Transport(e.to_string()))?;
         Ok(ApiClient { http, options })

@@ -137,13 +137,7 @@ fn client<'a>(
     provider: &'static str,
 ) -> Result<&'a reqwest::Client, CredentialError> {
     let built = cell.get_or_init(|| {
-        crate::wire::install_crypto_provider();
-        let mut b = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            // A redirect could carry a signed request or a metadata token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("chatapp_exporter/", env!("CARGO_PKG_VERSION")));
+        let mut b = crate::wire::client_builder(timeout);
         if !proxy {
             b = b.no_proxy();
         }
