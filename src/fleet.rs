@@ -232,12 +232,26 @@ impl Fleet {
 
     /// How many numbers have each severity, worst first, leaving out the empty ones.
     pub fn counts(&self) -> Vec<(Severity, usize)> {
-        let mut counts: BTreeMap<Reverse<Severity>, usize> = BTreeMap::new();
-        for r in &self.numbers {
-            *counts.entry(Reverse(r.severity)).or_default() += 1;
-        }
-        counts.into_iter().map(|(Reverse(s), n)| (s, n)).collect()
+        counts(&self.numbers)
     }
+}
+
+/// How many of `rows` have each severity, worst first, leaving out the empty ones.
+pub fn counts<'a>(rows: impl IntoIterator<Item = &'a NumberRow>) -> Vec<(Severity, usize)> {
+    let mut counts: BTreeMap<Reverse<Severity>, usize> = BTreeMap::new();
+    for r in rows {
+        *counts.entry(Reverse(r.severity)).or_default() += 1;
+    }
+    counts.into_iter().map(|(Reverse(s), n)| (s, n)).collect()
+}
+
+/// [`counts`] in words, as the landing page and `--once` print them: `1 blocked, 3 ok`.
+pub fn describe(counts: &[(Severity, usize)]) -> String {
+    let words: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.word()))
+        .collect();
+    words.join(", ")
 }
 
 #[cfg(test)]

@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::fleet::{Fleet, NumberRow, Severity};
+use crate::fleet::{self, Fleet, NumberRow};
 use crate::scheduler::{AccountStatus, Failure};
 
 /// How many numbers the fleet table shows; the rest are counted. The worst come first, so
@@ -46,13 +46,17 @@ td.num{text-align:right;white-space:nowrap}\
 
 /// The `Content-Security-Policy` of the page: no scripts, no connections, no frames, and
 /// no style but [`STYLE`] (allowed by its SHA-256, so an injected `<style>` is inert too).
-pub fn content_security_policy() -> String {
-    let digest = Sha256::digest(STYLE.as_bytes());
-    let hash = base64::engine::general_purpose::STANDARD.encode(digest);
-    format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'"
-    )
+/// Computed once: the style is a constant.
+pub fn content_security_policy() -> &'static str {
+    static CSP: LazyLock<String> = LazyLock::new(|| {
+        let digest = Sha256::digest(STYLE.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'"
+        )
+    });
+    &CSP
 }
 
 /// The unfiltered fleet table of the last snapshot, rendered once per change.
@@ -222,14 +226,6 @@ pub fn fleet_section(
         .iter()
         .filter(|r| account.is_none_or(|a| r.account == a))
         .collect();
-    let mut counts: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
-    for r in &numbers {
-        *counts.entry(std::cmp::Reverse(r.severity)).or_default() += 1;
-    }
-    let summary: Vec<String> = counts
-        .iter()
-        .map(|(s, n)| format!("{n} {}", s.0.word()))
-        .collect();
     if numbers.is_empty() {
         out.push_str("<p>No numbers yet.</p>\n");
     } else {
@@ -237,7 +233,7 @@ pub fn fleet_section(
             out,
             "<p id=\"fleet-summary\">{} numbers: {}.</p>",
             numbers.len(),
-            summary.join(", ")
+            fleet::describe(&fleet::counts(numbers.iter().copied()))
         );
         let with_send = numbers.iter().any(|r| r.facts.can_send.is_some());
         out.push_str(
@@ -291,20 +287,12 @@ pub fn fleet_section(
         }
         out.push_str("</tbody>\n</table>\n");
         if numbers.len() > FLEET_ROWS {
-            let mut hidden: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
-            for r in &numbers[FLEET_ROWS..] {
-                *hidden.entry(std::cmp::Reverse(r.severity)).or_default() += 1;
-            }
-            let hidden: Vec<String> = hidden
-                .iter()
-                .map(|(s, n)| format!("{n} {}", s.0.word()))
-                .collect();
             let _ = writeln!(
                 out,
                 "<p id=\"fleet-more\">Showing the {FLEET_ROWS} worst; {} more not shown ({}). \
                  Choose an account to narrow the list; the metrics have every number.</p>",
                 numbers.len() - FLEET_ROWS,
-                hidden.join(", "),
+                fleet::describe(&fleet::counts(numbers[FLEET_ROWS..].iter().copied())),
             );
         }
     }

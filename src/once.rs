@@ -255,16 +255,11 @@ pub fn table(
             out.push_str(rest);
             out.push('\n');
         }
-        let counts: Vec<String> = fleet
-            .counts()
-            .iter()
-            .map(|(s, n)| format!("{n} {}", s.word()))
-            .collect();
         let _ = writeln!(
             out,
             "{} numbers: {}",
             fleet.numbers.len(),
-            counts.join(", ")
+            crate::fleet::describe(&fleet.counts())
         );
     }
 

@@ -162,7 +162,7 @@ async fn landing_page(
     let section = state.landing.section(&fleet, &status, account);
     let page = landing::render(&state.telemetry_path, &status, &section);
     let mut response = Html(page).into_response();
-    if let Ok(csp) = HeaderValue::from_str(&landing::content_security_policy()) {
+    if let Ok(csp) = HeaderValue::from_str(landing::content_security_policy()) {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, csp);
