@@ -26,8 +26,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 pub use crate::metrics::family::{
-    FamilyDef, MAX_LABEL_CHARS, StateSetDef, UnknownValue, encoded_labels, family, gauge,
-    label_str, label_value, push_state_set,
+    FamilyDef, MAX_LABEL_CHARS, StateSetDef, UnknownValue, family, gauge, label_str, label_value,
+    push_state_set,
 };
 pub use context::{ApiAccess, Ctx, Inputs, RoundPlan};
 pub use phone_numbers::TierLimits;
@@ -273,7 +273,7 @@ pub fn render_account(
 ) -> Result<(AccountExposition, phone_numbers::Report), prometheus::Error> {
     let mut writer = BlockWriter::new(previous);
     let (mut exposition, mut report) =
-        phone_numbers::render(account, numbers, tiers, refresh_note, mode, &mut writer)?;
+        phone_numbers::render(account, numbers, tiers, refresh_note, mode, &mut writer);
     let families = waba::convert(account, waba, refresh_note, mode, &mut report.unknown);
     exposition.push_families(&families, &mut writer)?;
     Ok((exposition, report))

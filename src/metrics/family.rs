@@ -68,23 +68,6 @@ pub fn label_str(raw: &str) -> &str {
     }
 }
 
-/// Label pairs as the library's text encoder writes them between `{` and `}`
-/// (`a="…",b="…"`, values escaped), obtained by encoding a one-sample family. This is how
-/// the fast renderers escape label values without escaping anything by hand.
-pub fn encoded_labels(labels: &[(&str, &str)]) -> Result<String, prometheus::Error> {
-    let mut f = MetricFamily::default();
-    f.set_name("x".to_owned());
-    f.set_field_type(MetricType::GAUGE);
-    f.mut_metric().push(gauge(labels, 0.0));
-    let text = prometheus::TextEncoder::new().encode_to_string(&[f])?;
-    let (_, sample) = super::exposition::split_header(&text);
-    sample
-        .strip_prefix("x{")
-        .and_then(|s| s.strip_suffix("} 0\n"))
-        .map(str::to_owned)
-        .ok_or_else(|| prometheus::Error::Msg(format!("unexpected encoder output {sample:?}")))
-}
-
 /// A gauge sample with the given labels.
 pub fn gauge(labels: &[(&str, &str)], value: f64) -> Metric {
     let mut m = Metric::from_label(

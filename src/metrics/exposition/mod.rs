@@ -1,7 +1,8 @@
 //! The cached exposition of all accounts' object families.
 //!
-//! Each successful refresh renders its account's families to text once, with the library's
-//! encoder doing all label escaping, as a list of [`Block`]s per family: a block is a run of
+//! Each successful refresh renders its account's families to text once (with the library's
+//! encoder, or with the explicit escaping of `text` on the phone-number fast path, which is
+//! property-tested against that encoder), as a list of [`Block`]s per family: a block is a run of
 //! sample lines plus its own raw DEFLATE stream and CRC-32, compressed once when the block is
 //! first seen. The store then stitches every account's blocks family by family (a family's
 //! samples must be contiguous in the text format) into a list of shared chunks and publishes

@@ -1,0 +1,186 @@
+//! `QueryChatappPhoneNumbers` → the `chatapp_phone_number_*` families.
+//!
+//! Known states are the union of the Alibaba guide, the SDK model comments and Meta's names
+//! (cams-api.md §5). The sources disagree, so every set is open: a value outside it becomes an
+//! extra state and is reported as [`UnknownValue`].
+
+//!
+//! Here: the operation, the collector and the deduplication both renderers share. Beside
+//! it: `families` (the families as data, one table row each), `tiers` (the configurable
+//! tier → limit table), `convert` (the reference conversion into `prometheus::proto`
+//! families, the oracle in tests) and `render` (the fast renderer straight to text).
+
+mod convert;
+mod families;
+mod render;
+mod tiers;
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::sync::Arc;
+
+use super::{
+    CollectError, Collected, Collector, CollectorSpec, Ctx, Operation, Schedule, Tenant,
+    UnknownValue, label_str, label_value, non_empty,
+};
+use crate::api::client::OP_PHONE_NUMBERS;
+use crate::api::model::{PhoneNumber, PhoneNumbersResponse, Text};
+use crate::fleet::{Facts, NumberFacts};
+use crate::metrics::exposition::BlockWriter;
+
+pub use convert::convert;
+pub use families::*;
+pub use render::render;
+pub use tiers::TierLimits;
+
+/// `QueryChatappPhoneNumbers`: no parameters beyond the tenant's (no `Status` filter: we
+/// want every number; cams-api.md §1).
+pub const OPERATION: Operation = Operation {
+    action: OP_PHONE_NUMBERS,
+    default_rate_limit: None,
+    tenant: Tenant::SpaceAndIsvCode,
+    required: &[],
+};
+
+/// The collector as data.
+pub static SPEC: CollectorSpec = CollectorSpec {
+    name: "phone_numbers",
+    description: "every number's status, quality rating and messaging limit (QueryChatappPhoneNumbers)",
+    operations: &[OPERATION],
+    families: FAMILIES,
+    schedule: Schedule::Refresh,
+    enabled_by_default: true,
+    enabled_in_demo: true,
+};
+
+/// The `phone_numbers` collector.
+#[derive(Debug)]
+pub struct PhoneNumbers;
+
+/// The registered instance.
+pub const COLLECTOR: PhoneNumbers = PhoneNumbers;
+
+/// What this collector publishes for the others: the numbers the API listed (deduplicated,
+/// as exported), with their status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NumberList {
+    /// Phone number (label form) and `Status`, sorted by number.
+    pub numbers: Vec<(Text, Option<Text>)>,
+}
+
+impl NumberList {
+    /// The exported numbers of `numbers`.
+    pub fn of(numbers: &[PhoneNumber]) -> Self {
+        NumberList {
+            numbers: dedupe(numbers)
+                .0
+                .into_iter()
+                .map(|(phone, n)| (Text::from(phone), non_empty(&n.status).map(Text::from)))
+                .collect(),
+        }
+    }
+}
+
+/// The exported numbers in words, for the landing page and `--once`. Pure.
+pub fn facts(numbers: &[PhoneNumber], tiers: &TierLimits) -> Facts {
+    let text = |v: &Option<Text>| non_empty(v).map(label_value);
+    Facts {
+        numbers: dedupe(numbers)
+            .0
+            .into_iter()
+            .map(|(phone, n)| NumberFacts {
+                phone_number: phone.to_owned(),
+                verified_name: text(&n.verified_name),
+                status: text(&n.status),
+                quality: text(&n.quality_rating),
+                tier: text(&n.messaging_limit_tier),
+                messaging_limit: non_empty(&n.messaging_limit_tier).and_then(|t| tiers.get(t)),
+                ..Default::default()
+            })
+            .collect(),
+        templates: Vec::new(),
+    }
+}
+
+impl Collector for PhoneNumbers {
+    type State = ();
+
+    fn spec(&self) -> &'static CollectorSpec {
+        &SPEC
+    }
+
+    async fn run<'a>(
+        &'a self,
+        _state: &'a mut (),
+        ctx: &'a Ctx<'a>,
+    ) -> Result<Collected, CollectError> {
+        let response: PhoneNumbersResponse = ctx.call(&OPERATION, &[]).await?;
+        let numbers = &response.phone_numbers;
+        // Render straight to text, reusing the blocks of the current rendering that come
+        // out unchanged (see `metrics::exposition`): most of a large fleet's text is then
+        // neither copied nor compressed again.
+        let mut writer = BlockWriter::new(ctx.previous.as_deref());
+        let (exposition, report) = render(
+            ctx.account,
+            numbers,
+            ctx.tiers,
+            ctx.note,
+            ctx.enum_mode,
+            &mut writer,
+        );
+        tracing::debug!(
+            blocks_reused = writer.reused,
+            blocks_compressed = writer.compressed,
+            "rendered"
+        );
+        if report.duplicates > 0 || report.missing_number > 0 {
+            tracing::warn!(
+                duplicates = report.duplicates,
+                without_phone_number = report.missing_number,
+                "API returned entries that cannot be exported; kept the first of each number"
+            );
+        }
+        Ok(Collected {
+            exposition,
+            summary: format!("{} numbers", report.numbers),
+            unknown: report.unknown,
+            details: Vec::new(),
+            facts: facts(numbers, ctx.tiers),
+            published: Some(Arc::new(NumberList::of(numbers))),
+        })
+    }
+}
+
+/// What a conversion noticed besides the families, for logging.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Distinct numbers exported.
+    pub numbers: usize,
+    /// Entries dropped because their `PhoneNumber` repeated an earlier entry.
+    pub duplicates: usize,
+    /// Entries dropped because they had no `PhoneNumber`.
+    pub missing_number: usize,
+    /// Values outside the known states.
+    pub unknown: Vec<UnknownValue>,
+}
+
+/// The numbers to export, by phone number (as a label value): entries without a number are
+/// dropped and a repeated number keeps its first entry, since two series with the same labels
+/// would make the whole exposition invalid. Both renderers use this, so they agree.
+fn dedupe(numbers: &[PhoneNumber]) -> (BTreeMap<&str, &PhoneNumber>, Report) {
+    let mut report = Report::default();
+    let mut by_number: BTreeMap<&str, &PhoneNumber> = BTreeMap::new();
+    for n in numbers {
+        match non_empty(&n.phone_number) {
+            None => report.missing_number += 1,
+            Some(p) => match by_number.entry(label_str(p)) {
+                Entry::Vacant(e) => {
+                    e.insert(n);
+                }
+                Entry::Occupied(_) => report.duplicates += 1,
+            },
+        }
+    }
+    report.numbers = by_number.len();
+    (by_number, report)
+}

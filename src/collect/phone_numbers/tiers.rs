@@ -1,0 +1,45 @@
+//! The messaging-limit tier → unique recipients per 24 hours table: defaults from the
+//! sources, overridable from the config file (`tier_limits:`), since they disagree.
+
+use std::collections::BTreeMap;
+
+/// Maps a raw tier string to unique recipients per 24 hours.
+///
+/// Defaults follow the Alibaba product page for its vocabulary (TIER_10 = 1K, TIER_50 = 10K,
+/// TIER_1000 = 100K, UNLIMITED) and Meta's names for the other. The SDK says TIER_50 means
+/// 50, the guide 10,000: the table is overridable (`tier_limits:` in the config file), and the
+/// raw string is always exported beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierLimits(BTreeMap<String, f64>);
+
+impl Default for TierLimits {
+    fn default() -> Self {
+        let table = [
+            ("TIER_10", 1_000.0),
+            ("TIER_50", 10_000.0),
+            ("TIER_1000", 100_000.0),
+            ("UNLIMITED", f64::INFINITY),
+            ("TIER_250", 250.0),
+            ("TIER_1K", 1_000.0),
+            ("TIER_2K", 2_000.0),
+            ("TIER_10K", 10_000.0),
+            ("TIER_100K", 100_000.0),
+            ("TIER_UNLIMITED", f64::INFINITY),
+        ];
+        TierLimits(table.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+}
+
+impl TierLimits {
+    /// The defaults with `overrides` applied on top.
+    pub fn with_overrides(overrides: &BTreeMap<String, f64>) -> Self {
+        let mut t = TierLimits::default();
+        t.0.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
+        t
+    }
+
+    /// The limit for `tier`, if mapped.
+    pub fn get(&self, tier: &str) -> Option<f64> {
+        self.0.get(tier).copied()
+    }
+}
