@@ -45,7 +45,7 @@ td.num{text-align:right;white-space:nowrap}\
 .hint{color:#555}";
 
 /// The `Content-Security-Policy` of the page: no scripts, no connections, no frames, and
-/// no style but [`STYLE`] (allowed by its SHA-256, so an injected `<style>` is inert too).
+/// no style but `STYLE` (allowed by its SHA-256, so an injected `<style>` is inert too).
 /// Computed once: the style is a constant.
 pub fn content_security_policy() -> &'static str {
     static CSP: LazyLock<String> = LazyLock::new(|| {

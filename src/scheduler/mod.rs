@@ -6,7 +6,7 @@
 //! `chatapp_up`; and one loop per collector with its own interval (`health`, `templates`),
 //! which starts after the first refresh, never holds a refresh permit, and re-renders when
 //! another collector of the account publishes. Both kinds share the bookkeeping of a run
-//! ([`loops`]: back-off, staleness, logging once per change of error) and of a
+//! (`loops`: back-off, staleness, logging once per change of error) and of a
 //! collector (self metrics, landing page, publishing).
 //!
 //! Rules of the refresh (exporter-conventions.md §1):
@@ -24,10 +24,10 @@
 //! - a failure is logged at warn once per change of error code, not at every attempt.
 
 //!
-//! Files: [`status`] (the status board the landing page and readiness read), [`run`] (one
-//! run of one collector and its bookkeeping), [`loops`] (the refresh loop, the collectors'
-//! own loops, back-off and staleness), [`failure`] (error kinds, operator hints and their
-//! one rendering), [`once`] (`--once`: every collector of every account, one time).
+//! Files: `status` (the status board the landing page and readiness read), `run` (one
+//! run of one collector and its bookkeeping), `loops` (the refresh loop, the collectors'
+//! own loops, back-off and staleness), `failure` (error kinds, operator hints and their
+//! one rendering), `once` (`--once`: every collector of every account, one time).
 
 mod failure;
 mod loops;

@@ -17,7 +17,7 @@
 //! - `Authorization: ACS3-HMAC-SHA256 Credential=<AccessKeyId>,SignedHeaders=<a;b;...>,
 //!   Signature=<hex>`.
 //!
-//! [`verify`] applies the gateway's checks to one HTTP request; the pure functions before it
+//! `verify` applies the gateway's checks to one HTTP request; the pure functions before it
 //! are what the tests check against the vectors, and [`sign`] is the verifier's own
 //! computation run forwards, for tests that need a request the simulator accepts.
 

@@ -47,7 +47,7 @@ impl Default for ServeOptions {
     }
 }
 
-/// Everything [`serve`] needs besides the listener and the router.
+/// Everything [`serve`](super::serve) needs besides the listener and the router.
 #[derive(Debug, Default)]
 pub struct WebSettings {
     /// The loaded `--web.config.file`, if any.

@@ -6,7 +6,7 @@
 //! sample lines plus its own raw DEFLATE stream and CRC-32, compressed once when the block is
 //! first seen. The store then stitches every account's blocks family by family (a family's
 //! samples must be contiguous in the text format) into a list of shared chunks and publishes
-//! it through an [`ArcSwap`]: a scrape only loads a pointer, never waits on a refresh, and
+//! it through an [`ArcSwap`](arc_swap::ArcSwap): a scrape only loads a pointer, never waits on a refresh, and
 //! writes the shared chunks as they are (no stitched copy of the whole text exists).
 //!
 //! Why blocks: at 10,000 numbers the text is about 44 MB. A refresh must build the new text

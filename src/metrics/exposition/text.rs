@@ -40,7 +40,7 @@ pub(super) fn fix_infinities(samples: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Appends a sample value as the library's encoder prints it (`f64`'s `Display`), with the
-/// text format's spelling of infinities (see [`fix_infinities`]).
+/// text format's spelling of infinities (see `fix_infinities`).
 pub fn push_value(out: &mut Vec<u8>, value: f64) {
     use std::io::Write as _;
     if value == f64::INFINITY {
