@@ -7,29 +7,51 @@
 //! quality rating, messaging limit and sending health, and each template's state, as
 //! labelled gauges on `/metrics`.
 //!
-//! Module map:
-//! - [`cli`]: flags; [`config`]: the YAML file, merged and validated settings;
-//! - [`credentials`]: where AccessKeys come from (environment, files), secrets redacted;
+//! Layers, bottom up. A module uses only modules of lower layers; `tests/docs.rs` checks
+//! this table against every `crate::` path in `src/`, so it cannot drift from the tree:
+//!
+//! ```text
+//! 10  app
+//!  9  server
+//!  8  landing  once  supervisor
+//!  7  scheduler
+//!  6  config  telemetry
+//!  5  cli  sim
+//!  4  collect
+//!  3  metrics
+//!  2  api
+//!  1  credentials
+//!  0  signing  wire  fleet  ratelimit  web
+//! ```
+//!
 //! - [`signing`]: the RPC v1 and V3 signers, pure functions below everything that signs;
-//! - [`wire`]: what the CAMS client and the credential chain share (TLS provider, safe
-//!   error messages), so that neither depends on the other;
-//! - [`api`]: the CAMS response DTOs, HTTP client and its errors;
-//! - [`collect`]: the collectors, one file per operation (spec and families as data, pure
-//!   conversion), their registry and the context a run is given;
-//! - [`metrics`]: family vocabulary, the cached exposition per (account, collector) and the
-//!   self-metrics registry;
-//! - [`fleet`]: each number's state in words, merged from the collectors, worst first;
-//! - [`scheduler`]: the account status board, one refresh run, the per-account and
-//!   per-collector loops with back-off, the failure rendering shared by every surface, and
-//!   the single pass of `--once`;
-//! - [`supervisor`]: the running account tasks, and applying a reloaded configuration;
-//! - [`ratelimit`]: the per-AccessKey token bucket that keeps us under the API quota;
-//! - [`server`]: the HTTP routes; [`landing`]: the landing page and its fleet view;
-//! - [`once`]: `--once`'s table, JSON and exposition output;
-//! - [`app`]: wiring and graceful shutdown;
-//! - [`web`]: the HTTP(S) server: web config (TLS, mTLS, basic auth), limits;
-//! - [`sim`]: a signature-checking CAMS simulator for `--demo` and the tests;
-//! - [`telemetry`] sets up logging.
+//!   [`wire`]: outbound HTTP plumbing the CAMS client and the credential providers share (TLS
+//!   provider, client builder, capped body reader, safe error messages);
+//!   [`fleet`]: each number's state in words, worst first; [`ratelimit`]: the per-AccessKey
+//!   limiter that keeps us under the API quota; [`web`]: the HTTP(S) server (web config,
+//!   TLS, mTLS, basic auth, limits), knowing nothing of CAMS.
+//! - [`credentials`]: where AccessKeys come from (the default chain), secrets redacted.
+//! - [`api`]: the CAMS response DTOs, the HTTP client and its errors.
+//! - [`metrics`]: family vocabulary, the cached exposition per (account, collector), the
+//!   text format, the self-metrics registry.
+//! - [`collect`]: the collectors, one file (or directory) per operation: spec and families
+//!   as data, pure conversion; their registry and the context a run is given.
+//! - [`cli`]: flags; [`sim`]: a signature-checking CAMS simulator for `--demo` and tests.
+//! - [`config`]: the YAML file, merged and validated settings; [`telemetry`]: logging.
+//! - [`scheduler`]: the account status board, one refresh run, the per-collector loops
+//!   with back-off, the failure rendering every surface shares, the single pass of `--once`.
+//! - [`landing`]: the landing page and fleet view; [`once`]: `--once`'s output;
+//!   [`supervisor`]: the running account tasks and applying a reloaded configuration.
+//! - [`server`]: the HTTP routes. [`app`]: wiring and graceful shutdown.
+//!
+//! Where a metric comes from: `chatapp_<family>` is declared, with its HELP text, in the
+//! collector of its operation under [`collect`] (`collect::phone_numbers::families` for
+//! `chatapp_phone_number_*`, `collect::waba`, `collect::health`, `collect::templates`);
+//! the exporter's own `chatapp_*` series (`chatapp_up`, refresh, API-request, collector and reload series) are in
+//! [`metrics::self_metrics`]. Where a request is made: every CAMS call goes through
+//! `collect::Ctx::call` into [`api::client`], signed by [`signing`]; the credential
+//! providers' own requests (STS, ECS metadata, credentials URI) are in [`credentials`]'s
+//! `sts`, `ecs` and `uri`, through its `http`. Nothing else opens an outbound connection.
 //!
 //! Errors: each module boundary has its own `thiserror` enum ([`config::ConfigError`],
 //! [`credentials::CredentialError`], [`api::ApiError`], [`scheduler::RefreshError`]); `anyhow`
