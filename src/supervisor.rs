@@ -56,30 +56,46 @@ impl std::fmt::Debug for Supervisor {
 }
 
 /// The settings every task shares; a change restarts all of them.
+///
+/// Every field of [`Settings`] is named, without `..`: a field added to it does not compile
+/// here until it is sorted into "the tasks read it" (fingerprinted) or "they do not", so no
+/// new setting can be silently ignored by a reload.
 fn global_fingerprint(s: &Settings) -> String {
+    let Settings {
+        refresh_interval,
+        max_staleness,
+        api_timeout,
+        api_max_body_bytes,
+        api_rate_limit,
+        rates,
+        tier_limits,
+        enum_mode,
+        // Folded into each account's settings, fingerprinted below.
+        collectors: _,
+        signature_version: _,
+        accounts: _,
+        // Not read by the tasks: the listener, the store's filter (fixed at start, from
+        // flags), sharding (already applied to `accounts`) and where the file lives.
+        listen_address: _,
+        telemetry_path: _,
+        metrics_filter: _,
+        shard: _,
+        total_shards: _,
+        other_shards_accounts: _,
+        config_file: _,
+    } = s;
     format!(
-        "{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}",
-        s.refresh_interval,
-        s.max_staleness,
-        s.api_timeout,
-        s.api_max_body_bytes,
-        s.api_rate_limit,
-        s.rates,
-        s.tier_limits
+        "{refresh_interval:?}|{max_staleness:?}|{api_timeout:?}|{api_max_body_bytes}|\
+         {api_rate_limit}|{rates:?}|{tier_limits:?}|{enum_mode:?}"
     )
 }
 
-/// One account's settings, without secrets (credentials are described, not printed).
+/// One account's settings as a reload compares them: their derived `Debug`, so that every
+/// field, present or future (a collector's interval, say), counts. No secret is in it: the
+/// credential source prints as its description (files, role, profile), and a static key's
+/// secret as `[REDACTED]`.
 fn account_fingerprint(a: &AccountSettings) -> String {
-    format!(
-        "{}|{:?}|{:?}|{}|{:?}|{}",
-        a.endpoint,
-        a.cust_space_id,
-        a.isv_code_file,
-        a.credentials.describe(),
-        a.collectors,
-        a.signature_version
-    )
+    format!("{a:?}")
 }
 
 impl Supervisor {
@@ -211,6 +227,50 @@ impl Supervisor {
     pub async fn shutdown(self) {
         for (_, t) in self.tasks {
             t.stop_and_wait().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::CollectorSettings;
+    use crate::credentials::{CredentialSource, Credentials};
+
+    fn account() -> AccountSettings {
+        AccountSettings {
+            name: "shop-a".into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            cust_space_id: Some("cs".into()),
+            isv_code_file: None,
+            credentials: CredentialSource::Static(Credentials {
+                access_key_id: "LTAI5tExampleKeyId".into(),
+                access_key_secret: "s3cr3t-value".into(),
+                security_token: None,
+            }),
+            collectors: vec![CollectorSettings {
+                name: "health",
+                interval: Duration::from_secs(600),
+            }],
+            signature_version: Default::default(),
+        }
+    }
+
+    #[test]
+    fn any_account_setting_restarts_the_account_and_no_secret_is_kept() {
+        let base = account_fingerprint(&account());
+        assert_eq!(base, account_fingerprint(&account()));
+        assert!(!base.contains("s3cr3t-value"), "{base}");
+        let mut longer = account();
+        longer.collectors[0].interval = Duration::from_secs(900);
+        let mut v3 = account();
+        v3.signature_version = crate::api::SignatureVersion::V3;
+        let mut space = account();
+        space.cust_space_id = None;
+        for changed in [longer, v3, space] {
+            assert_ne!(account_fingerprint(&changed), base, "{changed:?}");
         }
     }
 }
