@@ -18,8 +18,7 @@ use crate::api::model::PhoneNumber;
 use crate::collect::{UnknownValue, label_str, non_empty};
 use crate::metrics::EnumMode;
 use crate::metrics::exposition::{
-    AccountExposition, BlockWriter, FamilyText, push_gauge_header, push_label, push_label_value,
-    push_value,
+    AccountExposition, BlockWriter, FamilyText, push_gauge_header, push_label, push_value,
 };
 
 /// Average numbers per block: a block ends after a number whose phone number hashes to 0
@@ -163,10 +162,8 @@ fn cell(column: &Column, n: &PhoneNumber, tiers: &TierLimits, report: &mut Repor
                         value: v.to_owned(),
                     });
                     let mut line = vec![b','];
-                    line.extend_from_slice(def.label.as_bytes());
-                    line.extend_from_slice(b"=\"");
-                    push_label_value(&mut line, v);
-                    line.extend_from_slice(b"\"} 1\n");
+                    push_label(&mut line, def.label, v);
+                    line.extend_from_slice(b"} 1\n");
                     Cell::Unknown(line)
                 }
             },
