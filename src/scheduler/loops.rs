@@ -14,7 +14,6 @@ use super::failure::log_failure;
 use super::run::{AccountRun, Instance, connect, inputs_changed, record, run_collector};
 use super::{Failure, MAX_BACKOFF, OWN_STALE_AFTER_ROUNDS, RefreshError, Shared};
 use crate::api::ErrorKind;
-use crate::collect::{Inputs, Schedule};
 use crate::config::AccountSettings;
 
 /// Starts the account's loops: the refresh (every refresh collector, together, every
@@ -26,24 +25,7 @@ pub async fn run_account(
     phase: Duration,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut refresh = Vec::new();
-    let mut own = Vec::new();
-    for c in &account.collectors {
-        let Some(collector) = crate::collect::find(c.name) else {
-            continue;
-        };
-        let instance = Instance::new(collector, c.interval);
-        match collector.spec().schedule {
-            Schedule::Refresh => refresh.push(instance),
-            Schedule::Own { .. } => own.push(instance),
-        }
-    }
-    let account = AccountRun {
-        settings: account,
-        inputs: Inputs::default(),
-        refreshed: watch::Sender::new(false),
-        once: false,
-    };
+    let (account, refresh, own) = AccountRun::start(account, false);
     let span = info_span!("refresh", account = %account.settings.name);
     let refresh_loop = refresh_loop(&shared, &account, refresh, phase, shutdown.clone());
     let own_loops = join_all(

@@ -13,7 +13,6 @@ use tokio::time::Instant;
 
 use super::run::{AccountRun, Instance, connect, record, run_collector};
 use super::{Failure, RefreshError, Shared, register};
-use crate::collect::{Inputs, Schedule};
 use crate::config::AccountSettings;
 
 /// What `--once` learned about each account, in configuration order.
@@ -46,24 +45,7 @@ pub async fn run_once(shared: &Arc<Shared>, accounts: &[AccountSettings]) -> Onc
 }
 
 async fn once_account(shared: &Shared, settings: &AccountSettings) -> Result<String, Failure> {
-    let mut refresh = Vec::new();
-    let mut own = Vec::new();
-    for c in &settings.collectors {
-        let Some(collector) = crate::collect::find(c.name) else {
-            continue;
-        };
-        let instance = Instance::new(collector, c.interval);
-        match collector.spec().schedule {
-            Schedule::Refresh => refresh.push(instance),
-            Schedule::Own { .. } => own.push(instance),
-        }
-    }
-    let account = AccountRun {
-        settings: settings.clone(),
-        inputs: Inputs::default(),
-        refreshed: tokio::sync::watch::Sender::new(false),
-        once: true,
-    };
+    let (account, mut refresh, mut own) = AccountRun::start(settings.clone(), true);
     let name = settings.name.as_str();
     let started = Instant::now();
     let mut first_error: Option<Failure> = None;

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::{Failure, RefreshError, Shared};
 use crate::api::Target;
-use crate::collect::{ApiAccess, Collected, Ctx, DynCollector, Inputs, RoundPlan};
+use crate::collect::{ApiAccess, Collected, Ctx, DynCollector, Inputs, RoundPlan, Schedule};
 use crate::config::AccountSettings;
 use crate::credentials::{Credentials, read_secret_file};
 
@@ -32,6 +32,37 @@ pub(super) struct AccountRun {
     pub(super) refreshed: watch::Sender<bool>,
     /// A one-shot run (`--once`): rounds are not spread over the interval.
     pub(super) once: bool,
+}
+
+impl AccountRun {
+    /// An account before its first run, with its enabled collectors split into the refresh
+    /// group (run together, their result is `chatapp_up`) and those with a schedule of their
+    /// own. A collector name the registry does not know was rejected by the configuration
+    /// already; it is skipped here rather than trusted.
+    pub(super) fn start(
+        settings: AccountSettings,
+        once: bool,
+    ) -> (Self, Vec<Instance>, Vec<Instance>) {
+        let mut refresh = Vec::new();
+        let mut own = Vec::new();
+        for c in &settings.collectors {
+            let Some(collector) = crate::collect::find(c.name) else {
+                continue;
+            };
+            let instance = Instance::new(collector, c.interval);
+            match collector.spec().schedule {
+                Schedule::Refresh => refresh.push(instance),
+                Schedule::Own { .. } => own.push(instance),
+            }
+        }
+        let run = AccountRun {
+            settings,
+            inputs: Inputs::default(),
+            refreshed: watch::Sender::new(false),
+            once,
+        };
+        (run, refresh, own)
+    }
 }
 
 /// An enabled collector of an account with the state it keeps between runs.
