@@ -263,14 +263,54 @@ mod tests {
         let base = account_fingerprint(&account());
         assert_eq!(base, account_fingerprint(&account()));
         assert!(!base.contains("s3cr3t-value"), "{base}");
-        let mut longer = account();
-        longer.collectors[0].interval = Duration::from_secs(900);
-        let mut v3 = account();
-        v3.signature_version = crate::api::SignatureVersion::V3;
-        let mut space = account();
-        space.cust_space_id = None;
-        for changed in [longer, v3, space] {
-            assert_ne!(account_fingerprint(&changed), base, "{changed:?}");
+        // One change per field. The pattern names every field without `..`, so a field
+        // added to `AccountSettings` does not compile here until it gets a change below.
+        let AccountSettings {
+            name: _,
+            endpoint: _,
+            cust_space_id: _,
+            isv_code_file: _,
+            credentials: _,
+            collectors: _,
+            signature_version: _,
+        } = account();
+        let changes: [(&str, fn(&mut AccountSettings)); 8] = [
+            ("name", |a| a.name = "shop-b".into()),
+            ("endpoint", |a| a.endpoint = "http://127.0.0.1:2".into()),
+            ("cust_space_id", |a| a.cust_space_id = None),
+            ("isv_code_file", |a| {
+                a.isv_code_file = Some("/run/secrets/isv".into())
+            }),
+            ("credentials: another key", |a| {
+                a.credentials = CredentialSource::Static(Credentials {
+                    access_key_id: "LTAI5tOtherKeyId00".into(),
+                    access_key_secret: "s3cr3t-value".into(),
+                    security_token: None,
+                })
+            }),
+            ("credentials: another source", |a| {
+                a.credentials = CredentialSource::Files {
+                    access_key_id: "LTAI5tExampleKeyId".into(),
+                    access_key_secret_file: "/run/secrets/ak".into(),
+                    security_token_file: None,
+                }
+            }),
+            ("collectors: an interval", |a| {
+                a.collectors[0].interval = Duration::from_secs(900)
+            }),
+            ("signature_version", |a| {
+                a.signature_version = crate::api::SignatureVersion::V3
+            }),
+        ];
+        for (field, change) in changes {
+            let mut changed = account();
+            change(&mut changed);
+            let fingerprint = account_fingerprint(&changed);
+            assert_ne!(
+                fingerprint, base,
+                "a changed {field} must restart the account"
+            );
+            assert!(!fingerprint.contains("s3cr3t-value"), "{fingerprint}");
         }
     }
 }
