@@ -274,7 +274,8 @@ mod tests {
             collectors: _,
             signature_version: _,
         } = account();
-        let changes: [(&str, fn(&mut AccountSettings)); 8] = [
+        type Change = (&'static str, fn(&mut AccountSettings));
+        let changes: [Change; 8] = [
             ("name", |a| a.name = "shop-b".into()),
             ("endpoint", |a| a.endpoint = "http://127.0.0.1:2".into()),
             ("cust_space_id", |a| a.cust_space_id = None),
