@@ -11,6 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 /// What one collector learned about one account, for people.
@@ -23,22 +24,27 @@ pub struct Facts {
 }
 
 /// What is known of one number. Fields a collector does not know stay `None`.
+///
+/// The store keeps one per number and collector for as long as it serves them, so the
+/// short words (a phone number, CONNECTED, GREEN, TIER_10K, most verified names) are
+/// [`CompactString`]s held inline: at 10,000 numbers, `String`s here cost about 2 MiB of
+/// heap in five small allocations per number.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NumberFacts {
     /// The phone number, as the `phone_number` label.
-    pub phone_number: String,
+    pub phone_number: CompactString,
     /// `VerifiedName`.
-    pub verified_name: Option<String>,
+    pub verified_name: Option<CompactString>,
     /// `Status` (CONNECTED, FLAGGED, ...).
-    pub status: Option<String>,
+    pub status: Option<CompactString>,
     /// `QualityRating` (GREEN, YELLOW, RED).
-    pub quality: Option<String>,
+    pub quality: Option<CompactString>,
     /// `MessagingLimitTier` as sent.
-    pub tier: Option<String>,
+    pub tier: Option<CompactString>,
     /// Unique recipients per 24 h for the tier (`None` when unmapped; infinite when unlimited).
     pub messaging_limit: Option<f64>,
     /// `CanSendMessage` of the health status (AVAILABLE, LIMITED, BLOCKED).
-    pub can_send: Option<String>,
+    pub can_send: Option<CompactString>,
     /// Meta's errors for the number: description and suggested fix.
     pub problems: Vec<String>,
 }

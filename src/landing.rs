@@ -349,8 +349,9 @@ fn result_html(result: &Option<Result<String, Failure>>) -> String {
 }
 
 /// An optional value, escaped, or a dash.
-fn opt(v: &Option<String>) -> String {
-    v.as_deref().map_or_else(|| "–".into(), escape)
+fn opt<S: AsRef<str>>(v: &Option<S>) -> String {
+    v.as_ref()
+        .map_or_else(|| "–".into(), |v| escape(v.as_ref()))
 }
 
 /// Recipients per 24 hours, or `unlimited`.
@@ -397,7 +398,7 @@ mod tests {
             numbers: (0..n)
                 .map(|i| {
                     let mut facts = NumberFacts {
-                        phone_number: format!("86{i:09}"),
+                        phone_number: format!("86{i:09}").into(),
                         status: Some("CONNECTED".into()),
                         quality: Some("GREEN".into()),
                         ..Default::default()

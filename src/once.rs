@@ -215,7 +215,7 @@ pub fn table(
             let mut cells = vec![
                 r.marker.clone(),
                 r.account.clone(),
-                f.phone_number.clone(),
+                f.phone_number.to_string(),
                 dash(&f.verified_name),
                 dash(&f.status),
                 dash(&f.quality),
@@ -362,8 +362,9 @@ pub fn table(
 }
 
 /// `-` for a value nobody reported.
-fn dash(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".into())
+fn dash<S: AsRef<str>>(v: &Option<S>) -> String {
+    v.as_ref()
+        .map_or_else(|| "-".into(), |v| v.as_ref().to_owned())
 }
 
 /// The text with control characters (a hostile verified name's escape sequences, line

@@ -14,7 +14,9 @@
 //! faster. A number keeps its last answer until it has had no successful call for three
 //! rounds, and loses it at once when it leaves the number list.
 
+use compact_str::CompactString;
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -24,7 +26,8 @@ use super::phone_numbers::NumberList;
 use super::waba::BoundWaba;
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
-    StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty, push_state_set,
+    StateSetDef, Tenant, UnknownValue, family, gauge, label_str, label_value, non_empty,
+    push_state_set,
 };
 use crate::api::client::OP_HEALTH_STATUS;
 use crate::api::model::{HealthStatus, HealthStatusResponse, Text};
@@ -321,8 +324,9 @@ fn facts(state: &HealthState) -> Facts {
         .phones
         .iter()
         .map(|(phone, a)| NumberFacts {
-            phone_number: phone.to_string(),
-            can_send: non_empty(&a.health.can_send_message).map(label_value),
+            phone_number: CompactString::new(phone),
+            can_send: non_empty(&a.health.can_send_message)
+                .map(|c| CompactString::new(label_str(c))),
             problems: a
                 .health
                 .entities

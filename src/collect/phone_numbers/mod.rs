@@ -15,13 +15,15 @@ mod families;
 mod render;
 mod tiers;
 
+use compact_str::CompactString;
+
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, Operation, Schedule, Tenant,
-    UnknownValue, label_str, label_value, non_empty,
+    UnknownValue, label_str, non_empty,
 };
 use crate::api::client::OP_PHONE_NUMBERS;
 use crate::api::model::{PhoneNumber, PhoneNumbersResponse, Text};
@@ -83,13 +85,13 @@ impl NumberList {
 
 /// The exported numbers in words, for the landing page and `--once`. Pure.
 pub fn facts(numbers: &[PhoneNumber], tiers: &TierLimits) -> Facts {
-    let text = |v: &Option<Text>| non_empty(v).map(label_value);
+    let text = |v: &Option<Text>| non_empty(v).map(|t| CompactString::new(label_str(t)));
     Facts {
         numbers: dedupe(numbers)
             .0
             .into_iter()
             .map(|(phone, n)| NumberFacts {
-                phone_number: phone.to_owned(),
+                phone_number: CompactString::new(phone),
                 verified_name: text(&n.verified_name),
                 status: text(&n.status),
                 quality: text(&n.quality_rating),
