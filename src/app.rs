@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::cli::Cli;
-use crate::config::{self, AccountSettings, ConfigError, FileConfig, Settings};
+use crate::config::{self, AccountSettings, ConfigError, Settings};
 use crate::credentials::{CredentialSource, Credentials};
 use crate::metrics::{ExpositionStore, SelfMetrics};
 use crate::scheduler::StatusBoard;
@@ -37,18 +37,8 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
 /// The settings of a `--demo` run apart from its accounts: flags and the config file's
 /// `refresh`/`tier_limits` (the file's accounts are ignored).
 pub fn demo_file_settings(cli: &Cli) -> Result<Settings, ConfigError> {
-    let file = match &cli.config_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let mut f = config::parse_file(path, &text)?;
-            f.accounts.clear();
-            f
-        }
-        None => FileConfig::default(),
-    };
+    let mut file = config::read_file(cli.config_file.as_deref())?;
+    file.accounts.clear();
     config::resolve(cli, file, &|k| match k {
         crate::credentials::ENV_ACCESS_KEY_ID => Some(demo::DEMO_ACCESS_KEY_ID.into()),
         crate::credentials::ENV_ACCESS_KEY_SECRET => Some(demo::DEMO_ACCESS_KEY_SECRET.into()),

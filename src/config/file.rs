@@ -79,6 +79,23 @@ pub struct AccountFile {
 /// `credentials:` of an account: every provider `type` (see [`crate::credentials::config`]).
 pub use crate::credentials::CredentialsConfig as CredentialsFile;
 
+/// Reads and parses the file at `path`, with relative secret-file paths resolved against
+/// its directory; no file (`None`) is the empty configuration.
+pub fn read_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut file = parse_file(path, &text)?;
+    if let Some(dir) = path.parent() {
+        file.make_paths_relative_to(dir);
+    }
+    Ok(file)
+}
+
 /// Parses a config file's text; `path` is only used in messages.
 pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     if text.trim().is_empty() {

@@ -27,7 +27,9 @@ use crate::credentials::{CredentialError, CredentialSource};
 use crate::metrics::{EnumMode, FamilyFilter};
 use crate::ratelimit::Rates;
 
-pub use file::{AccountFile, CollectorFile, CredentialsFile, FileConfig, RefreshFile, parse_file};
+pub use file::{
+    AccountFile, CollectorFile, CredentialsFile, FileConfig, RefreshFile, parse_file, read_file,
+};
 pub use resolve::{load, resolve, shard_of};
 pub use summary::describe_collectors;
 

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
 
-use super::file::{CollectorFile, FileConfig, parse_file};
+use super::file::{CollectorFile, FileConfig, read_file};
 use super::{
     AccountSettings, CollectorSettings, ConfigError, DEFAULT_ACCOUNT, DEFAULT_MAX_STALENESS,
     DEFAULT_REFRESH_INTERVAL, DEMO_REFRESH_INTERVAL, Settings, invalid,
@@ -21,21 +21,7 @@ use crate::ratelimit::Rates;
 /// Builds [`Settings`] from the flags, the optional file and the environment (`env`).
 /// Referenced secret files must exist and be readable, but are not read here.
 pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-    let file = match &cli.config_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let mut file = parse_file(path, &text)?;
-            if let Some(dir) = path.parent() {
-                file.make_paths_relative_to(dir);
-            }
-            file
-        }
-        None => FileConfig::default(),
-    };
-    resolve(cli, file, env)
+    resolve(cli, read_file(cli.config_file.as_deref())?, env)
 }
 
 /// Merges flags and a parsed file (pure apart from checking that secret files are readable).
