@@ -14,12 +14,11 @@
 //! faster. A number keeps its last answer until it has had no successful call for three
 //! rounds, and loses it at once when it leaves the number list.
 
-use compact_str::CompactString;
 use std::collections::{BTreeMap, BTreeSet};
-
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use compact_str::CompactString;
 use tokio::time::Instant;
 
 use super::phone_numbers::NumberList;

@@ -15,11 +15,11 @@ mod families;
 mod render;
 mod tiers;
 
-use compact_str::CompactString;
-
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::Arc;
+
+use compact_str::CompactString;
 
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, Operation, Schedule, Tenant,
