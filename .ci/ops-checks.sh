@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Validates the operations kit with real tools: alert rules and their unit tests, Alertmanager
-# and Prometheus configs, the Grafana dashboard, Kubernetes manifests, the Dockerfile, the compose
-# file, the systemd unit and the example configs.
+# and Prometheus configs, the Grafana dashboard, Kubernetes manifests, the Helm chart (through
+# .ci/helm-checks.sh), the Dockerfile, the compose file, the systemd unit and the example configs.
 #
 #   bash .ci/ops-checks.sh            # from anywhere; installs what is missing (root, Debian 12)
 #   CHATAPP_EXPORTER_BIN=path bash .ci/ops-checks.sh   # binary for --config.check / systemd
 #
 # Idempotent and non-interactive. Runs every check, prints a header and OK/FAILED for each,
 # and exits non-zero if any failed. Writes nothing tracked by git (temp files and
-# .ci/ops/node_modules, .ci/ops/build only).
+# .ci/ops/node_modules, .ci/ops/build, .ci/ops/helm-venv only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROOT=$PWD
@@ -36,6 +36,7 @@ need_apt systemd-analyze systemd
 need_apt node nodejs
 need_apt npm npm
 need_apt python3 python3
+need_apt openssl openssl
 
 pip_missing=()
 for tool in yamllint:yamllint==1.38.0 kubernetes-validate:kubernetes-validate==1.37.0 \
@@ -164,6 +165,9 @@ EOF
 check_kubernetes_crds() {
   node "$OPS/check-crds.mjs" deploy/kubernetes/servicemonitor.yaml deploy/kubernetes/prometheusrule.yaml
 }
+check_helm_chart() {
+  bash "$ROOT/.ci/helm-checks.sh"
+}
 check_dockerfile() {
   hadolint deploy/docker/Dockerfile
   echo "hadolint: no findings"
@@ -259,6 +263,7 @@ CHECKS=(
   "yamllint:check_yamllint"
   "kubernetes-validate --strict (core manifests):check_kubernetes_core"
   "prometheus-operator CRDs (ServiceMonitor, PrometheusRule):check_kubernetes_crds"
+  "Helm chart (helm lint and template, kubernetes-validate, CRDs, promtool):check_helm_chart"
   "hadolint Dockerfile:check_dockerfile"
   "docker compose file:check_compose"
   "dashboard (generator in sync, @grafana/schema type check):check_dashboard"
@@ -266,24 +271,6 @@ CHECKS=(
   "example configs with --config.check:check_example_configs"
 )
 
-passed=0
-failed=()
-for entry in "${CHECKS[@]}"; do
-  name=${entry%%:*}
-  fn=${entry##*:}
-  header "$name"
-  if bash -euo pipefail -c "$(declare -f "$fn"); $fn"; then
-    echo "OK: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAILED: $name"
-    failed+=("$name")
-  fi
-done
-
-echo
-echo "ops-checks: ${passed} passed, ${#failed[@]} failed"
-if [ "${#failed[@]}" -gt 0 ]; then
-  printf '  failed: %s\n' "${failed[@]}"
-  exit 1
-fi
+# shellcheck source=.ci/ops/run-checks.sh
+. "$OPS/run-checks.sh"
+run_checks ops-checks
