@@ -14,7 +14,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chatapp_exporter::api::client::{OP_HEALTH_STATUS, OP_LIST_TEMPLATES, OP_TEMPLATE_DETAIL};
+use chatapp_exporter::collect::{
+    health::OPERATION as HEALTH,
+    templates::{DETAIL, LIST},
+};
+
+const OP_HEALTH_STATUS: &str = HEALTH.action;
+const OP_LIST_TEMPLATES: &str = LIST.action;
+const OP_TEMPLATE_DETAIL: &str = DETAIL.action;
 use chatapp_exporter::api::{ApiClient, ClientOptions, Target};
 use chatapp_exporter::collect::health::{self, HealthState};
 use chatapp_exporter::collect::phone_numbers::NumberList;

@@ -10,8 +10,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
 use chatapp_exporter::collect::TierLimits;
+use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
+use chatapp_exporter::collect::waba::BindWabaResponse;
 use chatapp_exporter::metrics::ExpositionStore;
 use common::{WABA, body, publish};
 

@@ -19,7 +19,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
+use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
+use chatapp_exporter::collect::waba::BindWabaResponse;
 use chatapp_exporter::collect::{TierLimits, phone_numbers, waba};
 use chatapp_exporter::metrics::{AccountExposition, EnumMode, ExpositionStore};
 use common::{NOTE, WABA, body, refresh};

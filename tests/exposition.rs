@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
+use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
+use chatapp_exporter::collect::waba::BindWabaResponse;
 use chatapp_exporter::collect::{TierLimits, UnknownValue, phone_numbers, waba};
 use chatapp_exporter::metrics::{AccountExposition, EnumMode, ExpositionStore};
 use common::{Scrape, promtool_check};

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chatapp_exporter::api::client::{OP_HEALTH_STATUS, OP_PHONE_NUMBERS};
 use chatapp_exporter::sim::{Backend, SimRequest, SimResponse};
 use common::*;
 use serde_json::{Value, json};

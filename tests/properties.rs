@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{
-    BindWabaResponse, HealthStatusResponse, PhoneNumbersResponse, TemplateDetailResponse,
-    TemplateListResponse,
-};
 use chatapp_exporter::api::signing;
+use chatapp_exporter::collect::health::HealthStatusResponse;
+use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
+use chatapp_exporter::collect::templates::{TemplateDetailResponse, TemplateListResponse};
+use chatapp_exporter::collect::waba::BindWabaResponse;
 use chatapp_exporter::collect::{self, FamilyDef, TierLimits, phone_numbers};
 use proptest::prelude::*;
 

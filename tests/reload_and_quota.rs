@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatapp_exporter::api::client::{OP_BIND_WABA, OP_PHONE_NUMBERS};
 use chatapp_exporter::app::{self, SettingsLoader};
 use chatapp_exporter::cli::Cli;
 use chatapp_exporter::config;

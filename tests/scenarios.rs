@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::io::Read as _;
 use std::time::Duration;
 
-use chatapp_exporter::api::client::{OP_BIND_WABA, OP_PHONE_NUMBERS};
 use chatapp_exporter::app::SHUTDOWN_GRACE;
 use chatapp_exporter::sim::SimResponse;
 use common::*;

@@ -15,7 +15,6 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use chatapp_exporter::api::client::OP_PHONE_NUMBERS;
 use chatapp_exporter::metrics::{ExpositionStore, SelfMetrics};
 use chatapp_exporter::scheduler::StatusBoard;
 use chatapp_exporter::sim::{SimResponse, Simulator};

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chatapp_exporter::api::client::{OP_LIST_TEMPLATES, OP_PHONE_NUMBERS, OP_TEMPLATE_DETAIL};
 use chatapp_exporter::sim::{Backend, SimRequest, SimResponse, Simulator};
 use common::*;
 use serde_json::{Value, json};

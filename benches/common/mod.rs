@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{BindWabaResponse, PhoneNumbersResponse};
+use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
+use chatapp_exporter::collect::waba::BindWabaResponse;
 use chatapp_exporter::collect::{self, TierLimits};
 use chatapp_exporter::metrics::ExpositionStore;
 

@@ -4,10 +4,10 @@
 #![no_main]
 
 use chatapp_exporter::api::client::interpret;
-use chatapp_exporter::api::model::{
-    BindWabaResponse, HealthStatusResponse, PhoneNumbersResponse, TemplateDetailResponse,
-    TemplateListResponse,
-};
+use chatapp_exporter::collect::health::HealthStatusResponse;
+use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
+use chatapp_exporter::collect::templates::{TemplateDetailResponse, TemplateListResponse};
+use chatapp_exporter::collect::waba::BindWabaResponse;
 use chatapp_exporter::collect::{TierLimits, phone_numbers, waba};
 use libfuzzer_sys::fuzz_target;
 

@@ -18,16 +18,6 @@ pub use crate::wire::{clean_message, install_crypto_provider};
 
 /// CAMS API version (cams-api.md §1).
 pub const API_VERSION: &str = "2020-06-06";
-/// `QueryChatappPhoneNumbers`; action names are also the `operation` label values.
-pub const OP_PHONE_NUMBERS: &str = "QueryChatappPhoneNumbers";
-/// `QueryChatappBindWaba`.
-pub const OP_BIND_WABA: &str = "QueryChatappBindWaba";
-/// `GetWhatsappHealthStatus` (cams-api.md §9).
-pub const OP_HEALTH_STATUS: &str = "GetWhatsappHealthStatus";
-/// `ListChatappTemplate` (cams-api.md §10).
-pub const OP_LIST_TEMPLATES: &str = "ListChatappTemplate";
-/// `GetChatappTemplateDetail` (cams-api.md §10).
-pub const OP_TEMPLATE_DETAIL: &str = "GetChatappTemplateDetail";
 /// Default response size cap. A fleet of 10,000 numbers is about 6 MB of JSON.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -245,11 +235,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::model::PhoneNumbersResponse;
+    use crate::api::model::{lenient_bool, lenient_string};
 
     const STS: &str = "POST&%2F&AccessKeyId%3Dx";
 
-    fn pn(status: u16, body: &str) -> Result<PhoneNumbersResponse, ApiError> {
+    /// A response with a required list, as the operations' DTOs have.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Numbers {
+        #[serde(default, deserialize_with = "lenient_string")]
+        code: Option<String>,
+        #[serde(default, deserialize_with = "lenient_bool")]
+        success: Option<bool>,
+        #[allow(dead_code)]
+        phone_numbers: Vec<serde_json::Value>,
+    }
+    crate::api_response!(Numbers);
+
+    fn pn(status: u16, body: &str) -> Result<Numbers, ApiError> {
         interpret(status, body.as_bytes(), STS, "LTAI5tExampleKey")
     }
 

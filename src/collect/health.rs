@@ -13,14 +13,20 @@
 //! and are spread over the interval; a round that cannot fit takes longer instead of going
 //! faster. A number keeps its last answer until it has had no successful call for three
 //! rounds, and loses it at once when it leaves the number list.
+//!
+//! The response (SDK 5.3.1 `_get_whatsapp_health_status_response_body.py`) and the demo's
+//! answers are at the end of the file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use compact_str::CompactString;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::phone_numbers::NumberList;
 use super::waba::BoundWaba;
 use super::{
@@ -28,19 +34,19 @@ use super::{
     StateSetDef, Tenant, UnknownValue, family, gauge, label_str, label_value, non_empty,
     push_state_set,
 };
-use crate::api::client::OP_HEALTH_STATUS;
-use crate::api::model::{HealthStatus, HealthStatusResponse, Text};
+use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
 use crate::fleet::{Facts, NumberFacts};
 use crate::metrics::{AccountExposition, EnumMode};
 
 /// `GetWhatsappHealthStatus`: `NodeType` and the node's id; `CustSpaceId` but no `IsvCode`.
 pub const OPERATION: Operation = Operation {
-    action: OP_HEALTH_STATUS,
+    action: "GetWhatsappHealthStatus",
     // Under half of the documented 5/s per account: production sending may check health
     // too, and Meta rate-limits the underlying call (cams-api.md §9).
     default_rate_limit: NonZeroU32::new(2),
     tenant: Tenant::Space,
     required: &["NodeType"],
+    demo: demo_answer,
 };
 
 /// The collector as data.
@@ -442,10 +448,190 @@ fn shorten(s: &str) -> String {
     super::shorten(s, MAX_DESCRIPTION_CHARS)
 }
 
+/// `GetWhatsappHealthStatus` response body (cams-api.md §9; SDK 5.3.1 model).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthStatusResponse {
+    /// Request ID, quoted in logs.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_id: Option<String>,
+    /// `OK` on success.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    /// `false` means failure even with HTTP 200.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: Option<bool>,
+    /// The node's health. Required on success: an answer without it says nothing about
+    /// whether the number can send, and must not read as "no errors".
+    pub data: HealthStatus,
+}
+
+/// Whether a node (phone number, WABA) can send now, as Meta computes it over the node and
+/// the nodes above it (business, app).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthStatus {
+    /// Overall `AVAILABLE`, `LIMITED` or `BLOCKED` (an open set).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub can_send_message: Option<Text>,
+    /// The nodes Meta evaluated, each with its own state and errors; may be empty.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub entities: Vec<HealthEntity>,
+}
+
+/// One node of a health answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthEntity {
+    /// `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`, `MESSAGE_TEMPLATE` (an open set).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub entity_type: Option<Text>,
+    /// This node's own state.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub can_send_message: Option<Text>,
+    /// Set on `PHONE_NUMBER` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub phone_number: Option<Text>,
+    /// Set on `WABA` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub waba_id: Option<Text>,
+    /// Set on `BUSINESS` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub business_id: Option<Text>,
+    /// Set on `MESSAGE_TEMPLATE` nodes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_code: Option<Text>,
+    /// Meta's errors on this node.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub errors: Vec<HealthError>,
+}
+
+/// One error Meta reports on a node (Meta Graph error codes, e.g. `141006`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthError {
+    /// Meta's error code.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub error_code: Option<Text>,
+    /// What is wrong, in Meta's words.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub error_description: Option<Text>,
+    /// What to do about it, in Meta's words (free text: never a label).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub possible_solution: Option<Text>,
+}
+
+crate::api_response!(HealthStatusResponse);
+
+/// The demo's answers: "Acme Promo" is BLOCKED by a payment-method error, "Acme Sales" is
+/// LIMITED while its quality is RED, the other retail numbers and the retail WABA are
+/// AVAILABLE; demo-travel's business is not verified yet, so its WABA and numbers are LIMITED.
+fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
+    let space = world.space(request);
+    let node = |kind: &str, key: &str, id: &str, can_send: &str, errors: Value| json!({"EntityType": kind, key: id, "CanSendMessage": can_send, "Errors": errors});
+    let error = |code: &str, description: &str, fix: &str| json!([{"ErrorCode": code, "ErrorDescription": description, "PossibleSolution": fix}]);
+    let unverified = || {
+        node(
+            "BUSINESS",
+            "BusinessId",
+            "120393988393993002",
+            "LIMITED",
+            error(
+                "141010",
+                "The business has not passed business verification.",
+                "Complete business verification in Meta Business Manager.",
+            ),
+        )
+    };
+    let (can_send, entities) = match (space, request.param("NodeType")) {
+        (Space::Travel, Some("phone")) => match request.param("PhoneNumber") {
+            Some(p) => (
+                "LIMITED",
+                vec![
+                    node("PHONE_NUMBER", "PhoneNumber", p, "AVAILABLE", json!([])),
+                    unverified(),
+                ],
+            ),
+            None => return missing("PhoneNumber"),
+        },
+        (Space::Travel, Some("waba")) => match request.param("WabaId") {
+            Some(w) => (
+                "LIMITED",
+                vec![
+                    node("WABA", "WabaId", w, "AVAILABLE", json!([])),
+                    unverified(),
+                ],
+            ),
+            None => return missing("WabaId"),
+        },
+        (Space::Retail, Some("phone")) => {
+            let Some(number) = request
+                .param("PhoneNumber")
+                .and_then(|p| world.number(space, p))
+            else {
+                return SimResponse::invalid("The specified NodeType and node id do not match.")
+                    .into();
+            };
+            let (can_send, errors) = if number.phone == "6580000003" {
+                (
+                    "BLOCKED",
+                    error(
+                        "141006",
+                        "There is an error with the payment method.",
+                        "Go to WhatsApp Manager and add a new payment method to the account.",
+                    ),
+                )
+            } else if number.quality == "RED" && number.status == "CONNECTED" {
+                (
+                    "LIMITED",
+                    error(
+                        "131049",
+                        "Messages are limited because the number's quality rating is low.",
+                        "Reduce the messages recipients block or report; the limit lifts when quality recovers.",
+                    ),
+                )
+            } else {
+                ("AVAILABLE", json!([]))
+            };
+            (
+                can_send,
+                vec![node(
+                    "PHONE_NUMBER",
+                    "PhoneNumber",
+                    &number.phone,
+                    can_send,
+                    errors,
+                )],
+            )
+        }
+        (Space::Retail, Some("waba")) => match request.param("WabaId") {
+            Some(w) => (
+                "AVAILABLE",
+                vec![node("WABA", "WabaId", w, "AVAILABLE", json!([]))],
+            ),
+            None => return missing("WabaId"),
+        },
+        _ => {
+            return SimResponse::invalid("The specified NodeType and node id do not match.").into();
+        }
+    };
+    SimResponse::success(json!({"Data": {"CanSendMessage": can_send, "Entities": entities}})).into()
+}
+
+fn missing(parameter: &str) -> Reply {
+    SimResponse::error(
+        400,
+        "MissingParameter",
+        &format!(
+            "The input parameter \"{parameter}\" that is mandatory for processing this request is not supplied."
+        ),
+    )
+    .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::model::{HealthEntity, HealthError};
 
     fn answer(can_send: &str, errors: &[(&str, &str, &str)]) -> Answer {
         Answer {
@@ -532,5 +718,26 @@ mod tests {
             state.phones.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
             ["2"]
         );
+    }
+
+    #[test]
+    fn health_answers_decode_leniently_but_need_data() {
+        let body = r#"{"Code":"OK","Data":{"CanSendMessage":"BLOCKED","Entities":[
+            {"EntityType":"PHONE_NUMBER","PhoneNumber":6580000003,"CanSendMessage":"BLOCKED",
+             "Errors":[{"ErrorCode":141006,"ErrorDescription":"payment","PossibleSolution":"add one"},"odd",null]},
+            "not an entity", 7,
+            {"EntityType":"WABA","WabaId":"1","Errors":null}]}}"#;
+        let r: HealthStatusResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.data.can_send_message.as_deref(), Some("BLOCKED"));
+        assert_eq!(r.data.entities.len(), 2);
+        let e = &r.data.entities[0];
+        assert_eq!(e.phone_number.as_deref(), Some("6580000003"));
+        assert_eq!(e.errors.len(), 1);
+        assert_eq!(e.errors[0].error_code.as_deref(), Some("141006"));
+        assert!(r.data.entities[1].errors.is_empty());
+        let r: HealthStatusResponse =
+            serde_json::from_str(r#"{"Code":"OK","Data":{"Entities":{"x":1}}}"#).unwrap();
+        assert!(r.data.entities.is_empty() && r.data.can_send_message.is_none());
+        assert!(serde_json::from_str::<HealthStatusResponse>(r#"{"Code":"OK"}"#).is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! vocabulary for this lives in [`crate::metrics::family`].
 
 mod context;
+pub mod demo;
 pub mod health;
 pub mod phone_numbers;
 pub mod templates;
@@ -33,10 +34,12 @@ pub use context::{ApiAccess, Ctx, Inputs, RoundPlan};
 pub use phone_numbers::TierLimits;
 
 use crate::api::ApiError;
-use crate::api::model::{PhoneNumber, Text, Waba};
+use crate::api::model::Text;
 use crate::fleet::Facts;
 use crate::metrics::EnumMode;
 use crate::metrics::exposition::{AccountExposition, BlockWriter};
+use phone_numbers::PhoneNumber;
+use waba::Waba;
 
 /// Every collector, in exposition order. Adding an operation is one file and one line here.
 pub static REGISTRY: &[&dyn DynCollector] = &[
@@ -115,7 +118,7 @@ pub enum Schedule {
 /// An API operation a collector calls.
 #[derive(Debug)]
 pub struct Operation {
-    /// The action name (also the `operation` label).
+    /// The action name (also the `operation` label and the RAM action `cams:<action>`).
     pub action: &'static str,
     /// Default requests per second per AccessKey; `None` for `--api.rate-limit`.
     /// `rate_limits:` in the configuration file overrides either.
@@ -125,6 +128,8 @@ pub struct Operation {
     /// Parameters the gateway rejects a request without (`MissingParameter`); the
     /// simulator checks them.
     pub required: &'static [&'static str],
+    /// The simulator's answers to it ([`demo`]).
+    pub demo: demo::Responder,
 }
 
 /// The tenant parameters of an operation (cams-api.md §1, §9).

@@ -14,6 +14,10 @@
 //! detail calls per run instead of `N`.
 //!
 //! Off by default: an ISV can have thousands of templates, and the user opts in.
+//!
+//! The responses (SDK `_list_chatapp_template_response_body.py`,
+//! `_get_chatapp_template_detail_response_body.py`) and the demo's answers are at the end of
+//! the file.
 
 use std::collections::BTreeMap;
 use std::hash::Hasher as _;
@@ -21,32 +25,36 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use prometheus::proto::MetricFamily;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
+use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
     StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty, push_state_set,
 };
 use crate::api::ErrorKind;
-use crate::api::client::{OP_LIST_TEMPLATES, OP_TEMPLATE_DETAIL};
-use crate::api::model::{TemplateDetailResponse, TemplateItem, TemplateListResponse, Text};
+use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
 use crate::fleet::{Facts, TemplateFacts};
 use crate::metrics::{AccountExposition, EnumMode};
 
 /// `ListChatappTemplate`, filtered to WhatsApp templates, paged with `Page`.
 pub const LIST: Operation = Operation {
-    action: OP_LIST_TEMPLATES,
+    action: "ListChatappTemplate",
     // Its quota is not documented; like the other list operations, `--api.rate-limit`.
     default_rate_limit: None,
     tenant: Tenant::SpaceAndIsvCode,
     required: &["Page"],
+    demo: demo_list,
 };
 
 /// `GetChatappTemplateDetail` (quota 150/s, but production sending reads details too).
 pub const DETAIL: Operation = Operation {
-    action: OP_TEMPLATE_DETAIL,
+    action: "GetChatappTemplateDetail",
     default_rate_limit: NonZeroU32::new(2),
     tenant: Tenant::SpaceAndIsvCode,
     required: &["TemplateCode", "Language"],
+    demo: demo_detail,
 };
 
 /// The collector as data.
@@ -503,6 +511,231 @@ impl TemplatesState {
     pub fn listed(&self) -> usize {
         self.listed.len()
     }
+}
+
+/// `ListChatappTemplate` response body (cams-api.md §10).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateListResponse {
+    /// Request ID, quoted in logs.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_id: Option<String>,
+    /// `OK` on success.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    /// `false` means failure even with HTTP 200.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: Option<bool>,
+    /// Templates in all pages, as text (a number in the SDK model).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub total: Option<Text>,
+    /// This page. Required: an `OK` answer without it must not read as "no templates".
+    pub list_template: Vec<TemplateItem>,
+}
+
+/// One template of a list page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateItem {
+    /// Template code (with `Language`, the template's identity).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_code: Option<Text>,
+    /// Display name.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_name: Option<Text>,
+    /// Language, e.g. `en`, `zh_CN`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub language: Option<Text>,
+    /// `UTILITY`, `MARKETING`, `AUTHENTICATION`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub category: Option<Text>,
+    /// `WHATSAPP` or `VIBER`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub template_type: Option<Text>,
+    /// `pass`, `fail`, `auditing`, `unaudit`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub audit_status: Option<Text>,
+    /// Why a template was rejected; free text, never a label.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub reason: Option<Text>,
+    /// Last change: milliseconds since the epoch, or a date-time (the docs give no example).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub last_update_time: Option<Text>,
+}
+
+/// `GetChatappTemplateDetail` response body (cams-api.md §10).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateDetailResponse {
+    /// Request ID, quoted in logs.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_id: Option<String>,
+    /// `OK` on success.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    /// `false` means failure even with HTTP 200.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: Option<bool>,
+    /// The template. Required on success.
+    pub data: TemplateDetail,
+}
+
+/// What the exporter reads of a template's detail (the body, buttons... are skipped).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateDetail {
+    /// Meta's quality score: `GREEN`, `YELLOW`, `RED`, `UNKNOWN`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub quality_score: Option<Text>,
+    /// The audit status at the time of the detail call.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub audit_status: Option<Text>,
+}
+
+crate::api_response!(TemplateListResponse);
+crate::api_response!(TemplateDetailResponse);
+
+/// One demo template.
+struct DemoTemplate {
+    code: String,
+    language: &'static str,
+    name: String,
+    category: &'static str,
+    audit: &'static str,
+    reason: &'static str,
+    quality: &'static str,
+}
+
+/// The demo's templates: demo-retail has six, in every audit state; the marketing template
+/// `spring_sale` is RED for the first two minutes of every cycle, then GREEN, then YELLOW;
+/// `flash_deal` was rejected with a reason. demo-travel has 120 approved ones (three list
+/// pages of 50).
+fn demo_templates(world: &DemoWorld, space: Space) -> Vec<DemoTemplate> {
+    if space == Space::Travel {
+        return (0..120)
+            .map(|i| DemoTemplate {
+                code: format!("booking_confirmation_{i:03}"),
+                language: if i % 2 == 0 { "en" } else { "zh_CN" },
+                name: format!("Booking confirmation {i}"),
+                category: "UTILITY",
+                audit: "pass",
+                reason: "",
+                quality: "GREEN",
+            })
+            .collect();
+    }
+    let spring = match world.phase() {
+        0..120 => "RED",
+        120..240 => "GREEN",
+        _ => "YELLOW",
+    };
+    let t = |code: &str, language, category, audit, reason, quality| DemoTemplate {
+        code: code.to_owned(),
+        language,
+        name: code.replace('_', " "),
+        category,
+        audit,
+        reason,
+        quality,
+    };
+    vec![
+        t("spring_sale", "en", "MARKETING", "pass", "", spring),
+        t("order_update", "en", "UTILITY", "pass", "", "GREEN"),
+        t("login_code", "en", "AUTHENTICATION", "pass", "", "GREEN"),
+        t(
+            "flash_deal",
+            "en",
+            "MARKETING",
+            "fail",
+            "Promotional content is not allowed in a utility template.",
+            "UNKNOWN",
+        ),
+        t(
+            "new_arrivals",
+            "zh_CN",
+            "MARKETING",
+            "auditing",
+            "",
+            "UNKNOWN",
+        ),
+        t("holiday_notice", "en", "UTILITY", "unaudit", "", "UNKNOWN"),
+    ]
+}
+
+/// A `ListChatappTemplate` page, read from the SDK's `Page={"Index":N,"Size":M}`.
+fn demo_list(world: &DemoWorld, request: &SimRequest) -> Reply {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Page {
+        index: usize,
+        size: usize,
+    }
+    let page = request
+        .param("Page")
+        .and_then(|p| serde_json::from_str::<Page>(p).ok())
+        .filter(|p| p.index >= 1 && (1..=100).contains(&p.size));
+    let Some(page) = page else {
+        return SimResponse::error(
+            400,
+            "InvalidParameter.Page",
+            "The Page parameter is invalid.",
+        )
+        .into();
+    };
+    let all = if request
+        .param("TemplateType")
+        .is_none_or(|t| t == "WHATSAPP")
+    {
+        demo_templates(world, world.space(request))
+    } else {
+        Vec::new()
+    };
+    let items: Vec<Value> = all
+        .iter()
+        .enumerate()
+        .skip((page.index - 1) * page.size)
+        .take(page.size)
+        .map(|(i, t)| {
+            json!({
+                "TemplateCode": t.code,
+                "TemplateName": t.name,
+                "Language": t.language,
+                "Category": t.category,
+                "TemplateType": "WHATSAPP",
+                "AuditStatus": t.audit,
+                "Reason": t.reason,
+                "LastUpdateTime": 1_764_547_200_000u64 + i as u64 * 3_600_000,
+            })
+        })
+        .collect();
+    SimResponse::success(json!({"Total": all.len(), "ListTemplate": items})).into()
+}
+
+/// A `GetChatappTemplateDetail` answer.
+fn demo_detail(world: &DemoWorld, request: &SimRequest) -> Reply {
+    let found = demo_templates(world, world.space(request))
+        .into_iter()
+        .find(|t| {
+            Some(t.code.as_str()) == request.param("TemplateCode")
+                && Some(t.language) == request.param("Language")
+        });
+    let Some(t) = found else {
+        return SimResponse::invalid("The specified template does not exist.").into();
+    };
+    SimResponse::success(json!({
+        "Data": {
+            "TemplateCode": t.code,
+            "Language": t.language,
+            "Name": t.name,
+            "Category": t.category,
+            "TemplateType": "WHATSAPP",
+            "AuditStatus": t.audit,
+            "Reason": t.reason,
+            "QualityScore": t.quality,
+            "Components": [{"Type": "BODY", "Text": "Hello {{1}}"}],
+        },
+    }))
+    .into()
 }
 
 #[cfg(test)]

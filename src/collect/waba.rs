@@ -1,25 +1,29 @@
 //! `QueryChatappBindWaba` → `chatapp_waba_info` and `chatapp_waba_account_review_status`.
+//!
+//! The response (SDK `_query_chatapp_bind_waba_response_body.py`, cams-api.md §4) and the
+//! demo's answer are at the end of the file.
 
 use std::sync::Arc;
 
 use prometheus::proto::MetricFamily;
+use serde::Deserialize;
+use serde_json::json;
 
-use crate::metrics::EnumMode;
-
+use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
     StateSetDef, Tenant, UnknownValue, family, gauge, label_value, push_state_set,
 };
-use crate::api::client::OP_BIND_WABA;
-use crate::api::model::{BindWabaResponse, Text, Waba};
-use crate::metrics::AccountExposition;
+use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
+use crate::metrics::{AccountExposition, EnumMode};
 
 /// `QueryChatappBindWaba`: the tenant's parameters only.
 pub const OPERATION: Operation = Operation {
-    action: OP_BIND_WABA,
+    action: "QueryChatappBindWaba",
     default_rate_limit: None,
     tenant: Tenant::SpaceAndIsvCode,
     required: &[],
+    demo: demo_answer,
 };
 
 /// The collector as data.
@@ -147,4 +151,75 @@ pub fn convert(
         mode,
     ));
     vec![info, review]
+}
+
+/// `QueryChatappBindWaba` response body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BindWabaResponse {
+    /// Request ID, quoted in logs.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_id: Option<String>,
+    /// `OK` on success.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    /// `false` means failure even with HTTP 200.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: Option<bool>,
+    /// The WABA bound to the account (or to `CustSpaceId`). Required on success.
+    pub data: Waba,
+}
+
+/// The WhatsApp Business Account bound to the instance.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Waba {
+    /// WABA ID assigned by Meta.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub id: Option<Text>,
+    /// Registered business name.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub name: Option<Text>,
+    /// Billing currency, e.g. `USD`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub currency: Option<Text>,
+    /// Meta's review decision: `APPROVED`, `PENDING`, `REJECTED`, `DISABLED`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub account_review_status: Option<Text>,
+    /// Namespace for message templates.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub message_template_namespace: Option<Text>,
+    /// Business platform ID.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub business_id: Option<Text>,
+    /// Business platform name.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub business_name: Option<Text>,
+}
+
+crate::api_response!(BindWabaResponse);
+
+/// The demo's answer: demo-retail's WABA is approved, demo-travel's still in review.
+fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
+    let (id, name, business, review) = match world.space(request) {
+        Space::Retail => ("20393988393993001", "Acme Retail", "Acme Ltd", "APPROVED"),
+        Space::Travel => (
+            "20393988393993002",
+            "Globetrotter Travel",
+            "Globetrotter Pte",
+            "PENDING",
+        ),
+    };
+    SimResponse::success(json!({
+        "Data": {
+            "Id": id,
+            "Name": name,
+            "BusinessId": format!("1{id}"),
+            "BusinessName": business,
+            "Currency": "USD",
+            "AccountReviewStatus": review,
+            "MessageTemplateNamespace": format!("ns_{id}"),
+        }
+    }))
+    .into()
 }

@@ -23,7 +23,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::api::signing;
@@ -32,118 +31,22 @@ use crate::api::signing;
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 /// How many nonces the simulator remembers to detect reuse.
 const NONCES_REMEMBERED: usize = 100_000;
+/// How many verified requests [`Simulator::requests`] keeps, newest last: a long `--demo`
+/// makes several requests a second, and the log must not grow with its lifetime.
+pub const REQUESTS_REMEMBERED: usize = 10_000;
 
-/// A request that passed signature checks.
-#[derive(Debug, Clone)]
-pub struct SimRequest {
-    /// HTTP method.
-    pub method: String,
-    /// The `Action` parameter.
-    pub action: String,
-    /// All parameters except `Signature`: under v1 the whole signed query (common
-    /// parameters included); under V3 the query (and a form body's parameters), which holds
-    /// only the operation's own.
-    pub params: BTreeMap<String, String>,
-    /// Which signature was verified: `"v1"` (RPC HMAC-SHA1 in the query) or `"v3"`
-    /// (`ACS3-HMAC-SHA256` in the `Authorization` header, see [`v3`]).
-    pub signature: &'static str,
-}
-
-impl SimRequest {
-    /// A parameter's value.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
-    }
-}
-
-/// An answer: status, JSON body and an optional delay before it is sent.
-#[derive(Debug, Clone)]
-pub struct SimResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// Body bytes (usually JSON).
-    pub body: Vec<u8>,
-    /// Wait this long before answering (to simulate a hung server).
-    pub delay: Duration,
-}
-
-impl SimResponse {
-    /// A 200 with a JSON body.
-    pub fn ok(body: serde_json::Value) -> Self {
-        SimResponse {
-            status: 200,
-            body: body.to_string().into_bytes(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// An Alibaba error document with the given status and code.
-    pub fn error(status: u16, code: &str, message: &str) -> Self {
-        SimResponse {
-            status,
-            body: json!({
-                "RequestId": request_id(),
-                "HostId": "cams.ap-southeast-1.aliyuncs.com",
-                "Code": code,
-                "Message": message,
-                "Recommend": format!("https://api.aliyun.com/troubleshoot?q={code}&product=cams"),
-            })
-            .to_string()
-            .into_bytes(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// Any status and raw body.
-    pub fn raw(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        SimResponse {
-            status,
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// The same answer after `delay`.
-    pub fn delayed(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-/// A random request ID in Alibaba's format.
-pub fn request_id() -> String {
-    let u = rand::random::<u128>();
-    let h = format!("{u:032X}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
+pub use crate::collect::demo::{Reply, SimRequest, SimResponse, StreamedBody, request_id};
 
 /// Produces the answers to verified requests.
 pub trait Backend: Send + Sync + 'static {
     /// Answers one request (signature already verified).
     fn respond(&self, request: &SimRequest) -> SimResponse;
 
-    /// Answers with a 200 whose body of known length is produced piece by piece while it
-    /// is sent, or `None` to use [`Backend::respond`]. A large fleet's body then never sits
-    /// whole in memory beside the exporter's own copy (the demo runs in the exporter's
-    /// process, and its memory figures would include the simulator's).
-    fn respond_streamed(&self, _request: &SimRequest) -> Option<StreamedBody> {
-        None
+    /// The reply to one request: [`Backend::respond`]'s answer, unless the backend streams
+    /// large bodies ([`Reply::Streamed`]), as the demo's phone-number list does.
+    fn reply(&self, request: &SimRequest) -> Reply {
+        Reply::Response(self.respond(request))
     }
-}
-
-/// A 200 body of `len` bytes, as chunks.
-pub struct StreamedBody {
-    /// Total length of the chunks (sent as Content-Length).
-    pub len: usize,
-    /// The chunks, produced on demand.
-    pub chunks: Box<dyn Iterator<Item = Vec<u8>> + Send>,
 }
 
 /// An AccessKey the simulator accepts.
@@ -159,7 +62,7 @@ struct SimState {
     backend: Arc<dyn Backend>,
     keys: HashMap<String, SimKey>,
     nonces: Mutex<(HashSet<String>, VecDeque<String>)>,
-    log: Mutex<Vec<SimRequest>>,
+    log: Mutex<VecDeque<SimRequest>>,
 }
 
 /// A running simulator.
@@ -207,14 +110,43 @@ impl Simulator {
         format!("http://{}", self.addr)
     }
 
-    /// Every verified request so far.
+    /// The verified requests so far, oldest first: the last [`REQUESTS_REMEMBERED`].
     pub fn requests(&self) -> Vec<SimRequest> {
         self.state
             .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
+}
+
+impl SimState {
+    /// Adds `request` to the log, forgetting the oldest beyond [`REQUESTS_REMEMBERED`].
+    fn remember(&self, request: &SimRequest) {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.len() >= REQUESTS_REMEMBERED {
+            log.pop_front();
+        }
+        log.push_back(request.clone());
+    }
+}
+
+/// A 200 whose JSON body is sent chunk by chunk as it is produced.
+fn streamed_response(streamed: StreamedBody) -> Response {
+    let chunks = streamed
+        .chunks
+        .map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(c)));
+    let mut response =
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    h.insert(header::CONTENT_LENGTH, streamed.len.into());
+    response
 }
 
 async fn handle(
@@ -234,27 +166,11 @@ async fn handle(
         &body,
     ) {
         Ok(request) => {
-            state
-                .log
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(request.clone());
-            if let Some(streamed) = state.backend.respond_streamed(&request) {
-                let chunks = streamed
-                    .chunks
-                    .map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(c)));
-                let mut response =
-                    axum::body::Body::from_stream(futures_util::stream::iter(chunks))
-                        .into_response();
-                let h = response.headers_mut();
-                h.insert(
-                    header::CONTENT_TYPE,
-                    header::HeaderValue::from_static("application/json;charset=utf-8"),
-                );
-                h.insert(header::CONTENT_LENGTH, streamed.len.into());
-                return response;
+            state.remember(&request);
+            match state.backend.reply(&request) {
+                Reply::Response(r) => r,
+                Reply::Streamed(streamed) => return streamed_response(streamed),
             }
-            state.backend.respond(&request)
         }
         Err(e) => e,
     };

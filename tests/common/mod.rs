@@ -14,7 +14,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chatapp_exporter::api::client::{OP_BIND_WABA, OP_PHONE_NUMBERS};
 use chatapp_exporter::cli::{Cli, LogFormat, LogLevel};
 use chatapp_exporter::config::{self, AccountSettings, FileConfig, Settings};
 use chatapp_exporter::credentials::{
@@ -31,6 +30,17 @@ use tokio::task::JoinHandle;
 
 #[allow(unused_imports)]
 pub use exposition::{Sample, Scrape};
+
+/// The actions, as their collectors declare them.
+pub const OP_PHONE_NUMBERS: &str = chatapp_exporter::collect::phone_numbers::OPERATION.action;
+/// `QueryChatappBindWaba`.
+pub const OP_BIND_WABA: &str = chatapp_exporter::collect::waba::OPERATION.action;
+/// `GetWhatsappHealthStatus`.
+pub const OP_HEALTH_STATUS: &str = chatapp_exporter::collect::health::OPERATION.action;
+/// `ListChatappTemplate`.
+pub const OP_LIST_TEMPLATES: &str = chatapp_exporter::collect::templates::LIST.action;
+/// `GetChatappTemplateDetail`.
+pub const OP_TEMPLATE_DETAIL: &str = chatapp_exporter::collect::templates::DETAIL.action;
 
 /// The AccessKey ID the simulator knows (fictional, long enough to be masked).
 pub const KEY_ID: &str = "LTAI5tTestKeyForSimulator";

@@ -5,8 +5,8 @@
 
 use prometheus::proto::MetricFamily;
 
+use super::PhoneNumber;
 use super::{COLUMNS, Column, Report, TierLimits, dedupe};
-use crate::api::model::PhoneNumber;
 use crate::collect::{family, gauge, label_value, non_empty, push_state_set};
 use crate::metrics::EnumMode;
 

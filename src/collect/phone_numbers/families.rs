@@ -2,8 +2,9 @@
 //! family saying how its series come from a number. Both renderers are driven by
 //! [`COLUMNS`], so adding a family is one definition and one row.
 
+use super::PhoneNumber;
 use super::TierLimits;
-use crate::api::model::{PhoneNumber, Text};
+use crate::api::model::Text;
 use crate::collect::{FamilyDef, StateSetDef, non_empty};
 
 /// `chatapp_phone_number_info`.

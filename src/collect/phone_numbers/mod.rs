@@ -6,12 +6,15 @@
 
 //!
 //! Here: the operation, the collector and the deduplication both renderers share. Beside
-//! it: `families` (the families as data, one table row each), `tiers` (the configurable
-//! tier → limit table), `convert` (the reference conversion into `prometheus::proto`
-//! families, the oracle in tests) and `render` (the fast renderer straight to text).
+//! it: `model` (the response DTOs), `families` (the families as data, one table row each),
+//! `tiers` (the configurable tier → limit table), `convert` (the reference conversion into
+//! `prometheus::proto` families, the oracle in tests), `render` (the fast renderer straight
+//! to text) and `demo` (the simulator's answer).
 
 mod convert;
+mod demo;
 mod families;
+mod model;
 mod render;
 mod tiers;
 
@@ -25,23 +28,24 @@ use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, Operation, Schedule, Tenant,
     UnknownValue, label_str, non_empty,
 };
-use crate::api::client::OP_PHONE_NUMBERS;
-use crate::api::model::{PhoneNumber, PhoneNumbersResponse, Text};
+use crate::api::model::Text;
 use crate::fleet::{Facts, NumberFacts};
 use crate::metrics::exposition::BlockWriter;
 
 pub use convert::convert;
 pub use families::*;
+pub use model::{PhoneNumber, PhoneNumbersResponse};
 pub use render::render;
 pub use tiers::TierLimits;
 
 /// `QueryChatappPhoneNumbers`: no parameters beyond the tenant's (no `Status` filter: we
 /// want every number; cams-api.md §1).
 pub const OPERATION: Operation = Operation {
-    action: OP_PHONE_NUMBERS,
+    action: "QueryChatappPhoneNumbers",
     default_rate_limit: None,
     tenant: Tenant::SpaceAndIsvCode,
     required: &[],
+    demo: demo::respond,
 };
 
 /// The collector as data.

@@ -13,8 +13,7 @@
 
 use std::hash::Hasher as _;
 
-use super::{COLUMNS, Column, Report, TierLimits, dedupe};
-use crate::api::model::PhoneNumber;
+use super::{COLUMNS, Column, PhoneNumber, Report, TierLimits, dedupe};
 use crate::collect::{UnknownValue, label_str, non_empty};
 use crate::metrics::EnumMode;
 use crate::metrics::exposition::{
@@ -421,7 +420,8 @@ mod tests {
                 env!("CARGO_MANIFEST_DIR")
             );
             let body = std::fs::read(&path).unwrap();
-            let r: crate::api::model::PhoneNumbersResponse = serde_json::from_slice(&body).unwrap();
+            let r: crate::collect::phone_numbers::PhoneNumbersResponse =
+                serde_json::from_slice(&body).unwrap();
             let (want, want_report) = old_path("shop", &r.phone_numbers);
             let (got, report) = render(
                 "shop",
