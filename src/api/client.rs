@@ -239,18 +239,14 @@ mod tests {
 
     const STS: &str = "POST&%2F&AccessKeyId%3Dx";
 
-    /// A response with a required list, as the operations' DTOs have.
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Numbers {
-        #[serde(default, deserialize_with = "lenient_string")]
-        code: Option<String>,
-        #[serde(default, deserialize_with = "lenient_bool")]
-        success: Option<bool>,
+    crate::api_response! {
+        /// A response with a required list, as the operations' DTOs have.
         #[allow(dead_code)]
-        phone_numbers: Vec<serde_json::Value>,
+        pub struct Numbers {
+            /// The list.
+            pub phone_numbers: Vec<serde_json::Value>,
+        }
     }
-    crate::api_response!(Numbers);
 
     fn pn(status: u16, body: &str) -> Result<Numbers, ApiError> {
         interpret(status, body.as_bytes(), STS, "LTAI5tExampleKey")

@@ -40,10 +40,8 @@ pub struct Envelope {
     pub success: Option<bool>,
 }
 
-/// A successful response body: the payload plus the envelope fields that decide success.
-///
-/// The envelope fields are repeated in each body rather than `#[serde(flatten)]`ed, because
-/// flattening buffers the whole document and doubles decoding time on large fleets.
+/// A successful response body: the payload plus the envelope fields that decide success
+/// (declared with [`crate::api_response!`]).
 pub trait ApiResponse: serde::de::DeserializeOwned {
     /// The `Code` field.
     fn code(&self) -> Option<&str>;
@@ -51,13 +49,48 @@ pub trait ApiResponse: serde::de::DeserializeOwned {
     fn success(&self) -> Option<bool>;
 }
 
-/// Implements [`ApiResponse`] for a response DTO that has the envelope's `code: Option<String>`
-/// and `success: Option<bool>` fields (read with [`lenient_string`] and [`lenient_bool`]):
-/// `chatapp_exporter::api_response!(MyResponse);` beside the DTO.
+/// Declares a response DTO: the struct, with the envelope's `request_id`, `code` and `success`
+/// fields added in front of the operation's own, and its [`ApiResponse`] implementation. The
+/// fields are repeated in each body rather than `#[serde(flatten)]`ed, because flattening
+/// buffers the whole document and doubles decoding time on large fleets. The module that
+/// invokes it must have [`lenient_string`] and [`lenient_bool`] in scope (serde resolves
+/// `deserialize_with` where the struct is declared).
+///
+/// ```ignore
+/// use crate::api::model::{lenient_bool, lenient_string};
+/// crate::api_response! {
+///     /// `DoSomething` response body.
+///     pub struct DoSomethingResponse {
+///         /// The payload. Required on success.
+///         pub data: Something,
+///     }
+/// }
+/// ```
 #[macro_export]
 macro_rules! api_response {
-    ($t:ty) => {
-        impl $crate::api::model::ApiResponse for $t {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($fields:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        pub struct $name {
+            /// Request ID, quoted in logs.
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub request_id: Option<String>,
+            /// `OK` on success.
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub code: Option<String>,
+            /// `false` means failure even with HTTP 200.
+            #[serde(default, deserialize_with = "lenient_bool")]
+            pub success: Option<bool>,
+            $($fields)*
+        }
+
+        impl $crate::api::model::ApiResponse for $name {
             fn code(&self) -> Option<&str> {
                 self.code.as_deref()
             }

@@ -448,22 +448,13 @@ fn shorten(s: &str) -> String {
     super::shorten(s, MAX_DESCRIPTION_CHARS)
 }
 
-/// `GetWhatsappHealthStatus` response body (cams-api.md §9; SDK 5.3.1 model).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HealthStatusResponse {
-    /// Request ID, quoted in logs.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub request_id: Option<String>,
-    /// `OK` on success.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub code: Option<String>,
-    /// `false` means failure even with HTTP 200.
-    #[serde(default, deserialize_with = "lenient_bool")]
-    pub success: Option<bool>,
-    /// The node's health. Required on success: an answer without it says nothing about
-    /// whether the number can send, and must not read as "no errors".
-    pub data: HealthStatus,
+crate::api_response! {
+    /// `GetWhatsappHealthStatus` response body (cams-api.md §9; SDK 5.3.1 model).
+    pub struct HealthStatusResponse {
+        /// The node's health. Required on success: an answer without it says nothing about
+        /// whether the number can send, and must not read as "no errors".
+        pub data: HealthStatus,
+    }
 }
 
 /// Whether a node (phone number, WABA) can send now, as Meta computes it over the node and
@@ -520,8 +511,6 @@ pub struct HealthError {
     #[serde(default, deserialize_with = "lenient_text")]
     pub possible_solution: Option<Text>,
 }
-
-crate::api_response!(HealthStatusResponse);
 
 /// The demo's answers: "Acme Promo" is BLOCKED by a payment-method error, "Acme Sales" is
 /// LIMITED while its quality is RED, the other retail numbers and the retail WABA are

@@ -513,24 +513,15 @@ impl TemplatesState {
     }
 }
 
-/// `ListChatappTemplate` response body (cams-api.md §10).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TemplateListResponse {
-    /// Request ID, quoted in logs.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub request_id: Option<String>,
-    /// `OK` on success.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub code: Option<String>,
-    /// `false` means failure even with HTTP 200.
-    #[serde(default, deserialize_with = "lenient_bool")]
-    pub success: Option<bool>,
-    /// Templates in all pages, as text (a number in the SDK model).
-    #[serde(default, deserialize_with = "lenient_text")]
-    pub total: Option<Text>,
-    /// This page. Required: an `OK` answer without it must not read as "no templates".
-    pub list_template: Vec<TemplateItem>,
+crate::api_response! {
+    /// `ListChatappTemplate` response body (cams-api.md §10).
+    pub struct TemplateListResponse {
+        /// Templates in all pages, as text (a number in the SDK model).
+        #[serde(default, deserialize_with = "lenient_text")]
+        pub total: Option<Text>,
+        /// This page. Required: an `OK` answer without it must not read as "no templates".
+        pub list_template: Vec<TemplateItem>,
+    }
 }
 
 /// One template of a list page.
@@ -563,21 +554,12 @@ pub struct TemplateItem {
     pub last_update_time: Option<Text>,
 }
 
-/// `GetChatappTemplateDetail` response body (cams-api.md §10).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TemplateDetailResponse {
-    /// Request ID, quoted in logs.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub request_id: Option<String>,
-    /// `OK` on success.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub code: Option<String>,
-    /// `false` means failure even with HTTP 200.
-    #[serde(default, deserialize_with = "lenient_bool")]
-    pub success: Option<bool>,
-    /// The template. Required on success.
-    pub data: TemplateDetail,
+crate::api_response! {
+    /// `GetChatappTemplateDetail` response body (cams-api.md §10).
+    pub struct TemplateDetailResponse {
+        /// The template. Required on success.
+        pub data: TemplateDetail,
+    }
 }
 
 /// What the exporter reads of a template's detail (the body, buttons... are skipped).
@@ -591,9 +573,6 @@ pub struct TemplateDetail {
     #[serde(default, deserialize_with = "lenient_text")]
     pub audit_status: Option<Text>,
 }
-
-crate::api_response!(TemplateListResponse);
-crate::api_response!(TemplateDetailResponse);
 
 /// One demo template.
 struct DemoTemplate {

@@ -153,21 +153,12 @@ pub fn convert(
     vec![info, review]
 }
 
-/// `QueryChatappBindWaba` response body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct BindWabaResponse {
-    /// Request ID, quoted in logs.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub request_id: Option<String>,
-    /// `OK` on success.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub code: Option<String>,
-    /// `false` means failure even with HTTP 200.
-    #[serde(default, deserialize_with = "lenient_bool")]
-    pub success: Option<bool>,
-    /// The WABA bound to the account (or to `CustSpaceId`). Required on success.
-    pub data: Waba,
+crate::api_response! {
+    /// `QueryChatappBindWaba` response body.
+    pub struct BindWabaResponse {
+        /// The WABA bound to the account (or to `CustSpaceId`). Required on success.
+        pub data: Waba,
+    }
 }
 
 /// The WhatsApp Business Account bound to the instance.
@@ -196,8 +187,6 @@ pub struct Waba {
     #[serde(default, deserialize_with = "lenient_text")]
     pub business_name: Option<Text>,
 }
-
-crate::api_response!(BindWabaResponse);
 
 /// The demo's answer: demo-retail's WABA is approved, demo-travel's still in review.
 fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {

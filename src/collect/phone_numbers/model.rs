@@ -6,22 +6,13 @@ use serde::Deserialize;
 
 use crate::api::model::{Text, lenient_bool, lenient_present, lenient_string, lenient_text};
 
-/// `QueryChatappPhoneNumbers` response body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PhoneNumbersResponse {
-    /// Request ID, quoted in logs.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub request_id: Option<String>,
-    /// `OK` on success.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub code: Option<String>,
-    /// `false` means failure even with HTTP 200.
-    #[serde(default, deserialize_with = "lenient_bool")]
-    pub success: Option<bool>,
-    /// The full list of numbers (the API has no pagination). Required: an `OK` answer
-    /// without it is rejected, not read as "no numbers" (every number would vanish).
-    pub phone_numbers: Vec<PhoneNumber>,
+crate::api_response! {
+    /// `QueryChatappPhoneNumbers` response body.
+    pub struct PhoneNumbersResponse {
+        /// The full list of numbers (the API has no pagination). Required: an `OK` answer
+        /// without it is rejected, not read as "no numbers" (every number would vanish).
+        pub phone_numbers: Vec<PhoneNumber>,
+    }
 }
 
 /// One sending number, as `QueryChatappPhoneNumbers` returns it.
@@ -63,8 +54,6 @@ pub struct PhoneNumber {
     #[serde(default, deserialize_with = "lenient_text")]
     pub is_official: Option<Text>,
 }
-
-crate::api_response!(PhoneNumbersResponse);
 
 #[cfg(test)]
 mod tests {
