@@ -68,7 +68,6 @@ fn global_fingerprint(s: &Settings) -> String {
         api_max_body_bytes,
         api_rate_limit,
         rates,
-        tier_limits,
         enum_mode,
         // Folded into each account's settings, fingerprinted below.
         collectors: _,
@@ -86,16 +85,21 @@ fn global_fingerprint(s: &Settings) -> String {
     } = s;
     format!(
         "{refresh_interval:?}|{max_staleness:?}|{api_timeout:?}|{api_max_body_bytes}|\
-         {api_rate_limit}|{rates:?}|{tier_limits:?}|{enum_mode:?}"
+         {api_rate_limit}|{rates:?}|{enum_mode:?}"
     )
 }
 
 /// One account's settings as a reload compares them: their derived `Debug`, so that every
-/// field, present or future (a collector's interval, say), counts. No secret is in it: the
-/// credential source prints as its description (files, role, profile), and a static key's
-/// secret as `[REDACTED]`.
+/// field, present or future (a collector's interval or settings, say), counts, plus a digest
+/// of the credential source's full identity: the `Debug` text masks AccessKey IDs, and a new
+/// ID with the same masked form must restart the account too. No secret is in it: the
+/// credential source prints as its description (files, role, profile), a static key's
+/// secret as `[REDACTED]`, and the digest is one-way.
 fn account_fingerprint(a: &AccountSettings) -> String {
-    format!("{a:?}")
+    use sha2::Digest as _;
+    let identity = sha2::Sha256::digest(a.credentials.identity().as_bytes());
+    let hex: String = identity.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{a:?}|{hex}")
 }
 
 impl Supervisor {
@@ -236,6 +240,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::collect::phone_numbers::PhoneNumbersSettings;
+    use crate::collect::{AnySettings, NoSettings, TierLimits};
     use crate::config::CollectorSettings;
     use crate::credentials::{CredentialSource, Credentials};
 
@@ -253,6 +259,7 @@ mod tests {
             collectors: vec![CollectorSettings {
                 name: "health",
                 interval: Duration::from_secs(600),
+                settings: AnySettings::new(NoSettings {}),
             }],
             signature_version: Default::default(),
         }
@@ -275,7 +282,7 @@ mod tests {
             signature_version: _,
         } = account();
         type Change = (&'static str, fn(&mut AccountSettings));
-        let changes: [Change; 8] = [
+        let changes: [Change; 10] = [
             ("name", |a| a.name = "shop-b".into()),
             ("endpoint", |a| a.endpoint = "http://127.0.0.1:2".into()),
             ("cust_space_id", |a| a.cust_space_id = None),
@@ -289,6 +296,16 @@ mod tests {
                     security_token: None,
                 })
             }),
+            (
+                "credentials: an AccessKey ID with the same masked form",
+                |a| {
+                    a.credentials = CredentialSource::Static(Credentials {
+                        access_key_id: "LTAI5tEXAMPLEKeyId".into(),
+                        access_key_secret: "s3cr3t-value".into(),
+                        security_token: None,
+                    })
+                },
+            ),
             ("credentials: another source", |a| {
                 a.credentials = CredentialSource::Files {
                     access_key_id: "LTAI5tExampleKeyId".into(),
@@ -298,6 +315,12 @@ mod tests {
             }),
             ("collectors: an interval", |a| {
                 a.collectors[0].interval = Duration::from_secs(900)
+            }),
+            ("collectors: a setting", |a| {
+                let tiers = [("TIER_50".to_owned(), 50.0)].into();
+                a.collectors[0].settings = AnySettings::new(PhoneNumbersSettings {
+                    tier_limits: TierLimits::with_overrides(&tiers),
+                })
             }),
             ("signature_version", |a| {
                 a.signature_version = crate::api::SignatureVersion::V3

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use chatapp_exporter::cli::Cli;
+use chatapp_exporter::collect::phone_numbers::PhoneNumbersSettings;
 use chatapp_exporter::config;
 use clap::Parser as _;
 
@@ -46,9 +47,65 @@ fn valid_file_is_loaded_with_relative_secret_paths() {
         s.accounts[1].endpoint,
         "https://cams.ap-southeast-1.aliyuncs.com"
     );
-    assert_eq!(s.tier_limits.get("TIER_50"), Some(50.0));
-    assert_eq!(s.tier_limits.get("TIER_CUSTOM"), Some(f64::INFINITY));
-    assert_eq!(s.tier_limits.get("TIER_1K"), Some(1000.0), "defaults stay");
+    // The top-level tier_limits: is an alias of collectors.phone_numbers.tier_limits.
+    for account in &s.accounts {
+        let tiers = &phone_settings(account).tier_limits;
+        assert_eq!(tiers.get("TIER_50"), Some(50.0));
+        assert_eq!(tiers.get("TIER_CUSTOM"), Some(f64::INFINITY));
+        assert_eq!(tiers.get("TIER_1K"), Some(1000.0), "defaults stay");
+    }
+}
+
+/// The phone-number collector's settings of `account`.
+fn phone_settings(account: &config::AccountSettings) -> &PhoneNumbersSettings {
+    account
+        .collectors
+        .iter()
+        .find(|c| c.name == "phone_numbers")
+        .and_then(|c| c.settings.get::<PhoneNumbersSettings>())
+        .expect("phone_numbers is enabled")
+}
+
+#[test]
+fn collector_settings_come_from_its_block_and_an_account_overrides_a_key() {
+    let s = load("collector-settings.ok.yaml", &[]).unwrap();
+    let (a, b) = (
+        &phone_settings(&s.accounts[0]).tier_limits,
+        &phone_settings(&s.accounts[1]).tier_limits,
+    );
+    assert_eq!(a.get("TIER_50"), Some(50.0));
+    assert_eq!(a.get("TIER_250"), Some(300.0));
+    // shop-b's tier_limits replaces the top-level table as a whole (the defaults stay).
+    assert_eq!(b.get("TIER_50"), Some(10000.0));
+    assert_eq!(b.get("TIER_250"), Some(250.0));
+    // A changed setting is a changed account: a reload restarts it.
+    assert_ne!(
+        format!("{:?}", s.accounts[0].collectors),
+        format!("{:?}", s.accounts[1].collectors)
+    );
+}
+
+#[test]
+fn a_collector_without_what_it_reads_is_refused_by_flags_too() {
+    let env = |k: &str| match k {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID" => Some("LTAI5tTestKeyForConfig".to_owned()),
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    };
+    let err = config::load(&cli(&["--no-collector.phone_numbers"]), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("health reads what phone_numbers publishes"),
+        "{err}"
+    );
+    // Switching health off too is fine; so is switching off waba, which health only uses.
+    config::load(
+        &cli(&["--no-collector.phone_numbers", "--no-collector.health"]),
+        &env,
+    )
+    .unwrap();
+    config::load(&cli(&["--no-collector.waba"]), &env).unwrap();
 }
 
 #[test]
@@ -118,7 +175,34 @@ fn each_invalid_file_names_its_problem() {
         ),
         (
             "collector-unknown-key.bad.yaml",
-            &["collectors.health", "unknown field `enable`", "line 3"],
+            &[
+                "collectors.health",
+                "unknown field `enable`",
+                "every collector block also takes `enabled` and `interval`",
+            ],
+        ),
+        (
+            "tier-limits-twice.bad.yaml",
+            &[
+                "tier_limits",
+                "not both",
+                "collectors.phone_numbers.tier_limits",
+            ],
+        ),
+        (
+            "health-without-numbers.bad.yaml",
+            &[
+                "accounts[0].collectors.health",
+                "health reads what phone_numbers publishes",
+                "--no-collector.health",
+            ],
+        ),
+        (
+            "collector-setting.bad.yaml",
+            &[
+                "collectors.phone_numbers.tier_limits.TIER_10",
+                "non-negative",
+            ],
         ),
     ];
     let mut wrong = Vec::new();
@@ -226,7 +310,7 @@ fn bad_testdata_is_all_covered() {
     files.sort();
     assert_eq!(
         files.len(),
-        13,
+        16,
         "add new .bad.yaml files to each_invalid_file_names_its_problem"
     );
 }
@@ -248,6 +332,19 @@ fn flags_are_validated() {
     assert!(err(&["--refresh.interval", "500ms"]).contains("--refresh.interval"));
     assert!(err(&["--api.endpoint", "ftp://x"]).contains("--api.endpoint"));
     assert!(err(&["--web.telemetry-path", "metrics"]).contains("--web.telemetry-path"));
+    // Paths the router would reject (route syntax) or that are the exporter's own: a
+    // one-line error, never a panic at start.
+    for path in ["/-/healthy", "/{x}", "/"] {
+        assert!(
+            err(&["--web.telemetry-path", path]).starts_with("--web.telemetry-path: "),
+            "{path}"
+        );
+    }
+    // Absurd durations are refused before any arithmetic on them.
+    assert!(err(&["--refresh.interval", "400y"]).contains("must be at most 1day"));
+    assert!(err(&["--refresh.max-staleness", "10y"]).contains("must be at most 7days"));
+    assert!(err(&["--api.timeout", "2h"]).contains("must be at most 10m"));
+    assert!(err(&["--collector.health.interval", "1000d"]).contains("must be at most 1day"));
     let s = config::load(&cli(&[]), &env).unwrap();
     assert_eq!(s.accounts.len(), 1);
     assert_eq!(s.accounts[0].name, "default");

@@ -57,6 +57,9 @@ struct Account {
 
 struct Rig {
     supervisor: Option<Supervisor>,
+    /// The flags and accounts it was started with, for a reload.
+    flags: Vec<String>,
+    configured: Vec<chatapp_exporter::config::AccountSettings>,
     store: Arc<ExpositionStore>,
     metrics: Arc<SelfMetrics>,
     status: Arc<StatusBoard>,
@@ -97,21 +100,22 @@ impl Rig {
                 last_attempt: None,
             });
         }
-        let settings = settings(
-            &[
-                "--refresh.interval",
-                &humantime::format_duration(interval).to_string(),
-                "--refresh.max-staleness",
-                &humantime::format_duration(max_staleness).to_string(),
-                "--api.timeout",
-                &humantime::format_duration(timeout).to_string(),
-                // The client-side rate limiter runs on the wall clock, which hardly moves
-                // while these tests step through hours of paused time: keep it out of the way.
-                "--api.rate-limit",
-                "1000000",
-            ],
-            configured,
-        );
+        let flags: Vec<String> = [
+            "--refresh.interval",
+            &humantime::format_duration(interval).to_string(),
+            "--refresh.max-staleness",
+            &humantime::format_duration(max_staleness).to_string(),
+            "--api.timeout",
+            &humantime::format_duration(timeout).to_string(),
+            // The client-side rate limiter runs on the wall clock, which hardly moves
+            // while these tests step through hours of paused time: keep it out of the way.
+            "--api.rate-limit",
+            "1000000",
+        ]
+        .map(str::to_owned)
+        .into();
+        let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let settings = settings(&args, configured.clone());
         let store = Arc::new(ExpositionStore::default());
         let metrics = Arc::new(SelfMetrics::new(interval).unwrap());
         let status = Arc::new(StatusBoard::default());
@@ -120,6 +124,8 @@ impl Rig {
             Supervisor::start(&settings, store.clone(), metrics.clone(), status.clone()).unwrap();
         let mut rig = Rig {
             supervisor: Some(supervisor),
+            flags,
+            configured,
             store,
             metrics,
             status,
@@ -130,6 +136,16 @@ impl Rig {
         };
         rig.settle().await;
         rig
+    }
+
+    /// Applies the start's settings plus `extra` flags, as a reload does.
+    async fn reload(&mut self, extra: &[&str]) {
+        let mut args: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        let new = settings(&args, self.configured.clone());
+        let supervisor = self.supervisor.as_mut().unwrap();
+        supervisor.apply(&new).await.unwrap();
+        self.settle().await;
     }
 
     /// Virtual time since start.
@@ -512,6 +528,41 @@ async fn stale_data_is_dropped_after_max_staleness_and_restored_by_a_success() {
         .unwrap()
             > last_success
     );
+    rig.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_restarted_by_a_reload_during_an_outage_drops_its_series_at_the_deadline() {
+    let script = Script::full();
+    let mut rig = Rig::start(&[("shop", script.clone())], MINUTE, 5 * MINUTE).await;
+    let series = rig.scrape().object_series("shop");
+    assert!(series > 0);
+
+    // The API goes down; two minutes later a reload changes a global setting, which
+    // restarts every account. The restarted task never succeeds.
+    script.set_both(SimResponse::error(
+        503,
+        "ServiceUnavailable",
+        "The request has failed due to a temporary failure of the server.",
+    ));
+    rig.run_until(2 * MINUTE, |_| {}).await;
+    rig.reload(&["--api.max-body-bytes", "1048576"]).await;
+    rig.run_until(5 * MINUTE - SECOND, |_| {}).await;
+    let s = rig.scrape();
+    assert_eq!(s.up("shop"), Some(0.0));
+    assert_eq!(
+        s.object_series("shop"),
+        series,
+        "last good data served until max staleness"
+    );
+    // Max staleness after the last success, which was before the reload.
+    rig.step(STEP).await;
+    assert_eq!(
+        rig.scrape().object_series("shop"),
+        0,
+        "the restarted account drops the old series at the deadline, as a running one does"
+    );
+    assert!(!rig.status.snapshot()[0].1.serving_data);
     rig.stop().await;
 }
 

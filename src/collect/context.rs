@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Collected, Operation, Tenant, TierLimits};
+use super::{Collected, Operation, Tenant};
 use crate::api::model::ApiResponse;
 use crate::api::{ApiClient, ApiError, Target};
 use crate::credentials::Credentials;
@@ -70,16 +70,35 @@ impl RoundPlan {
     }
 }
 
-/// One run's view of the world.
+/// What a run is given that no other run of the account shares: where its progress goes
+/// and who hears of its planned round.
+#[derive(Clone, Copy)]
+pub struct Hooks<'a> {
+    /// Replaces the collector's served families mid-run (a long round shows its progress).
+    pub publish: &'a (dyn Fn(Collected) + Send + Sync),
+    /// Hears of a planned round at once (its length is a metric).
+    pub on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
+}
+
+impl Hooks<'static> {
+    /// Hooks that do nothing.
+    pub fn none() -> Self {
+        Hooks {
+            publish: &|_| {},
+            on_plan: &|_| {},
+        }
+    }
+}
+
+/// One run's view of the world. Built with [`Ctx::new`] and the `with_*` methods; the
+/// scheduler builds every context in one place.
 pub struct Ctx<'a> {
     /// The `account` label.
     pub account: &'a str,
     /// The collector's interval for this account.
     pub interval: Duration,
     /// The HELP suffix saying how often the families are refreshed.
-    pub note: &'a str,
-    /// Tier → recipients table.
-    pub tiers: &'a TierLimits,
+    pub note: String,
     /// The collector's current rendering for the account, whose unchanged blocks a
     /// renderer may reuse.
     pub previous: Option<Arc<AccountExposition>>,
@@ -91,8 +110,7 @@ pub struct Ctx<'a> {
     /// of being spread over the interval.
     pub spread: bool,
     api: Option<&'a ApiAccess<'a>>,
-    publish: &'a (dyn Fn(Collected) + Send + Sync),
-    on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
+    hooks: Hooks<'a>,
     plan: Mutex<Option<RoundPlan>>,
 }
 
@@ -106,35 +124,50 @@ impl std::fmt::Debug for Ctx<'_> {
 }
 
 impl<'a> Ctx<'a> {
-    /// A context; `api` is `None` where no call may be made ([`super::Collector::inputs_changed`]).
-    /// `publish` replaces the collector's served families mid-run (a long round shows its
-    /// progress); `on_plan` hears of a planned round at once (its length is a metric).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        account: &'a str,
-        interval: Duration,
-        note: &'a str,
-        tiers: &'a TierLimits,
-        previous: Option<Arc<AccountExposition>>,
-        inputs: &'a Inputs,
-        api: Option<&'a ApiAccess<'a>>,
-        publish: &'a (dyn Fn(Collected) + Send + Sync),
-        on_plan: &'a (dyn Fn(RoundPlan) + Send + Sync),
-    ) -> Self {
+    /// A context for `account`'s collector running every `interval`, reading `inputs`:
+    /// without API access (as [`super::Collector::inputs_changed`] gets it), without a
+    /// previous rendering, spread over the interval, every state exported.
+    pub fn new(account: &'a str, interval: Duration, inputs: &'a Inputs) -> Self {
         Ctx {
             account,
             interval,
-            note,
-            tiers,
-            previous,
+            note: format!(
+                "Refreshed every {} in the background.",
+                humantime::format_duration(interval)
+            ),
+            previous: None,
             inputs,
             enum_mode: EnumMode::All,
             spread: true,
-            api,
-            publish,
-            on_plan,
+            api: None,
+            hooks: Hooks::none(),
             plan: Mutex::new(None),
         }
+    }
+
+    /// The same with API access.
+    pub fn with_api(mut self, api: &'a ApiAccess<'a>) -> Self {
+        self.api = Some(api);
+        self
+    }
+
+    /// The same with its progress and planned rounds reported to `hooks`.
+    pub fn with_hooks(mut self, hooks: Hooks<'a>) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// The same with the collector's current rendering, whose blocks may be reused.
+    pub fn with_previous(mut self, previous: Option<Arc<AccountExposition>>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    /// The same with `--metrics.enum` and whether rounds are spread over the interval.
+    pub fn with_mode(mut self, enum_mode: EnumMode, spread: bool) -> Self {
+        self.enum_mode = enum_mode;
+        self.spread = spread;
+        self
     }
 
     /// Calls `op` with its own `params`, after a token of the (AccessKey, operation) bucket,
@@ -199,7 +232,7 @@ impl<'a> Ctx<'a> {
         };
         let plan = RoundPlan::new(calls, over, self.rate(op));
         *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
-        (self.on_plan)(plan);
+        (self.hooks.on_plan)(plan);
         plan
     }
 
@@ -211,7 +244,7 @@ impl<'a> Ctx<'a> {
     /// Serves `collected`'s families (and shows its details) now, before the run ends: a
     /// long round shows its progress, and a failed one what it did learn.
     pub fn publish_progress(&self, collected: Collected) {
-        (self.publish)(collected);
+        (self.hooks.publish)(collected);
     }
 }
 

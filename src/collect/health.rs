@@ -28,10 +28,11 @@ use tokio::time::Instant;
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::phone_numbers::NumberList;
+use super::round::Wake;
 use super::waba::BoundWaba;
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
-    StateSetDef, Tenant, UnknownValue, family, gauge, label_str, label_value, non_empty,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, NoSettings, Operation,
+    Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_str, label_value, non_empty,
     push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
@@ -61,6 +62,18 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     },
     enabled_by_default: true,
     enabled_in_demo: true,
+    needs: &[
+        Need {
+            collector: "phone_numbers",
+            required: true,
+            why: "the numbers to check",
+        },
+        Need {
+            collector: "waba",
+            required: false,
+            why: "without it the WABA's own health is not checked",
+        },
+    ],
 };
 
 /// `chatapp_phone_number_can_send`.
@@ -98,9 +111,6 @@ pub const FAMILIES: &[&FamilyDef] = &[&PHONE_CAN_SEND.family, &WABA_CAN_SEND.fam
 pub const MAX_DESCRIPTION_CHARS: usize = 160;
 /// A node's answer is dropped after this many rounds without a successful call.
 pub const STALE_AFTER_ROUNDS: u32 = 3;
-/// A round serves what it learned so far at most this often (a round of 2,000 numbers takes
-/// over 16 minutes; rendering after every call would cost a rendering per call).
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// The `health` collector.
 #[derive(Debug)]
@@ -131,6 +141,7 @@ enum Node {
 
 impl Collector for Health {
     type State = HealthState;
+    type Settings = NoSettings;
 
     fn spec(&self) -> &'static CollectorSpec {
         &SPEC
@@ -139,34 +150,22 @@ impl Collector for Health {
     async fn run<'a>(
         &'a self,
         state: &'a mut HealthState,
+        _settings: &'a NoSettings,
         ctx: &'a Ctx<'a>,
     ) -> Result<Collected, CollectError> {
         let mut inputs = ctx.inputs.subscribe();
         inputs.mark_unchanged();
         state.follow(ctx);
         let nodes = state.nodes(ctx);
-        let plan = ctx.plan_round(&OPERATION, nodes.len());
-        let start = Instant::now();
-        let mut failure: Option<CollectError> = None;
-        let mut last_progress: Option<Instant> = None;
+        let mut round = ctx.round(&OPERATION, nodes.len());
         let mut list_changed = false;
-        for (i, node) in nodes.iter().enumerate() {
-            // Wait for this call's slot. A number that leaves the list meanwhile loses
-            // its series at once, and is not asked about.
-            let slot = start + plan.spacing * i as u32;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(slot) => break,
-                    changed = inputs.changed() => {
-                        if changed.is_err() {
-                            tokio::time::sleep_until(slot).await;
-                            break;
-                        }
-                        list_changed = true;
-                        if state.follow(ctx) {
-                            ctx.publish_progress(render(ctx, state)?);
-                        }
-                    }
+        for node in &nodes {
+            // A number that leaves the list while we wait loses its series at once, and
+            // is not asked about.
+            while round.wait(Some(&mut inputs)).await == Wake::Inputs {
+                list_changed = true;
+                if state.follow(ctx) {
+                    ctx.publish_progress(render(ctx, state)?);
                 }
             }
             if list_changed && !state.wants(ctx, node) {
@@ -180,37 +179,27 @@ impl Collector for Health {
             match ctx.call::<HealthStatusResponse>(&OPERATION, &params).await {
                 Ok(r) => {
                     state.record(node, r.data);
-                    if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
-                        last_progress = Some(Instant::now());
+                    if round.progress_due() {
                         ctx.publish_progress(render(ctx, state)?);
                     }
                 }
                 Err(e) => {
-                    let stop = e.kind().stops_round();
-                    tracing::debug!(node = %id, code = %e.code_label(), "health call failed");
-                    failure.get_or_insert(e.into());
-                    // Throttling, credentials and outages affect every call: stop the
-                    // round (the scheduler backs off). A rejected or garbled answer
-                    // about one node costs only that node.
-                    if stop {
+                    if round.failed(id, e) {
                         break;
                     }
                 }
             }
         }
-        state.expire(plan.round.max(ctx.interval) * STALE_AFTER_ROUNDS);
-        let collected = render(ctx, state)?;
-        match failure {
-            None => Ok(collected),
-            Some(e) => {
-                // What this round did learn is served; the failure is still reported.
-                ctx.publish_progress(collected);
-                Err(e)
-            }
-        }
+        state.expire(round.plan().round.max(ctx.interval) * STALE_AFTER_ROUNDS);
+        round.finish(render(ctx, state)?)
     }
 
-    fn inputs_changed(&self, state: &mut HealthState, ctx: &Ctx<'_>) -> Option<Collected> {
+    fn inputs_changed(
+        &self,
+        state: &mut HealthState,
+        _settings: &NoSettings,
+        ctx: &Ctx<'_>,
+    ) -> Option<Collected> {
         if !state.follow(ctx) {
             return None;
         }
@@ -300,7 +289,7 @@ fn sendable(list: &NumberList) -> impl Iterator<Item = &str> {
 
 /// Renders the state, with a summary of how many numbers are in each state.
 fn render(ctx: &Ctx<'_>, state: &HealthState) -> Result<Collected, prometheus::Error> {
-    let (families, unknown, details) = convert(ctx.account, state, ctx.note, ctx.enum_mode);
+    let (families, unknown, details) = convert(ctx.account, state, &ctx.note, ctx.enum_mode);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for a in state.phones.values() {
         let s = non_empty(&a.health.can_send_message).unwrap_or("no answer");

@@ -15,6 +15,8 @@ mod context;
 pub mod demo;
 pub mod health;
 pub mod phone_numbers;
+pub mod round;
+mod settings;
 pub mod templates;
 pub mod waba;
 
@@ -30,8 +32,9 @@ pub use crate::metrics::family::{
     FamilyDef, MAX_LABEL_CHARS, StateSetDef, UnknownValue, family, gauge, label_str, label_value,
     push_state_set,
 };
-pub use context::{ApiAccess, Ctx, Inputs, RoundPlan};
+pub use context::{ApiAccess, Ctx, Hooks, Inputs, RoundPlan};
 pub use phone_numbers::TierLimits;
+pub use settings::{AnySettings, Need, NoSettings, SettingsBlock, SettingsError};
 
 use crate::api::ApiError;
 use crate::api::model::Text;
@@ -95,6 +98,8 @@ pub struct CollectorSpec {
     pub enabled_by_default: bool,
     /// The same under `--demo`, whose simulated fleet shows every collector.
     pub enabled_in_demo: bool,
+    /// The collectors whose published results it reads ([`Inputs`]).
+    pub needs: &'static [Need],
 }
 
 /// When a collector runs.
@@ -167,6 +172,9 @@ pub enum CollectError {
     /// The families could not be rendered (a bug, not bad input).
     #[error("cannot render metrics: {0}")]
     Render(#[from] prometheus::Error),
+    /// The scheduler broke a promise it makes the collectors (a bug, not bad input).
+    #[error("internal error: {0}")]
+    Bug(&'static str),
 }
 
 impl CollectError {
@@ -174,7 +182,7 @@ impl CollectError {
     pub fn code_label(&self) -> String {
         match self {
             CollectError::Api(e) => e.code_label(),
-            CollectError::Render(_) => "render".into(),
+            CollectError::Render(_) | CollectError::Bug(_) => "render".into(),
         }
     }
 
@@ -182,7 +190,7 @@ impl CollectError {
     pub fn kind(&self) -> crate::api::ErrorKind {
         match self {
             CollectError::Api(e) => e.kind(),
-            CollectError::Render(_) => crate::api::ErrorKind::Decode,
+            CollectError::Render(_) | CollectError::Bug(_) => crate::api::ErrorKind::Decode,
         }
     }
 
@@ -190,16 +198,19 @@ impl CollectError {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             CollectError::Api(e) => e.request_id(),
-            CollectError::Render(_) => None,
+            CollectError::Render(_) | CollectError::Bug(_) => None,
         }
     }
 }
 
 /// One collector. `State` is what it keeps between runs for one account (the health
-/// collector's per-number results, for example).
+/// collector's per-number results, for example); `Settings` is its block of the
+/// configuration file ([`SettingsBlock`]).
 pub trait Collector: Sync + 'static {
     /// Kept between runs, per account.
     type State: Default + Send + 'static;
+    /// Its own settings (`collectors.<name>` beyond `enabled` and `interval`).
+    type Settings: SettingsBlock;
 
     /// The collector as data.
     fn spec(&self) -> &'static CollectorSpec;
@@ -208,31 +219,48 @@ pub trait Collector: Sync + 'static {
     fn run<'a>(
         &'a self,
         state: &'a mut Self::State,
+        settings: &'a Self::Settings,
         ctx: &'a Ctx<'a>,
     ) -> impl Future<Output = Result<Collected, CollectError>> + Send + 'a;
 
     /// Called between runs when another collector of the account published; returns a new
     /// rendering when the collector's output depends on what changed (a number gone from
     /// the phone-number list takes its health series with it at once). No API calls.
-    fn inputs_changed(&self, _state: &mut Self::State, _ctx: &Ctx<'_>) -> Option<Collected> {
+    fn inputs_changed(
+        &self,
+        _state: &mut Self::State,
+        _settings: &Self::Settings,
+        _ctx: &Ctx<'_>,
+    ) -> Option<Collected> {
         None
     }
 }
 
-/// [`Collector`] with its state type erased, so that the registry can hold every collector.
+/// [`Collector`] with its state and settings types erased, so that the registry can hold
+/// every collector.
 pub trait DynCollector: Sync {
     /// See [`Collector::spec`].
     fn spec(&self) -> &'static CollectorSpec;
     /// A fresh state for one account.
     fn new_state(&self) -> Box<dyn Any + Send>;
-    /// See [`Collector::run`]; `state` comes from [`DynCollector::new_state`].
+    /// Decodes and checks the collector's block of the configuration file (without
+    /// `enabled` and `interval`); an empty block gives the defaults.
+    fn settings(&self, block: serde_yaml_ng::Mapping) -> Result<AnySettings, SettingsError>;
+    /// See [`Collector::run`]; `state` comes from [`DynCollector::new_state`] and
+    /// `settings` from [`DynCollector::settings`].
     fn run_dyn<'a>(
         &'a self,
         state: &'a mut (dyn Any + Send),
+        settings: &'a AnySettings,
         ctx: &'a Ctx<'a>,
     ) -> BoxFuture<'a, Result<Collected, CollectError>>;
     /// See [`Collector::inputs_changed`].
-    fn inputs_changed_dyn(&self, state: &mut (dyn Any + Send), ctx: &Ctx<'_>) -> Option<Collected>;
+    fn inputs_changed_dyn(
+        &self,
+        state: &mut (dyn Any + Send),
+        settings: &AnySettings,
+        ctx: &Ctx<'_>,
+    ) -> Option<Collected>;
 }
 
 impl<C: Collector> DynCollector for C {
@@ -244,22 +272,37 @@ impl<C: Collector> DynCollector for C {
         Box::new(C::State::default())
     }
 
+    fn settings(&self, block: serde_yaml_ng::Mapping) -> Result<AnySettings, SettingsError> {
+        settings::parse::<C::Settings>(block).map(AnySettings::new)
+    }
+
     fn run_dyn<'a>(
         &'a self,
         state: &'a mut (dyn Any + Send),
+        settings: &'a AnySettings,
         ctx: &'a Ctx<'a>,
     ) -> BoxFuture<'a, Result<Collected, CollectError>> {
-        match state.downcast_mut::<C::State>() {
-            Some(state) => Box::pin(self.run(state, ctx)),
-            // The scheduler only ever passes the state this collector made.
-            None => Box::pin(async {
-                Err(prometheus::Error::Msg("collector state mismatch".into()).into())
-            }),
+        match (
+            state.downcast_mut::<C::State>(),
+            settings.get::<C::Settings>(),
+        ) {
+            (Some(state), Some(settings)) => Box::pin(self.run(state, settings, ctx)),
+            // The scheduler only ever passes the state and settings this collector made.
+            _ => Box::pin(async { Err(CollectError::Bug("collector state or settings mismatch")) }),
         }
     }
 
-    fn inputs_changed_dyn(&self, state: &mut (dyn Any + Send), ctx: &Ctx<'_>) -> Option<Collected> {
-        self.inputs_changed(state.downcast_mut::<C::State>()?, ctx)
+    fn inputs_changed_dyn(
+        &self,
+        state: &mut (dyn Any + Send),
+        settings: &AnySettings,
+        ctx: &Ctx<'_>,
+    ) -> Option<Collected> {
+        self.inputs_changed(
+            state.downcast_mut::<C::State>()?,
+            settings.get::<C::Settings>()?,
+            ctx,
+        )
     }
 }
 

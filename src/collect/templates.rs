@@ -30,8 +30,9 @@ use serde_json::{Value, json};
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
-    StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty, push_state_set,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation,
+    Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty,
+    push_state_set,
 };
 use crate::api::ErrorKind;
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
@@ -69,6 +70,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     },
     enabled_by_default: false,
     enabled_in_demo: true,
+    needs: &[],
 };
 
 /// Templates per list page (the SDK's default is 10; 50 costs a fifth of the calls).
@@ -80,8 +82,6 @@ pub const FALLBACK_PAGE_SIZE: u32 = 10;
 pub const MAX_PAGES: u32 = 1000;
 /// An unchanged template's detail is reused for at most this many runs.
 pub const REUSE_ROUNDS: u64 = 6;
-/// A run serves what it learned so far at most this often.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// `chatapp_template_info`.
 pub const INFO: FamilyDef = FamilyDef {
@@ -173,6 +173,7 @@ pub struct RunCost {
 
 impl Collector for Templates {
     type State = TemplatesState;
+    type Settings = NoSettings;
 
     fn spec(&self) -> &'static CollectorSpec {
         &SPEC
@@ -181,6 +182,7 @@ impl Collector for Templates {
     async fn run<'a>(
         &'a self,
         state: &'a mut TemplatesState,
+        _settings: &'a NoSettings,
         ctx: &'a Ctx<'a>,
     ) -> Result<Collected, CollectError> {
         run(state, ctx).await.map(|(c, _)| c)
@@ -200,31 +202,10 @@ pub async fn run(
     state.listed = listed;
     state.details.retain(|k, _| state.listed.contains_key(k));
 
-    // Every detail each run while they take at most half of what the interval allows at the
-    // rate; beyond that, unchanged ones are reused (staggered) to keep a large catalogue
-    // within its quota.
-    let capacity = ctx.interval.as_secs_f64() * f64::from(ctx.rate(&DETAIL).get()) / 2.0;
-    let reuse = state.listed.len() as f64 > capacity;
-    let mut wanted: Vec<(&Key, &TemplateItem)> = state
-        .listed
-        .iter()
-        .filter(|(key, item)| !reuse || needs_detail(state, key, item))
-        .collect();
-    // Templates never read first, then marketing ones (the ones Meta pauses for quality
-    // most), so that what matters shows first in a long round.
-    wanted.sort_by_key(|(key, item)| {
-        (
-            state.details.contains_key(*key),
-            non_empty(&item.category) != Some("MARKETING"),
-        )
-    });
-    let wanted: Vec<Key> = wanted.into_iter().map(|(key, _)| key.clone()).collect();
-    let plan = ctx.plan_round(&DETAIL, wanted.len());
-    let start = tokio::time::Instant::now();
-    let mut failure: Option<CollectError> = None;
-    let mut last_progress = start;
-    for (i, key) in wanted.iter().enumerate() {
-        tokio::time::sleep_until(start + plan.spacing * i as u32).await;
+    let wanted = wanted_details(ctx, state);
+    let mut round = ctx.round(&DETAIL, wanted.len());
+    for key in &wanted {
+        round.wait(None).await;
         let params = [
             ("TemplateCode", key.0.as_str()),
             ("Language", key.1.as_str()),
@@ -242,30 +223,42 @@ pub async fn run(
                         seen_audit: item.audit_status.clone(),
                     },
                 );
-                if last_progress.elapsed() >= PROGRESS_EVERY || i == 0 {
-                    last_progress = tokio::time::Instant::now();
+                if round.progress_due() {
                     ctx.publish_progress(render(ctx, state)?);
                 }
             }
+            // A detail that fails keeps the template's list data and its last detail.
             Err(e) => {
-                let stop = e.kind().stops_round();
-                failure.get_or_insert(e.into());
-                // A detail that fails keeps the template's list data and its last detail.
-                if stop {
+                if round.failed(&key.0, e) {
                     break;
                 }
             }
         }
     }
-    let collected = render(ctx, state)?;
     tracing::debug!(pages = cost.pages, details = cost.details, "templates run");
-    match failure {
-        None => Ok((collected, cost)),
-        Some(e) => {
-            ctx.publish_progress(collected);
-            Err(e)
-        }
-    }
+    round.finish(render(ctx, state)?).map(|c| (c, cost))
+}
+
+/// The templates whose detail this run reads, most urgent first: every one while they take
+/// at most half of what the interval allows at the rate; beyond that, unchanged ones are
+/// reused (staggered) to keep a large catalogue within its quota. Templates never read
+/// come first, then marketing ones (the ones Meta pauses for quality most), so that what
+/// matters shows first in a long round.
+fn wanted_details(ctx: &Ctx<'_>, state: &TemplatesState) -> Vec<Key> {
+    let capacity = ctx.interval.as_secs_f64() * f64::from(ctx.rate(&DETAIL).get()) / 2.0;
+    let reuse = state.listed.len() as f64 > capacity;
+    let mut wanted: Vec<(&Key, &TemplateItem)> = state
+        .listed
+        .iter()
+        .filter(|(key, item)| !reuse || needs_detail(state, key, item))
+        .collect();
+    wanted.sort_by_key(|(key, item)| {
+        (
+            state.details.contains_key(*key),
+            non_empty(&item.category) != Some("MARKETING"),
+        )
+    });
+    wanted.into_iter().map(|(key, _)| key.clone()).collect()
 }
 
 /// Reads every page. Stops at `Total`, at a short or empty page, or at [`MAX_PAGES`].
@@ -353,7 +346,7 @@ fn needs_detail(state: &TemplatesState, key: &Key, item: &TemplateItem) -> bool 
 }
 
 fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus::Error> {
-    let (families, unknown, details) = convert(ctx.account, state, ctx.note, ctx.enum_mode);
+    let (families, unknown, details) = convert(ctx.account, state, &ctx.note, ctx.enum_mode);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for item in state.listed.values() {
         *counts

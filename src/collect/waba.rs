@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
-    StateSetDef, Tenant, UnknownValue, family, gauge, label_value, push_state_set,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation,
+    Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_value, push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
 use crate::metrics::{AccountExposition, EnumMode};
@@ -35,6 +35,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     schedule: Schedule::Refresh,
     enabled_by_default: true,
     enabled_in_demo: true,
+    needs: &[],
 };
 
 /// The `waba` collector.
@@ -53,6 +54,7 @@ pub struct BoundWaba {
 
 impl Collector for BindWaba {
     type State = ();
+    type Settings = NoSettings;
 
     fn spec(&self) -> &'static CollectorSpec {
         &SPEC
@@ -61,6 +63,7 @@ impl Collector for BindWaba {
     async fn run<'a>(
         &'a self,
         _state: &'a mut (),
+        _settings: &'a NoSettings,
         ctx: &'a Ctx<'a>,
     ) -> Result<Collected, CollectError> {
         let response: BindWabaResponse = ctx.call(&OPERATION, &[]).await?;
@@ -68,7 +71,7 @@ impl Collector for BindWaba {
         let families = convert(
             ctx.account,
             &response.data,
-            ctx.note,
+            &ctx.note,
             ctx.enum_mode,
             &mut unknown,
         );

@@ -17,10 +17,11 @@ pub struct FileConfig {
     /// `refresh:` block.
     #[serde(default)]
     pub refresh: RefreshFile,
-    /// Overrides of the tier → recipients table (YAML `.inf` for unlimited).
+    /// An alias of `collectors.phone_numbers.tier_limits`, kept because older files have it:
+    /// overrides of the tier → recipients table (YAML `.inf` for unlimited).
     #[serde(default)]
     pub tier_limits: BTreeMap<String, f64>,
-    /// `collectors:`: switches and intervals by collector name, for every account.
+    /// `collectors:`: switches, intervals and settings by collector name, for every account.
     #[serde(default)]
     pub collectors: BTreeMap<String, CollectorFile>,
     /// `rate_limits:`: requests per second per AccessKey, by API action.
@@ -33,13 +34,16 @@ pub struct FileConfig {
 
 /// One entry of `collectors:` (top level or per account).
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CollectorFile {
     /// On or off.
     pub enabled: Option<bool>,
     /// Interval between rounds (collectors with a loop of their own only).
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,
+    /// The collector's own keys, which its settings type reads and checks (unknown keys
+    /// are errors there): [`crate::collect::SettingsBlock`].
+    #[serde(flatten)]
+    pub settings: serde_yaml_ng::Mapping,
 }
 
 /// `refresh:` in the file.

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::api::SignatureVersion;
-use crate::collect::TierLimits;
+use crate::collect::AnySettings;
 use crate::credentials::{CredentialError, CredentialSource};
 use crate::metrics::{EnumMode, FamilyFilter};
 use crate::ratelimit::Rates;
@@ -106,8 +106,6 @@ pub struct Settings {
     pub collectors: Vec<CollectorSettings>,
     /// `--api.signature-version`: how accounts without their own choice sign requests.
     pub signature_version: SignatureVersion,
-    /// Tier → recipients table.
-    pub tier_limits: TierLimits,
     /// `--metrics.enum`.
     pub enum_mode: EnumMode,
     /// `--metrics.allowlist` and `--metrics.denylist`.
@@ -150,6 +148,9 @@ pub struct CollectorSettings {
     pub name: &'static str,
     /// Its interval: `--refresh.interval` for the refresh collectors.
     pub interval: Duration,
+    /// Its own settings block ([`crate::collect::SettingsBlock`]), with the account's
+    /// `collectors.<name>` keys over the top-level ones.
+    pub settings: AnySettings,
 }
 
 impl AccountSettings {

@@ -1,22 +1,33 @@
 //! Merging flags, the parsed file and the environment into [`Settings`]: precedence (flag,
-//! then file, then default), collector switches and intervals, shards, and the checks that
-//! reject a value before the exporter starts.
+//! then file, then default), collector switches, intervals and settings blocks, the
+//! collectors' declared dependencies, shards, and the checks that reject a value before the
+//! exporter starts.
 
 use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
 
-use super::file::{CollectorFile, FileConfig, read_file};
+use super::file::{AccountFile, CollectorFile, FileConfig, read_file};
 use super::{
     AccountSettings, CollectorSettings, ConfigError, DEFAULT_ACCOUNT, DEFAULT_MAX_STALENESS,
     DEFAULT_REFRESH_INTERVAL, DEMO_REFRESH_INTERVAL, Settings, invalid,
 };
 use crate::cli::Cli;
-use crate::collect::{self, REGISTRY, Schedule, TierLimits};
+use crate::collect::{self, DynCollector, REGISTRY, Schedule};
 use crate::credentials::{CredentialError, CredentialSource};
 use crate::metrics::FamilyFilter;
 use crate::ratelimit::Rates;
+
+/// Longest refresh or collector interval: a day. Longer ones are typing mistakes, and
+/// their multiples (staleness, back-off) must stay far from overflowing.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Longest `--refresh.max-staleness`: a week.
+pub const MAX_STALENESS: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest `--api.timeout`.
+pub const MAX_API_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// The paths the server answers itself, which `--web.telemetry-path` must not take.
+pub const RESERVED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/-/reload"];
 
 /// Builds [`Settings`] from the flags, the optional file and the environment (`env`).
 /// Referenced secret files must exist and be readable, but are not read here.
@@ -30,6 +41,66 @@ pub fn resolve(
     file: FileConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
+    let (refresh_interval, max_staleness) = refresh(cli, &file)?;
+    check_flags(cli)?;
+    let blocks = TopBlocks::new(&file)?;
+    let collectors = resolve_collectors(cli, &blocks, None, refresh_interval)?;
+    if file.accounts.is_empty() || cli.demo {
+        // The list every account gets that has no block of its own (the environment's
+        // account, the demo's accounts).
+        check_needs(&collectors, "collectors")?;
+    }
+    let (api_rate_limit, rates) = rates(cli, &file.rate_limits)?;
+    let mut accounts = Vec::new();
+    if file.accounts.is_empty() {
+        accounts.push(AccountSettings {
+            name: DEFAULT_ACCOUNT.into(),
+            endpoint: cli.api_endpoint.clone(),
+            cust_space_id: None,
+            isv_code_file: None,
+            credentials: CredentialSource::default_chain(env)?,
+            collectors: collectors.clone(),
+            signature_version: cli.api_signature_version,
+        });
+    }
+    let mut names = HashSet::new();
+    for (i, a) in file.accounts.into_iter().enumerate() {
+        let account = account(cli, i, a, &blocks, refresh_interval, env)?;
+        if !names.insert(account.name.clone()) {
+            return Err(invalid(
+                format!("accounts[{i}].name"),
+                format!("duplicate account name {:?}", account.name),
+            ));
+        }
+        accounts.push(account);
+    }
+    check_shards(cli)?;
+    let configured = accounts.len();
+    accounts.retain(|a| shard_of(&a.name, cli.total_shards) == cli.shard);
+
+    Ok(Settings {
+        listen_address: cli.listen_address.clone(),
+        telemetry_path: cli.telemetry_path.clone(),
+        refresh_interval,
+        max_staleness,
+        api_timeout: cli.api_timeout.into(),
+        api_max_body_bytes: cli.api_max_body_bytes,
+        api_rate_limit,
+        rates,
+        collectors,
+        signature_version: cli.api_signature_version,
+        enum_mode: cli.metrics_enum,
+        metrics_filter: metrics_filter(cli)?,
+        shard: cli.shard,
+        total_shards: cli.total_shards,
+        other_shards_accounts: configured - accounts.len(),
+        accounts,
+        config_file: cli.config_file.clone(),
+    })
+}
+
+/// The refresh interval and max staleness: flag, then file, then default.
+fn refresh(cli: &Cli, file: &FileConfig) -> Result<(Duration, Duration), ConfigError> {
     let default_interval = if cli.demo {
         DEMO_REFRESH_INTERVAL
     } else {
@@ -48,9 +119,7 @@ pub fn resolve(
             "--refresh.max-staleness",
         ),
     };
-    if interval < Duration::from_secs(1) {
-        return Err(invalid(interval_key, "must be at least 1s"));
-    }
+    check_interval(interval_key, interval)?;
     if max_staleness < interval {
         return Err(invalid(
             staleness_key,
@@ -60,38 +129,58 @@ pub fn resolve(
             ),
         ));
     }
+    check_at_most(staleness_key, max_staleness, MAX_STALENESS)?;
+    Ok((interval, max_staleness))
+}
+
+/// The flags that stand alone: API limits, the telemetry path, the default endpoint.
+fn check_flags(cli: &Cli) -> Result<(), ConfigError> {
     let api_timeout: Duration = cli.api_timeout.into();
     if api_timeout.is_zero() {
         return Err(invalid("--api.timeout", "must be greater than 0"));
     }
+    check_at_most("--api.timeout", api_timeout, MAX_API_TIMEOUT)?;
     if cli.api_max_body_bytes < 1024 {
         return Err(invalid("--api.max-body-bytes", "must be at least 1024"));
     }
-    if !cli.telemetry_path.starts_with('/') || cli.telemetry_path.len() < 2 {
+    check_telemetry_path(&cli.telemetry_path)?;
+    check_endpoint("--api.endpoint", &cli.api_endpoint)
+}
+
+/// `--web.telemetry-path` is a plain absolute path (letters, digits and `/_.-~`, no `//`)
+/// that none of the server's own routes use: the router would reject route syntax such as
+/// `{` or a path taken twice when it starts.
+fn check_telemetry_path(path: &str) -> Result<(), ConfigError> {
+    let key = "--web.telemetry-path";
+    let plain = path.starts_with('/')
+        && !path.contains("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_.-~".contains(&b));
+    if !plain {
         return Err(invalid(
-            "--web.telemetry-path",
-            "must start with / and not be / itself",
+            key,
+            format!("{path:?} must be a plain path such as /metrics (letters, digits, / _ . - ~)"),
         ));
     }
-    check_endpoint("--api.endpoint", &cli.api_endpoint)?;
-    for (tier, limit) in &file.tier_limits {
-        if limit.is_nan() || *limit < 0.0 {
-            return Err(invalid(
-                format!("tier_limits.{tier}"),
-                "must be a non-negative number (.inf for unlimited)",
-            ));
-        }
+    if RESERVED_PATHS.contains(&path) || path.starts_with("/-/") {
+        return Err(invalid(
+            key,
+            format!("{path:?} is one of the exporter's own paths (/, /-/...)"),
+        ));
     }
+    Ok(())
+}
 
-    let no_block = BTreeMap::new();
-    let collectors = resolve_collectors(cli, &file.collectors, &no_block, "collectors", interval)?;
+/// `--api.rate-limit` and the `rate_limits:` overrides, by operation.
+fn rates(cli: &Cli, overrides: &BTreeMap<String, u32>) -> Result<(NonZeroU32, Rates), ConfigError> {
     let api_rate_limit = NonZeroU32::new(cli.api_rate_limit)
         .ok_or_else(|| invalid("--api.rate-limit", "must be at least 1"))?;
     let mut rates = Rates {
         default: api_rate_limit,
         overrides: BTreeMap::new(),
     };
-    for (action, per_second) in &file.rate_limits {
+    for (action, per_second) in overrides {
         let key = format!("rate_limits.{action}");
         if collect::operation(action).is_none() {
             let known: Vec<&str> = REGISTRY
@@ -107,69 +196,59 @@ pub fn resolve(
             NonZeroU32::new(*per_second).ok_or_else(|| invalid(&key, "must be at least 1"))?;
         rates.overrides.insert(action.clone(), per_second);
     }
+    Ok((api_rate_limit, rates))
+}
 
-    let mut accounts = Vec::new();
-    if file.accounts.is_empty() {
-        accounts.push(AccountSettings {
-            name: DEFAULT_ACCOUNT.into(),
-            endpoint: cli.api_endpoint.clone(),
-            cust_space_id: None,
-            isv_code_file: None,
-            credentials: CredentialSource::default_chain(env)?,
-            collectors: collectors.clone(),
-            signature_version: cli.api_signature_version,
-        });
+/// One entry of `accounts:`, checked.
+fn account(
+    cli: &Cli,
+    i: usize,
+    a: AccountFile,
+    blocks: &TopBlocks,
+    refresh_interval: Duration,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AccountSettings, ConfigError> {
+    let key = |field: &str| format!("accounts[{i}].{field}");
+    let name = a.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(invalid(key("name"), "must not be empty"));
     }
-    let mut names = HashSet::new();
-    for (i, a) in file.accounts.into_iter().enumerate() {
-        let key = |field: &str| format!("accounts[{i}].{field}");
-        let name = a.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(invalid(key("name"), "must not be empty"));
-        }
-        if !names.insert(name.clone()) {
-            return Err(invalid(
-                key("name"),
-                format!("duplicate account name {name:?}"),
-            ));
-        }
-        let account_collectors = resolve_collectors(
-            cli,
-            &file.collectors,
-            &a.collectors,
-            &key("collectors"),
-            interval,
-        )?;
-        let endpoint = a.endpoint.unwrap_or_else(|| cli.api_endpoint.clone());
-        check_endpoint(&key("endpoint"), &endpoint)?;
-        if let Some(p) = &a.isv_code_file {
-            check_readable(&key("isv_code_file"), p)?;
-        }
-        let credentials = match a.credentials {
-            Some(c) => c.build(env).map_err(|e| match e {
-                CredentialError::Config { field, message } => {
-                    invalid(key(&format!("credentials.{field}")), message)
-                }
-                e => invalid(key("credentials"), e.to_string()),
-            })?,
-            None => CredentialSource::default_chain(env).map_err(|e| {
-                invalid(key("credentials"), format!("no credentials block and {e}"))
-            })?,
-        };
-        accounts.push(AccountSettings {
-            name,
-            endpoint,
-            cust_space_id: a
-                .cust_space_id
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty()),
-            isv_code_file: a.isv_code_file,
-            credentials,
-            collectors: account_collectors,
-            signature_version: a.signature_version.unwrap_or(cli.api_signature_version),
-        });
+    let own = AccountBlocks {
+        key: key("collectors"),
+        blocks: &a.collectors,
+    };
+    let collectors = resolve_collectors(cli, blocks, Some(&own), refresh_interval)?;
+    check_needs(&collectors, &own.key)?;
+    let endpoint = a.endpoint.unwrap_or_else(|| cli.api_endpoint.clone());
+    check_endpoint(&key("endpoint"), &endpoint)?;
+    if let Some(p) = &a.isv_code_file {
+        check_readable(&key("isv_code_file"), p)?;
     }
+    let credentials = match a.credentials {
+        Some(c) => c.build(env).map_err(|e| match e {
+            CredentialError::Config { field, message } => {
+                invalid(key(&format!("credentials.{field}")), message)
+            }
+            e => invalid(key("credentials"), e.to_string()),
+        })?,
+        None => CredentialSource::default_chain(env)
+            .map_err(|e| invalid(key("credentials"), format!("no credentials block and {e}")))?,
+    };
+    Ok(AccountSettings {
+        name,
+        endpoint,
+        cust_space_id: a
+            .cust_space_id
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        isv_code_file: a.isv_code_file,
+        credentials,
+        collectors,
+        signature_version: a.signature_version.unwrap_or(cli.api_signature_version),
+    })
+}
 
+fn check_shards(cli: &Cli) -> Result<(), ConfigError> {
     if cli.total_shards == 0 {
         return Err(invalid("--total-shards", "must be at least 1"));
     }
@@ -179,29 +258,7 @@ pub fn resolve(
             format!("must be below --total-shards ({})", cli.total_shards),
         ));
     }
-    let configured = accounts.len();
-    accounts.retain(|a| shard_of(&a.name, cli.total_shards) == cli.shard);
-
-    Ok(Settings {
-        listen_address: cli.listen_address.clone(),
-        telemetry_path: cli.telemetry_path.clone(),
-        refresh_interval: interval,
-        max_staleness,
-        api_timeout,
-        api_max_body_bytes: cli.api_max_body_bytes,
-        api_rate_limit,
-        rates,
-        collectors,
-        signature_version: cli.api_signature_version,
-        tier_limits: TierLimits::with_overrides(&file.tier_limits),
-        enum_mode: cli.metrics_enum,
-        metrics_filter: metrics_filter(cli)?,
-        shard: cli.shard,
-        total_shards: cli.total_shards,
-        other_shards_accounts: configured - accounts.len(),
-        accounts,
-        config_file: cli.config_file.clone(),
-    })
+    Ok(())
 }
 
 /// `--metrics.allowlist`/`--metrics.denylist`, refused when it drops a self metric a shipped
@@ -233,83 +290,228 @@ fn metrics_filter(cli: &Cli) -> Result<FamilyFilter, ConfigError> {
     Ok(filter)
 }
 
-/// The enabled collectors for one account: an explicit flag wins over the account's
-/// `collectors:` block, which wins over the top-level one, which wins over the collector's
-/// default. `key` names the account's block in messages.
-fn resolve_collectors(
-    cli: &Cli,
-    top: &BTreeMap<String, CollectorFile>,
-    account: &BTreeMap<String, CollectorFile>,
-    key: &str,
-    refresh_interval: Duration,
-) -> Result<Vec<CollectorSettings>, ConfigError> {
-    let known: Vec<&str> = REGISTRY.iter().map(|c| c.spec().name).collect();
-    for (block_key, block) in [("collectors", top), (key, account)] {
-        for (name, entry) in block {
-            let Some(c) = collect::find(name) else {
+/// The top-level `collectors:` blocks, with the `tier_limits:` alias folded into the
+/// phone-number collector's block, and where each setting was written (for messages).
+struct TopBlocks {
+    blocks: BTreeMap<String, CollectorFile>,
+    /// (collector, first key of a setting) → the key prefix it was written under, for
+    /// settings written elsewhere than `collectors.<name>`.
+    written_as: BTreeMap<(String, String), String>,
+}
+
+impl TopBlocks {
+    fn new(file: &FileConfig) -> Result<Self, ConfigError> {
+        let mut blocks = file.collectors.clone();
+        let mut written_as = BTreeMap::new();
+        if !file.tier_limits.is_empty() {
+            let phone = collect::phone_numbers::SPEC.name;
+            let block = blocks.entry(phone.to_owned()).or_default();
+            let key = serde_yaml_ng::Value::from("tier_limits");
+            if block.settings.contains_key(&key) {
                 return Err(invalid(
-                    format!("{block_key}.{name}"),
-                    format!("unknown collector; known: {}", known.join(", ")),
+                    "tier_limits",
+                    format!(
+                        "set either tier_limits (the older spelling) or collectors.{phone}.tier_limits, not both"
+                    ),
                 ));
-            };
-            if entry.interval.is_some() && c.spec().schedule == Schedule::Refresh {
+            }
+            let table = file
+                .tier_limits
+                .iter()
+                .map(|(k, v)| (serde_yaml_ng::Value::from(k.as_str()), (*v).into()))
+                .collect();
+            block
+                .settings
+                .insert(key, serde_yaml_ng::Value::Mapping(table));
+            written_as.insert((phone.to_owned(), "tier_limits".to_owned()), String::new());
+        }
+        for name in blocks.keys() {
+            if collect::find(name).is_none() {
+                let known: Vec<&str> = REGISTRY.iter().map(|c| c.spec().name).collect();
                 return Err(invalid(
-                    format!("{block_key}.{name}.interval"),
-                    "this collector runs in every refresh: set refresh.interval instead",
+                    format!("collectors.{name}"),
+                    format!("unknown collector; known: {}", known.join(", ")),
                 ));
             }
         }
+        Ok(TopBlocks { blocks, written_as })
+    }
+}
+
+/// An account's own `collectors:` blocks and their key in messages.
+struct AccountBlocks<'a> {
+    key: String,
+    blocks: &'a BTreeMap<String, CollectorFile>,
+}
+
+/// The enabled collectors for one account (`account` is `None` for the top-level list): an
+/// explicit flag wins over the account's `collectors:` block, which wins over the top-level
+/// one, which wins over the collector's default; a setting of the account's block replaces
+/// the top-level block's value of that key. Every collector's settings are checked, enabled
+/// or not.
+fn resolve_collectors(
+    cli: &Cli,
+    top: &TopBlocks,
+    account: Option<&AccountBlocks>,
+    refresh_interval: Duration,
+) -> Result<Vec<CollectorSettings>, ConfigError> {
+    if let Some(a) = account
+        && let Some(name) = a.blocks.keys().find(|n| collect::find(n).is_none())
+    {
+        let known: Vec<&str> = REGISTRY.iter().map(|c| c.spec().name).collect();
+        return Err(invalid(
+            format!("{}.{name}", a.key),
+            format!("unknown collector; known: {}", known.join(", ")),
+        ));
     }
     let mut out = Vec::new();
     for c in REGISTRY {
-        let spec = c.spec();
-        let flag = cli
-            .collectors
-            .given
-            .get(spec.name)
-            .copied()
-            .unwrap_or_default();
-        let (top, acct) = (top.get(spec.name), account.get(spec.name));
+        let name = c.spec().name;
+        let flag = cli.collectors.given.get(name).copied().unwrap_or_default();
+        let own = account.and_then(|a| a.blocks.get(name).map(|b| (a.key.as_str(), b)));
+        let top_block = top.blocks.get(name).map(|b| ("collectors", b));
         let enabled = flag
             .enabled
-            .or(acct.and_then(|b| b.enabled))
-            .or(top.and_then(|b| b.enabled))
+            .or(own.and_then(|(_, b)| b.enabled))
+            .or(top_block.and_then(|(_, b)| b.enabled))
             .unwrap_or(if cli.demo {
-                spec.enabled_in_demo
+                c.spec().enabled_in_demo
             } else {
-                spec.enabled_by_default
+                c.spec().enabled_by_default
             });
-        let interval = match spec.schedule {
-            Schedule::Refresh => refresh_interval,
-            Schedule::Own {
-                interval,
-                demo_interval,
-            } => {
-                let (value, where_) = match (
-                    flag.interval,
-                    acct.and_then(|b| b.interval),
-                    top.and_then(|b| b.interval),
-                ) {
-                    (Some(d), _, _) => (d, format!("--collector.{}.interval", spec.name)),
-                    (None, Some(d), _) => (d, format!("{key}.{}.interval", spec.name)),
-                    (None, None, Some(d)) => (d, format!("collectors.{}.interval", spec.name)),
-                    (None, None, None) if cli.demo => (demo_interval, String::new()),
-                    (None, None, None) => (interval, String::new()),
-                };
-                if value < Duration::from_secs(1) {
-                    return Err(invalid(where_, "must be at least 1s"));
-                }
-                value
-            }
-        };
+        let interval = interval(cli, *c, flag.interval, own, top_block, refresh_interval)?;
+        let settings = settings(*c, top, own)?;
         if enabled {
             out.push(CollectorSettings {
-                name: spec.name,
+                name,
                 interval,
+                settings,
             });
         }
     }
     Ok(out)
+}
+
+/// A collector's interval: `--refresh.interval` for the refresh collectors; else the flag,
+/// the account's block, the top-level block, then the default.
+fn interval(
+    cli: &Cli,
+    c: &dyn DynCollector,
+    flag: Option<Duration>,
+    own: Option<(&str, &CollectorFile)>,
+    top: Option<(&str, &CollectorFile)>,
+    refresh_interval: Duration,
+) -> Result<Duration, ConfigError> {
+    let name = c.spec().name;
+    let (default, demo_default) = match c.spec().schedule {
+        Schedule::Own {
+            interval,
+            demo_interval,
+        } => (interval, demo_interval),
+        Schedule::Refresh => {
+            if let Some((key, _)) = [own, top]
+                .into_iter()
+                .flatten()
+                .find(|(_, b)| b.interval.is_some())
+            {
+                return Err(invalid(
+                    format!("{key}.{name}.interval"),
+                    "this collector runs in every refresh: set refresh.interval instead",
+                ));
+            }
+            return Ok(refresh_interval);
+        }
+    };
+    let written = [own, top]
+        .into_iter()
+        .flatten()
+        .find_map(|(key, b)| b.interval.map(|d| (d, format!("{key}.{name}.interval"))));
+    let (value, key) = match (flag, written) {
+        (Some(d), _) => (d, format!("--collector.{name}.interval")),
+        (None, Some(w)) => w,
+        (None, None) if cli.demo => return Ok(demo_default),
+        (None, None) => return Ok(default),
+    };
+    check_interval(&key, value)?;
+    Ok(value)
+}
+
+/// A collector's settings: the top-level block's keys, then the account's over them,
+/// decoded and checked by the collector. An error names the key as it was written.
+fn settings(
+    c: &dyn DynCollector,
+    top: &TopBlocks,
+    own: Option<(&str, &CollectorFile)>,
+) -> Result<collect::AnySettings, ConfigError> {
+    let name = c.spec().name;
+    let mut merged = top
+        .blocks
+        .get(name)
+        .map(|b| b.settings.clone())
+        .unwrap_or_default();
+    if let Some((_, b)) = own {
+        for (k, v) in &b.settings {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    c.settings(merged).map_err(|e| {
+        let first = e.key.split('.').next().unwrap_or("").to_owned();
+        let from_account = own.is_some_and(|(_, b)| {
+            b.settings
+                .contains_key(serde_yaml_ng::Value::from(first.as_str()))
+        });
+        let prefix = match (own, top.written_as.get(&(name.to_owned(), first))) {
+            (Some((key, _)), _) if from_account => format!("{key}.{name}"),
+            (_, Some(alias)) => alias.clone(),
+            _ => format!("collectors.{name}"),
+        };
+        let key = [prefix.as_str(), e.key.as_str()]
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect::<Vec<_>>()
+            .join(".");
+        invalid(key, e.message)
+    })
+}
+
+/// Every enabled collector's required dependencies are enabled too: a collector that reads
+/// another's results would otherwise give half a result without saying so.
+fn check_needs(enabled: &[CollectorSettings], key: &str) -> Result<(), ConfigError> {
+    for c in enabled {
+        let Some(spec) = collect::find(c.name).map(|c| c.spec()) else {
+            continue;
+        };
+        for need in spec.needs.iter().filter(|n| n.required) {
+            if !enabled.iter().any(|e| e.name == need.collector) {
+                return Err(invalid(
+                    format!("{key}.{}", c.name),
+                    format!(
+                        "{} reads what {} publishes ({}); enable {} (it is off here) or switch {} off (--no-collector.{} or enabled: false)",
+                        c.name, need.collector, need.why, need.collector, c.name, c.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An interval is at least a second and at most [`MAX_INTERVAL`].
+fn check_interval(key: &str, value: Duration) -> Result<(), ConfigError> {
+    if value < Duration::from_secs(1) {
+        return Err(invalid(key, "must be at least 1s"));
+    }
+    check_at_most(key, value, MAX_INTERVAL)
+}
+
+fn check_at_most(key: &str, value: Duration, max: Duration) -> Result<(), ConfigError> {
+    if value > max {
+        return Err(invalid(
+            key,
+            format!("must be at most {}", humantime::format_duration(max)),
+        ));
+    }
+    Ok(())
 }
 
 /// The shard that owns `account`: FNV-1a 64 of the name modulo the shard count, a stable hash
@@ -347,4 +549,34 @@ fn check_readable(key: &str, path: &Path) -> Result<(), ConfigError> {
     std::fs::File::open(path)
         .map(drop)
         .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_telemetry_path_is_a_plain_path_of_its_own() {
+        for ok in ["/metrics", "/probe/chatapp", "/m-1.txt", "/~x_y"] {
+            assert!(check_telemetry_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "metrics",
+            "/",
+            "",
+            "/-/healthy",
+            "/-/ready",
+            "/-/x",
+            "/{id}",
+            "/m/{*rest}",
+            "/a//b",
+            "//",
+            "/:x",
+            "/a b",
+            "/ü",
+        ] {
+            let e = check_telemetry_path(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--web.telemetry-path: "), "{bad}: {e}");
+        }
+    }
 }

@@ -181,6 +181,22 @@ impl CredentialSource {
             other => other.describe(),
         }
     }
+
+    /// Everything that identifies the source, a static key's secret included, for the
+    /// one-way digest with which a reload tells whether an account's key changed (a new
+    /// AccessKey ID can have the same masked form as the old one). Never shown or logged.
+    pub(crate) fn identity(&self) -> String {
+        match self {
+            CredentialSource::Static(c) => format!(
+                "static:{}:{}:{}",
+                c.access_key_id,
+                super::expose(&c.access_key_secret),
+                c.security_token.as_ref().map(super::expose).unwrap_or("")
+            ),
+            CredentialSource::RamRoleArn(p) => p.identity(),
+            other => other.cache_key(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -350,6 +350,11 @@ impl RamRoleArn {
         call(&self.ctx, &self.role.endpoint, &query, body).await
     }
 
+    /// See [`CredentialSource::identity`]: the role and the base key's full identity.
+    pub(crate) fn identity(&self) -> String {
+        format!("ram_role_arn:{:?}:{}", self.role, self.base.identity())
+    }
+
     /// No secrets: the role, its settings and where the base key comes from.
     pub fn describe(&self) -> String {
         format!(

@@ -57,6 +57,7 @@ pub struct SelfMetrics {
     collector_duration: GaugeVec,
     collector_round: GaugeVec,
     collector_interval: GaugeVec,
+    collector_panics: IntCounterVec,
     shard_ordinal: Gauge,
     total_shards: Gauge,
     reload_ok: Gauge,
@@ -89,176 +90,165 @@ struct AccountSeries {
     errors: HashSet<(String, String)>,
 }
 
-fn opts(name: &str, help: &str) -> Opts {
-    Opts::new(name, help)
+/// Creates metrics and registers them in one step, so that declaring a self metric is one
+/// expression.
+struct Registrar<'r>(&'r Registry);
+
+impl Registrar<'_> {
+    fn register<M: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        metric: M,
+    ) -> Result<M, prometheus::Error> {
+        self.0.register(Box::new(metric.clone()))?;
+        Ok(metric)
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> Result<Gauge, prometheus::Error> {
+        self.register(Gauge::with_opts(Opts::new(name, help))?)
+    }
+
+    fn gauges(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<GaugeVec, prometheus::Error> {
+        self.register(GaugeVec::new(Opts::new(name, help), labels)?)
+    }
+
+    fn counters(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntCounterVec, prometheus::Error> {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels)?)
+    }
 }
+
+const ACCOUNT: &[&str] = &["account"];
+const COLLECTOR: &[&str] = &["account", "collector"];
 
 impl SelfMetrics {
     /// Creates and registers every self metric.
     pub fn new(refresh_interval_value: Duration) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let up = GaugeVec::new(
-            opts(
-                "chatapp_up",
-                "1 if the last refresh of the account succeeded, 0 if it failed.",
-            ),
-            &["account"],
-        )?;
-        let last_success = GaugeVec::new(
-            opts(
-                "chatapp_last_refresh_success_timestamp_seconds",
-                "Unix time of the account's last successful refresh.",
-            ),
-            &["account"],
-        )?;
-        let refresh_duration = GaugeVec::new(
-            opts(
-                "chatapp_refresh_duration_seconds",
-                "Wall time of the account's last refresh attempt (all API calls and conversion).",
-            ),
-            &["account"],
-        )?;
-        let backoff = GaugeVec::new(
-            opts(
-                "chatapp_refresh_backoff_seconds",
-                "Extra delay added to the account's next refresh after throttling or server errors; 0 when healthy.",
-            ),
-            &["account"],
-        )?;
-        let refresh_interval = Gauge::with_opts(opts(
-            "chatapp_refresh_interval_seconds",
-            "Configured interval between refreshes of each account (--refresh.interval).",
-        ))?;
-        let api_requests = IntCounterVec::new(
-            opts(
-                "chatapp_api_requests_total",
-                "CAMS API requests sent, by API action.",
-            ),
-            &["account", "operation"],
-        )?;
-        let api_errors = IntCounterVec::new(
-            opts(
-                "chatapp_api_request_errors_total",
-                "CAMS API requests that failed, by API action and Alibaba error code (or timeout, connect, decode, http_4xx, http_5xx, ...).",
-            ),
-            &["account", "operation", "code"],
-        )?;
-        let unknown_enum = IntCounterVec::new(
-            opts(
-                "chatapp_unknown_enum_values_total",
-                "Values outside the known states seen in API fields, counted per number per refresh; the values are logged.",
-            ),
-            &["field"],
-        )?;
-        let account_info = GaugeVec::new(
-            opts(
-                "chatapp_account_info",
-                "Configured account: its ISV sub-customer space and the API region; always 1.",
-            ),
-            &["account", "cust_space_id", "region_id"],
-        )?;
-        let collector =
-            |name: &str, help: &str| GaugeVec::new(opts(name, help), &["account", "collector"]);
-        let collector_success = collector(
-            "chatapp_collector_success",
-            "1 if the collector's last run for the account succeeded, 0 if it failed.",
-        )?;
-        let collector_last_success = collector(
-            "chatapp_collector_last_success_timestamp_seconds",
-            "Unix time of the collector's last successful run for the account.",
-        )?;
-        let collector_duration = collector(
-            "chatapp_collector_duration_seconds",
-            "Wall time of the collector's last run for the account (a paced round takes about its interval).",
-        )?;
-        let collector_round = collector(
-            "chatapp_collector_round_seconds",
-            "How long one round of the collector takes for the account: its interval, or longer when its calls cannot fit in the interval at the operation's rate limit.",
-        )?;
-        let collector_interval = collector(
-            "chatapp_collector_interval_seconds",
-            "Configured interval between runs of the collector for the account.",
-        )?;
-        let shard_ordinal = Gauge::with_opts(opts(
-            "chatapp_shard_ordinal",
-            "This process's shard (--shard); accounts are split across shards by a stable hash of their name.",
-        ))?;
-        let total_shards = Gauge::with_opts(opts(
-            "chatapp_total_shards",
-            "Number of shards the accounts are split across (--total-shards).",
-        ))?;
-        total_shards.set(1.0);
-        let reload_ok = Gauge::with_opts(opts(
-            "chatapp_config_last_reload_successful",
-            "1 if the last configuration load (at start, SIGHUP or POST /-/reload) succeeded.",
-        ))?;
-        let reload_success_time = Gauge::with_opts(opts(
-            "chatapp_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load.",
-        ))?;
-        let build_info = GaugeVec::new(
-            opts(
-                "chatapp_build_info",
-                "Build information of the running exporter; always 1.",
-            ),
+        let r = Registrar(&registry);
+        r.gauges(
+            "chatapp_build_info",
+            "Build information of the running exporter; always 1.",
             &["version", "revision", "rustc_version"],
-        )?;
-        build_info
-            .with_label_values(&[build::VERSION, build::REVISION, build::RUSTC_VERSION])
-            .set(1.0);
-        refresh_interval.set(refresh_interval_secs(refresh_interval_value));
-
-        registry.register(Box::new(up.clone()))?;
-        registry.register(Box::new(last_success.clone()))?;
-        registry.register(Box::new(refresh_duration.clone()))?;
-        registry.register(Box::new(backoff.clone()))?;
-        registry.register(Box::new(refresh_interval.clone()))?;
-        registry.register(Box::new(api_requests.clone()))?;
-        registry.register(Box::new(api_errors.clone()))?;
-        registry.register(Box::new(unknown_enum.clone()))?;
-        registry.register(Box::new(account_info.clone()))?;
-        registry.register(Box::new(collector_success.clone()))?;
-        registry.register(Box::new(collector_last_success.clone()))?;
-        registry.register(Box::new(collector_duration.clone()))?;
-        registry.register(Box::new(collector_round.clone()))?;
-        registry.register(Box::new(collector_interval.clone()))?;
-        registry.register(Box::new(reload_ok.clone()))?;
-        registry.register(Box::new(reload_success_time.clone()))?;
-        registry.register(Box::new(shard_ordinal.clone()))?;
-        registry.register(Box::new(total_shards.clone()))?;
-        registry.register(Box::new(build_info))?;
+        )?
+        .with_label_values(&[build::VERSION, build::REVISION, build::RUSTC_VERSION])
+        .set(1.0);
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-
-        Ok(SelfMetrics {
-            registry,
+        let metrics = SelfMetrics {
+            up: r.gauges(
+                "chatapp_up",
+                "1 if the last refresh of the account succeeded, 0 if it failed.",
+                ACCOUNT,
+            )?,
+            last_success: r.gauges(
+                "chatapp_last_refresh_success_timestamp_seconds",
+                "Unix time of the account's last successful refresh.",
+                ACCOUNT,
+            )?,
+            refresh_duration: r.gauges(
+                "chatapp_refresh_duration_seconds",
+                "Wall time of the account's last refresh attempt (all API calls and conversion).",
+                ACCOUNT,
+            )?,
+            backoff: r.gauges(
+                "chatapp_refresh_backoff_seconds",
+                "Extra delay added to the account's next refresh after throttling or server errors; 0 when healthy.",
+                ACCOUNT,
+            )?,
+            refresh_interval: r.gauge(
+                "chatapp_refresh_interval_seconds",
+                "Configured interval between refreshes of each account (--refresh.interval).",
+            )?,
+            api_requests: r.counters(
+                "chatapp_api_requests_total",
+                "CAMS API requests sent, by API action.",
+                &["account", "operation"],
+            )?,
+            api_errors: r.counters(
+                "chatapp_api_request_errors_total",
+                "CAMS API requests that failed, by API action and Alibaba error code (or timeout, connect, decode, http_4xx, http_5xx, ...).",
+                &["account", "operation", "code"],
+            )?,
+            unknown_enum: r.counters(
+                "chatapp_unknown_enum_values_total",
+                "Values outside the known states seen in API fields, counted per number per refresh; the values are logged.",
+                &["field"],
+            )?,
+            account_info: r.gauges(
+                "chatapp_account_info",
+                "Configured account: its ISV sub-customer space and the API region; always 1.",
+                &["account", "cust_space_id", "region_id"],
+            )?,
+            collector_success: r.gauges(
+                "chatapp_collector_success",
+                "1 if the collector's last run for the account succeeded, 0 if it failed.",
+                COLLECTOR,
+            )?,
+            collector_last_success: r.gauges(
+                "chatapp_collector_last_success_timestamp_seconds",
+                "Unix time of the collector's last successful run for the account.",
+                COLLECTOR,
+            )?,
+            collector_duration: r.gauges(
+                "chatapp_collector_duration_seconds",
+                "Wall time of the collector's last run for the account (a paced round takes about its interval).",
+                COLLECTOR,
+            )?,
+            collector_round: r.gauges(
+                "chatapp_collector_round_seconds",
+                "How long one round of the collector takes for the account: its interval, or longer when its calls cannot fit in the interval at the operation's rate limit.",
+                COLLECTOR,
+            )?,
+            collector_interval: r.gauges(
+                "chatapp_collector_interval_seconds",
+                "Configured interval between runs of the collector for the account.",
+                COLLECTOR,
+            )?,
+            collector_panics: r.counters(
+                "chatapp_collector_panics_total",
+                "Runs of the collector for the account that panicked (a bug: the log has the message); the collector starts over with back-off.",
+                COLLECTOR,
+            )?,
+            reload_ok: r.gauge(
+                "chatapp_config_last_reload_successful",
+                "1 if the last configuration load (at start, SIGHUP or POST /-/reload) succeeded.",
+            )?,
+            reload_success_time: r.gauge(
+                "chatapp_config_last_reload_success_timestamp_seconds",
+                "Unix time of the last successful configuration load.",
+            )?,
+            shard_ordinal: r.gauge(
+                "chatapp_shard_ordinal",
+                "This process's shard (--shard); accounts are split across shards by a stable hash of their name.",
+            )?,
+            total_shards: r.gauge(
+                "chatapp_total_shards",
+                "Number of shards the accounts are split across (--total-shards).",
+            )?,
             filter: super::FamilyFilter::default(),
-            up,
-            last_success,
-            refresh_duration,
-            backoff,
-            refresh_interval,
-            api_requests,
-            api_errors,
-            unknown_enum,
-            account_info,
-            collector_success,
-            collector_last_success,
-            collector_duration,
-            collector_round,
-            collector_interval,
-            shard_ordinal,
-            total_shards,
-            reload_ok,
-            reload_success_time,
             codes: Mutex::default(),
             account_series: Mutex::default(),
             seen_unknown: Mutex::default(),
             generation: AtomicU64::new(0),
             cached: Mutex::default(),
-        })
+            registry,
+        };
+        metrics.total_shards.set(1.0);
+        metrics
+            .refresh_interval
+            .set(refresh_interval_secs(refresh_interval_value));
+        Ok(metrics)
     }
 
     /// The same metrics, encoded through `filter`.
@@ -382,6 +372,7 @@ impl SelfMetrics {
             for vec in self.collector_vecs() {
                 let _ = vec.remove_label_values(&[account, c]);
             }
+            let _ = self.collector_panics.remove_label_values(&[account, c]);
         }
         for op in &series.operations {
             let _ = self.api_requests.remove_label_values(&[account, op]);
@@ -411,6 +402,9 @@ impl SelfMetrics {
         self.collector_round
             .with_label_values(&[account, collector])
             .set(secs);
+        // At 0 from the start, so that `increase()` sees the first panic.
+        self.collector_panics
+            .with_label_values(&[account, collector]);
         self.lock_series()
             .entry(account.to_owned())
             .or_default()
@@ -424,9 +418,20 @@ impl SelfMetrics {
         for vec in self.collector_vecs() {
             let _ = vec.remove_label_values(&[account, collector]);
         }
+        let _ = self
+            .collector_panics
+            .remove_label_values(&[account, collector]);
         if let Some(series) = self.lock_series().get_mut(account) {
             series.collectors.remove(collector);
         }
+        self.changed();
+    }
+
+    /// Counts a run of a collector that panicked.
+    pub fn collector_panicked(&self, account: &str, collector: &str) {
+        self.collector_panics
+            .with_label_values(&[account, collector])
+            .inc();
         self.changed();
     }
 

@@ -24,6 +24,9 @@ pub enum RefreshError {
     /// The families could not be rendered: a bug, not bad input.
     #[error("cannot render metrics: {0}")]
     Render(prometheus::Error),
+    /// The collector broke (it panicked): a bug, not bad input.
+    #[error("internal error: {0}")]
+    Bug(&'static str),
 }
 
 impl From<CollectError> for RefreshError {
@@ -31,6 +34,7 @@ impl From<CollectError> for RefreshError {
         match e {
             CollectError::Api(e) => RefreshError::Api(e),
             CollectError::Render(e) => RefreshError::Render(e),
+            CollectError::Bug(what) => RefreshError::Bug(what),
         }
     }
 }
@@ -44,6 +48,8 @@ impl RefreshError {
             RefreshError::Credentials(_) => ErrorKind::Auth,
             RefreshError::Api(e) => e.kind(),
             RefreshError::Render(_) => ErrorKind::Decode,
+            // Backs off like an outage: a collector that panics every run must not spin.
+            RefreshError::Bug(_) => ErrorKind::Transient,
         }
     }
 
@@ -54,6 +60,7 @@ impl RefreshError {
             RefreshError::Credentials(_) => "credentials".into(),
             RefreshError::Api(e) => e.code_label(),
             RefreshError::Render(_) => "render".into(),
+            RefreshError::Bug(_) => "internal".into(),
         }
     }
 
@@ -133,13 +140,20 @@ impl fmt::Display for Failure {
 }
 
 /// Logs a failure: at warn when the code changed since the last attempt, else at debug.
-pub(super) fn log_failure(failure: &Failure, changed: bool, failures: u32) {
+/// `run` is `refresh` or the collector; `keeps` says what stays served meanwhile.
+pub(super) fn log_failure(
+    run: &'static str,
+    failure: &Failure,
+    changed: bool,
+    failures: u32,
+    keeps: &str,
+) {
     let request_id = failure.request_id.as_deref().unwrap_or("");
     let code = failure.code.as_str();
     if changed {
-        warn!(code, request_id, hint = %failure.hint, failures, error = %failure, "refresh failed; serving last good data until max staleness");
+        warn!(run, code, request_id, hint = %failure.hint, failures, error = %failure, keeps, "run failed");
     } else {
-        debug!(code, request_id, failures, error = %failure, "refresh failed again");
+        debug!(run, code, request_id, failures, error = %failure, "run failed again");
     }
 }
 
@@ -149,6 +163,9 @@ pub(super) fn hint(e: &RefreshError, actions: &[&str]) -> String {
     let code = e.code_label();
     if let RefreshError::Render(_) = e {
         return "the exporter could not render its metrics: a bug, please report it".into();
+    }
+    if let RefreshError::Bug(_) = e {
+        return "a bug in the exporter (the log has the panic's message): please report it; the collector is retried with back-off".into();
     }
     if let RefreshError::Credentials(c) = e {
         return if c.is_transient() {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use super::failure::log_failure;
-use super::run::{AccountRun, Instance, connect, inputs_changed, record, run_collector};
+use super::run::{AccountRun, Instance, inputs_changed, own_round, refresh};
 use super::{Failure, MAX_BACKOFF, OWN_STALE_AFTER_ROUNDS, RefreshError, Shared};
 use crate::api::ErrorKind;
 use crate::config::AccountSettings;
@@ -54,7 +54,17 @@ async fn refresh_loop(
         return;
     }
     let start = Instant::now();
-    let mut state = LoopState::default();
+    let name = account.settings.name.as_str();
+    let last = shared
+        .status
+        .snapshot_of(name)
+        .filter(|s| s.serving_data)
+        .and_then(|s| s.last_success_at);
+    let keeps = format!(
+        "serving the last good data until --refresh.max-staleness ({}) has passed",
+        humantime::format_duration(shared.max_staleness)
+    );
+    let mut state = LoopState::resumed("refresh", last, keeps);
     let mut next = start;
     let mut first = true;
     loop {
@@ -94,9 +104,8 @@ async fn refresh_loop(
     }
 }
 
-/// One refresh: every refresh collector, side by side (each operation has its own quota,
-/// 10/s each), each after a token from its own (key, API) bucket. Returns the back-off to add
-/// before the next.
+/// One refresh ([`refresh`]) and its bookkeeping: the status board, back-off, staleness.
+/// Returns the back-off to add before the next.
 async fn refresh_attempt(
     shared: &Shared,
     account: &AccountRun,
@@ -105,57 +114,18 @@ async fn refresh_attempt(
 ) -> Duration {
     let started = Instant::now();
     let name = account.settings.name.as_str();
-    let result: Result<String, RefreshError> = async {
-        let conn = match connect(&account.settings).await {
-            Ok(c) => c,
-            Err(e) => {
-                let now = SystemTime::now();
-                for i in instances.iter() {
-                    shared
-                        .metrics
-                        .collector_done(name, i.name(), false, Duration::ZERO, now);
-                }
-                return Err(e);
-            }
-        };
-        let outcomes = join_all(
-            instances
-                .iter_mut()
-                .map(|i| async { (run_collector(shared, account, i, &conn).await, i) }),
-        )
-        .await;
-        let mut first_error = None;
-        let mut summaries = Vec::new();
-        // Each collector publishes its own success; the refresh succeeds when all did.
-        for (outcome, instance) in outcomes {
-            match record(shared, account, instance, outcome) {
-                Ok(summary) if !summary.is_empty() => summaries.push(summary),
-                Ok(_) => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match first_error {
-            None => Ok(summaries.join(", ")),
-            Some(e) => Err(e),
-        }
-    }
-    .await;
-    let elapsed = started.elapsed();
+    let result = refresh(shared, account, instances).await;
     let now = SystemTime::now();
-    shared
-        .metrics
-        .refresh_done(name, result.is_ok(), elapsed, now);
     match result {
         Ok(summary) => {
             if state.succeeded() {
                 info!(result = %summary, "refresh recovered");
             }
-            debug!(result = %summary, duration = ?elapsed, "refresh succeeded");
+            debug!(result = %summary, duration = ?started.elapsed(), "refresh succeeded");
             shared.status.update(name, |s| {
                 s.last_attempt = Some(now);
                 s.last_success = Some(now);
+                s.last_success_at = Some(Instant::now());
                 s.last_result = Some(Ok(summary));
                 s.serving_data = true;
             });
@@ -205,7 +175,18 @@ async fn own_loop(
     }
     let mut inputs = account.inputs.subscribe();
     inputs.mark_unchanged();
-    let mut state = LoopState::default();
+    let served = shared.store.get(name, collector).is_some();
+    let last = shared
+        .status
+        .snapshot_of(name)
+        .and_then(|s| s.collectors.into_iter().find(|(c, _)| *c == collector))
+        .and_then(|(_, s)| s.last_success_at)
+        .filter(|_| served);
+    let keeps = format!(
+        "serving the collector's last good data for up to {OWN_STALE_AFTER_ROUNDS} rounds ({} each)",
+        humantime::format_duration(instance.interval)
+    );
+    let mut state = LoopState::resumed(collector, last, keeps);
     let mut next = Instant::now();
     let mut round = instance.interval;
     let actions = instance.actions();
@@ -214,7 +195,7 @@ async fn own_loop(
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = sleep_until_opt(stale_at) => {
-                warn!(collector, "no successful run for three rounds; dropping the collector's series");
+                warn!(collector, rounds = OWN_STALE_AFTER_ROUNDS, "no successful round for this many rounds; dropping the collector's series");
                 shared.store.set(name, collector, None);
                 state.serving = false;
                 continue;
@@ -231,14 +212,11 @@ async fn own_loop(
             break;
         }
         let started = Instant::now();
-        let outcome = match connect(&account.settings).await {
-            Ok(conn) => run_collector(shared, account, &mut instance, &conn).await,
-            Err(e) => (Err(e), Duration::ZERO, None),
-        };
-        if let Some(plan) = outcome.2 {
+        let (result, plan) = own_round(shared, account, &mut instance).await;
+        if let Some(plan) = plan {
             round = plan.round;
         }
-        let backoff = match record(shared, account, &mut instance, outcome) {
+        let backoff = match result {
             Ok(summary) => {
                 if state.succeeded() {
                     info!(collector, result = %summary, "collector recovered");
@@ -274,9 +252,28 @@ struct LoopState {
     serving: bool,
     failures: u32,
     last_error_code: Option<String>,
+    /// `refresh`, or the collector whose loop it is, for the log line.
+    run: &'static str,
+    /// What a failure leaves served, for the log line.
+    keeps: String,
 }
 
 impl LoopState {
+    /// A loop's state when it starts: fresh, or, when a reload restarted the account while
+    /// the previous task's series are still served, with that task's `last_success`, so that
+    /// the staleness limit counts from it and the old series go at the same deadline as
+    /// they would have without the reload. `keeps` says, for the logs, what a failure leaves
+    /// served.
+    fn resumed(run: &'static str, last_success: Option<Instant>, keeps: String) -> Self {
+        LoopState {
+            last_success,
+            serving: last_success.is_some(),
+            run,
+            keeps,
+            ..LoopState::default()
+        }
+    }
+
     fn stale_at(&self, max_staleness: Duration) -> Option<Instant> {
         match (self.serving, self.failures, self.last_success) {
             (true, f, Some(t)) if f > 0 => Some(t + max_staleness),
@@ -299,7 +296,7 @@ impl LoopState {
         self.failures = self.failures.saturating_add(1);
         let code = failure.code.clone();
         let changed = self.last_error_code.as_deref() != Some(code.as_str());
-        log_failure(failure, changed, self.failures);
+        log_failure(self.run, failure, changed, self.failures, &self.keeps);
         self.last_error_code = Some(code);
         match e.kind() {
             ErrorKind::Throttled | ErrorKind::Transient => backoff(interval, self.failures),

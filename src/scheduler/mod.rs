@@ -41,7 +41,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 use crate::api::{ApiClient, ApiError, ClientOptions};
-use crate::collect::{REGISTRY, TierLimits};
+use crate::collect::REGISTRY;
 use crate::config::{AccountSettings, Settings};
 use crate::metrics::{EnumMode, ExpositionStore, SelfMetrics};
 use crate::ratelimit::{KeyedLimits, Rates};
@@ -70,8 +70,6 @@ pub struct Shared {
     pub store: Arc<ExpositionStore>,
     /// Per-account status for the landing page and readiness.
     pub status: Arc<StatusBoard>,
-    /// Tier → recipients table.
-    pub tier_limits: TierLimits,
     /// Interval between refreshes.
     pub interval: Duration,
     /// How long last good data is served after failures.
@@ -102,7 +100,6 @@ impl Shared {
             metrics,
             store,
             status,
-            tier_limits: settings.tier_limits.clone(),
             interval: settings.refresh_interval,
             max_staleness: settings.max_staleness,
             permits: Semaphore::new(MAX_CONCURRENT_REFRESHES),

@@ -6,12 +6,11 @@
 //! calls go out at the operation's rate limit, and the run ends when the last one is done.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use futures_util::future::join_all;
-use tokio::time::Instant;
 
-use super::run::{AccountRun, Instance, connect, record, run_collector};
+use super::run::{AccountRun, Instance, own_round, refresh};
 use super::{Failure, RefreshError, Shared, register};
 use crate::config::AccountSettings;
 
@@ -30,8 +29,9 @@ impl OnceReport {
 }
 
 /// Runs every enabled collector of every account once: the refresh collectors side by
-/// side, then those with their own schedule (they read what the refresh published).
-/// Accounts run concurrently, at most [`super::MAX_CONCURRENT_REFRESHES`] at a time.
+/// side, then those with their own schedule (they read what the refresh published), through
+/// the same bodies as the daemon's loops. Accounts run concurrently, at most
+/// [`super::MAX_CONCURRENT_REFRESHES`] at a time.
 pub async fn run_once(shared: &Arc<Shared>, accounts: &[AccountSettings]) -> OnceReport {
     for account in accounts {
         register(shared, account);
@@ -45,82 +45,56 @@ pub async fn run_once(shared: &Arc<Shared>, accounts: &[AccountSettings]) -> Onc
 }
 
 async fn once_account(shared: &Shared, settings: &AccountSettings) -> Result<String, Failure> {
-    let (account, mut refresh, mut own) = AccountRun::start(settings.clone(), true);
-    let name = settings.name.as_str();
-    let started = Instant::now();
+    let (account, mut refresh_group, mut own) = AccountRun::start(settings.clone(), true);
     let mut first_error: Option<Failure> = None;
     let mut summaries = Vec::new();
-    let mut refresh_ok = true;
-    match connect(settings).await {
-        Err(e) => {
-            let now = SystemTime::now();
-            for i in refresh.iter().chain(&own) {
-                shared
-                    .metrics
-                    .collector_done(name, i.name(), false, Duration::ZERO, now);
-            }
-            let actions: Vec<&str> = refresh
-                .iter()
-                .chain(&own)
-                .flat_map(Instance::actions)
-                .collect();
-            first_error = Some(Failure::new(&e, &actions));
-            refresh_ok = false;
-        }
-        Ok(conn) => {
-            let conn = &conn;
-            let account = &account;
-            let outcomes = join_all(
-                refresh
-                    .iter_mut()
-                    .map(|i| async { (run_collector(shared, account, i, conn).await, i) }),
-            )
-            .await;
-            for (outcome, instance) in outcomes {
-                let result = record(shared, account, instance, outcome);
-                refresh_ok &= result.is_ok();
-                note(&mut summaries, &mut first_error, instance, result);
-            }
-            for instance in &mut own {
-                let outcome = run_collector(shared, account, instance, conn).await;
-                let result = record(shared, account, instance, outcome);
-                note(&mut summaries, &mut first_error, instance, result);
-            }
-        }
+    let mut refresh_ok = false;
+    if !refresh_group.is_empty() {
+        let result = refresh(shared, &account, &mut refresh_group).await;
+        refresh_ok = result.is_ok();
+        note(&mut summaries, &mut first_error, &refresh_group, result);
+    }
+    for instance in &mut own {
+        let (result, _) = own_round(shared, &account, instance).await;
+        note(
+            &mut summaries,
+            &mut first_error,
+            std::slice::from_ref(instance),
+            result,
+        );
     }
     let now = SystemTime::now();
-    if !refresh.is_empty() {
-        shared
-            .metrics
-            .refresh_done(name, refresh_ok, started.elapsed(), now);
-    }
     let result = match first_error {
         None => Ok(summaries.join(", ")),
         Some(f) => Err(f),
     };
-    shared.status.update(name, |s| {
+    shared.status.update(&settings.name, |s| {
         s.last_attempt = Some(now);
         if result.is_ok() {
             s.last_success = Some(now);
         }
         s.last_result = Some(result.clone());
-        s.serving_data = refresh_ok && !refresh.is_empty();
+        s.serving_data = refresh_ok;
     });
     result
 }
 
-/// Adds one collector's result to the account's.
+/// Adds one run's result to the account's; `instances` are the collectors it ran (for the
+/// RAM hint).
 fn note(
     summaries: &mut Vec<String>,
     first_error: &mut Option<Failure>,
-    instance: &Instance,
+    instances: &[Instance],
     result: Result<String, RefreshError>,
 ) {
     match result {
         Ok(s) if !s.is_empty() => summaries.push(s),
         Ok(_) => {}
         Err(e) => {
-            first_error.get_or_insert_with(|| Failure::new(&e, &instance.actions()));
+            first_error.get_or_insert_with(|| {
+                let actions: Vec<&str> = instances.iter().flat_map(Instance::actions).collect();
+                Failure::new(&e, &actions)
+            });
         }
     }
 }

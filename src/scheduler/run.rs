@@ -1,19 +1,28 @@
 //! One run of one collector for one account: the credentials and tenant it needs, the
-//! context it runs in, and the bookkeeping every run shares (self metrics, the status
-//! board, publishing to the store and to the account's other collectors).
+//! context it runs in (built here, in one place), and the bookkeeping every run shares
+//! (self metrics, the status board, publishing to the store and to the account's other
+//! collectors). The daemon's loops and `--once` run collectors through the same two bodies:
+//! [`refresh`] (every refresh collector, side by side) and [`own_round`] (one collector with
+//! a schedule of its own).
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use futures_util::FutureExt as _;
+use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::{Failure, RefreshError, Shared};
 use crate::api::Target;
-use crate::collect::{ApiAccess, Collected, Ctx, DynCollector, Inputs, RoundPlan, Schedule};
+use crate::collect::{
+    AnySettings, ApiAccess, CollectError, Collected, Ctx, DynCollector, Hooks, Inputs, RoundPlan,
+    Schedule,
+};
 use crate::config::AccountSettings;
 use crate::credentials::{Credentials, read_secret_file};
 
@@ -49,7 +58,7 @@ impl AccountRun {
             let Some(collector) = crate::collect::find(c.name) else {
                 continue;
             };
-            let instance = Instance::new(collector, c.interval);
+            let instance = Instance::new(collector, c.interval, c.settings.clone());
             match collector.spec().schedule {
                 Schedule::Refresh => refresh.push(instance),
                 Schedule::Own { .. } => own.push(instance),
@@ -65,10 +74,11 @@ impl AccountRun {
     }
 }
 
-/// An enabled collector of an account with the state it keeps between runs.
+/// An enabled collector of an account with its settings and the state it keeps between runs.
 pub(super) struct Instance {
     pub(super) collector: &'static dyn DynCollector,
     pub(super) interval: Duration,
+    pub(super) settings: AnySettings,
     pub(super) state: Box<dyn Any + Send>,
     /// Whether a round longer than the interval was reported already.
     pub(super) warned_long_round: AtomicBool,
@@ -76,10 +86,15 @@ pub(super) struct Instance {
 
 impl Instance {
     /// A collector of an account, before its first run.
-    pub(super) fn new(collector: &'static dyn DynCollector, interval: Duration) -> Self {
+    pub(super) fn new(
+        collector: &'static dyn DynCollector,
+        interval: Duration,
+        settings: AnySettings,
+    ) -> Self {
         Instance {
             collector,
             interval,
+            settings,
             state: collector.new_state(),
             warned_long_round: AtomicBool::new(false),
         }
@@ -119,15 +134,93 @@ pub(super) async fn connect(
     Ok((creds, target))
 }
 
-fn note(interval: Duration) -> String {
-    format!(
-        "Refreshed every {} in the background.",
-        humantime::format_duration(interval)
-    )
+/// One refresh: every refresh collector, side by side (each operation has its own quota,
+/// 10/s each), each after a token from its own (key, API) bucket; each records its own
+/// result, and `chatapp_up` says whether all succeeded. Returns their summaries, or the
+/// first failure.
+pub(super) async fn refresh(
+    shared: &Shared,
+    account: &AccountRun,
+    instances: &mut [Instance],
+) -> Result<String, RefreshError> {
+    let started = Instant::now();
+    let name = account.settings.name.as_str();
+    let result = match connect(&account.settings).await {
+        Ok(conn) => {
+            let outcomes = join_all(
+                instances
+                    .iter_mut()
+                    .map(|i| async { (run_collector(shared, account, i, &conn).await, i) }),
+            )
+            .await;
+            let mut first_error = None;
+            let mut summaries = Vec::new();
+            for (outcome, instance) in outcomes {
+                match record(shared, account, instance, outcome) {
+                    Ok(summary) if !summary.is_empty() => summaries.push(summary),
+                    Ok(_) => {}
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            first_error.map_or_else(|| Ok(summaries.join(", ")), Err)
+        }
+        Err(e) => {
+            let now = SystemTime::now();
+            for i in instances.iter() {
+                shared
+                    .metrics
+                    .collector_done(name, i.name(), false, Duration::ZERO, now);
+            }
+            Err(e)
+        }
+    };
+    shared
+        .metrics
+        .refresh_done(name, result.is_ok(), started.elapsed(), SystemTime::now());
+    result
+}
+
+/// One round of a collector with a schedule of its own: connect, run, record. Returns its
+/// summary or failure, and the round it planned.
+pub(super) async fn own_round(
+    shared: &Shared,
+    account: &AccountRun,
+    instance: &mut Instance,
+) -> (Result<String, RefreshError>, Option<RoundPlan>) {
+    let outcome = match connect(&account.settings).await {
+        Ok(conn) => run_collector(shared, account, instance, &conn).await,
+        Err(e) => (Err(e), Duration::ZERO, None),
+    };
+    let plan = outcome.2;
+    (record(shared, account, instance, outcome), plan)
+}
+
+/// The context of one run of `instance`: the only place one is built. `api` is `None` for
+/// [`inputs_changed`], which may not call the API.
+fn context<'a>(
+    shared: &'a Shared,
+    account: &'a AccountRun,
+    instance: &Instance,
+    api: Option<&'a ApiAccess<'a>>,
+    hooks: Hooks<'a>,
+) -> Ctx<'a> {
+    let name = account.settings.name.as_str();
+    let ctx = Ctx::new(name, instance.interval, &account.inputs)
+        .with_previous(shared.store.get(name, instance.name()))
+        .with_mode(shared.enum_mode, !account.once)
+        .with_hooks(hooks);
+    match api {
+        Some(api) => ctx.with_api(api),
+        None => ctx,
+    }
 }
 
 /// Runs one collector once with a context for `conn`; returns its result, how long it took
-/// and the round it planned.
+/// and the round it planned. A run that panics is a failed run (logged with the panic's
+/// message and counted in `chatapp_collector_panics_total`), and the collector starts over
+/// from a fresh state: what it kept may be half-updated.
 pub(super) async fn run_collector(
     shared: &Shared,
     account: &AccountRun,
@@ -146,7 +239,6 @@ pub(super) async fn run_collector(
         rates: &shared.rates,
         metrics: &shared.metrics,
     };
-    let note = note(instance.interval);
     let publish = |c: Collected| progress(shared, name, collector, c);
     let (interval, warned) = (instance.interval, &instance.warned_long_round);
     let once = account.once;
@@ -157,26 +249,38 @@ pub(super) async fn run_collector(
             planned(shared, name, collector, interval, warned, plan);
         }
     };
-    let mut ctx = Ctx::new(
-        name,
-        instance.interval,
-        &note,
-        &shared.tier_limits,
-        shared.store.get(name, collector),
-        &account.inputs,
-        Some(&api),
-        &publish,
-        &on_plan,
-    );
-    ctx.enum_mode = shared.enum_mode;
-    ctx.spread = !account.once;
+    let hooks = Hooks {
+        publish: &publish,
+        on_plan: &on_plan,
+    };
+    let ctx = context(shared, account, instance, Some(&api), hooks);
     let started = Instant::now();
-    let result = instance
+    let run = instance
         .collector
-        .run_dyn(instance.state.as_mut(), &ctx)
-        .await
-        .map_err(RefreshError::from);
+        .run_dyn(instance.state.as_mut(), &instance.settings, &ctx);
+    let result = match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(result) => result.map_err(RefreshError::from),
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            error!(collector, panic = %message, "collector run panicked; it starts over from a fresh state");
+            shared.metrics.collector_panicked(name, collector);
+            instance.state = instance.collector.new_state();
+            Err(RefreshError::from(CollectError::Bug(
+                "the collector panicked",
+            )))
+        }
+    };
     (result, started.elapsed(), ctx.planned_round())
+}
+
+/// The text of a panic's payload (`panic!("...")` gives a `&str` or a `String`).
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    crate::wire::clean_message(text)
 }
 
 /// Serves what a collector learned so far: its families, and its details on the landing
@@ -279,6 +383,7 @@ pub(super) fn record(
             shared.status.update_collector(name, collector, |s| {
                 s.last_attempt = Some(now);
                 s.last_success = Some(now);
+                s.last_success_at = Some(Instant::now());
                 s.last_result = Some(Ok(summary.clone()));
                 s.details = details;
             });
@@ -299,24 +404,117 @@ pub(super) fn record(
 pub(super) fn inputs_changed(shared: &Shared, account: &AccountRun, instance: &mut Instance) {
     let name = account.settings.name.as_str();
     let collector = instance.name();
-    let note = note(instance.interval);
     let publish = |c: Collected| progress(shared, name, collector, c);
-    let mut ctx = Ctx::new(
-        name,
-        instance.interval,
-        &note,
-        &shared.tier_limits,
-        shared.store.get(name, collector),
-        &account.inputs,
-        None,
-        &publish,
-        &|_| {},
-    );
-    ctx.enum_mode = shared.enum_mode;
-    if let Some(c) = instance
-        .collector
-        .inputs_changed_dyn(instance.state.as_mut(), &ctx)
-    {
+    let hooks = Hooks {
+        publish: &publish,
+        on_plan: &|_| {},
+    };
+    let ctx = context(shared, account, instance, None, hooks);
+    let changed =
+        instance
+            .collector
+            .inputs_changed_dyn(instance.state.as_mut(), &instance.settings, &ctx);
+    if let Some(c) = changed {
         progress(shared, name, collector, c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::collect::{CollectorSpec, NoSettings, Schedule};
+    use crate::metrics::{ExpositionStore, SelfMetrics};
+    use crate::scheduler::StatusBoard;
+
+    /// Runs before the panic, and the runs that panicked.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Panicky;
+
+    static SPEC: CollectorSpec = CollectorSpec {
+        name: "panicky",
+        description: "panics on its first run",
+        operations: &[],
+        families: &[],
+        schedule: Schedule::Own {
+            interval: Duration::from_secs(60),
+            demo_interval: Duration::from_secs(60),
+        },
+        enabled_by_default: false,
+        enabled_in_demo: false,
+        needs: &[],
+    };
+
+    impl crate::collect::Collector for Panicky {
+        /// Runs since the state was made: a reset state starts at 0.
+        type State = usize;
+        type Settings = NoSettings;
+
+        fn spec(&self) -> &'static CollectorSpec {
+            &SPEC
+        }
+
+        async fn run<'a>(
+            &'a self,
+            state: &'a mut usize,
+            _settings: &'a NoSettings,
+            _ctx: &'a Ctx<'a>,
+        ) -> Result<Collected, CollectError> {
+            *state += 1;
+            if RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the first run breaks\x1b[2J");
+            }
+            Ok(Collected {
+                summary: format!("run {state} of this state"),
+                ..Default::default()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_run_is_a_failure_counted_once_and_the_collector_starts_over() {
+        let cli =
+            crate::cli::Cli::try_parse_from(["x", "--api.endpoint", "http://127.0.0.1:1"]).unwrap();
+        let env = |k: &str| match k {
+            crate::credentials::ENV_ACCESS_KEY_ID => Some("LTAI5tTestKeyForPanics".into()),
+            crate::credentials::ENV_ACCESS_KEY_SECRET => Some("unused".into()),
+            _ => None,
+        };
+        let settings = crate::config::resolve(&cli, Default::default(), &env).unwrap();
+        let metrics = Arc::new(SelfMetrics::new(Duration::from_secs(60)).unwrap());
+        let status = Arc::new(StatusBoard::default());
+        let store = Arc::new(ExpositionStore::default());
+        let shared = Shared::new(&settings, store, metrics.clone(), status.clone()).unwrap();
+        let mut account_settings = settings.accounts[0].clone();
+        account_settings.collectors.clear();
+        status.register(&account_settings);
+        metrics.add_collector("default", "panicky", Duration::from_secs(60));
+        let (account, _, _) = AccountRun::start(account_settings, false);
+        static PANICKY: Panicky = Panicky;
+        let mut instance = Instance::new(
+            &PANICKY,
+            Duration::from_secs(60),
+            AnySettings::new(NoSettings {}),
+        );
+
+        let (first, _) = own_round(&shared, &account, &mut instance).await;
+        let e = first.expect_err("a panic is a failed run");
+        assert_eq!(e.code_label(), "internal");
+        assert_eq!(e.kind(), crate::api::ErrorKind::Transient, "backs off");
+        let (second, _) = own_round(&shared, &account, &mut instance).await;
+        assert_eq!(second.unwrap(), "run 1 of this state", "a fresh state");
+        let mut text = Vec::new();
+        metrics.encode(&mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains(
+                r#"chatapp_collector_panics_total{account="default",collector="panicky"} 1"#
+            ),
+            "{text}"
+        );
     }
 }

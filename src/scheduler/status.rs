@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
 use super::Failure;
 use crate::collect::Schedule;
 use crate::config::{AccountSettings, CollectorSettings};
@@ -20,6 +22,9 @@ pub struct AccountStatus {
     pub last_attempt: Option<SystemTime>,
     /// When the last successful refresh finished.
     pub last_success: Option<SystemTime>,
+    /// The same on the monotonic clock: where a restarted account's staleness deadline
+    /// counts from (the wall clock can jump).
+    pub last_success_at: Option<Instant>,
     /// `Ok(summary)` (e.g. `7 numbers`) or the failure of the last attempt.
     pub last_result: Option<Result<String, Failure>>,
     /// Whether object series are currently served for the account.
@@ -39,6 +44,8 @@ pub struct CollectorStatus {
     pub last_attempt: Option<SystemTime>,
     /// When its last successful run finished.
     pub last_success: Option<SystemTime>,
+    /// The same on the monotonic clock (see [`AccountStatus::last_success_at`]).
+    pub last_success_at: Option<Instant>,
     /// `Ok(summary)` or the failure of the last run.
     pub last_result: Option<Result<String, Failure>>,
     /// Lines for a person: Meta's errors and suggested fixes.
@@ -91,6 +98,11 @@ impl StatusBoard {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// A copy of one account's status.
+    pub fn snapshot_of(&self, account: &str) -> Option<AccountStatus> {
+        self.lock().get(account).cloned()
     }
 
     /// True once every account has had its first refresh attempt, whatever the result.

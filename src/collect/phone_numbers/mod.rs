@@ -23,10 +23,11 @@ use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
 use compact_str::CompactString;
+use serde::Deserialize;
 
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, Operation, Schedule, Tenant,
-    UnknownValue, label_str, non_empty,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, Operation, Schedule, SettingsBlock,
+    SettingsError, Tenant, UnknownValue, label_str, non_empty,
 };
 use crate::api::model::Text;
 use crate::fleet::{Facts, NumberFacts};
@@ -57,7 +58,24 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     schedule: Schedule::Refresh,
     enabled_by_default: true,
     enabled_in_demo: true,
+    needs: &[],
 };
+
+/// `collectors.phone_numbers:` beyond `enabled`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneNumbersSettings {
+    /// Overrides of the tier → recipients table (YAML `.inf` for unlimited). The top-level
+    /// `tier_limits:` key of the file is an alias of this one, kept for older files.
+    #[serde(default)]
+    pub tier_limits: TierLimits,
+}
+
+impl SettingsBlock for PhoneNumbersSettings {
+    fn check(&self) -> Result<(), SettingsError> {
+        self.tier_limits.check()
+    }
+}
 
 /// The `phone_numbers` collector.
 #[derive(Debug)]
@@ -110,6 +128,7 @@ pub fn facts(numbers: &[PhoneNumber], tiers: &TierLimits) -> Facts {
 
 impl Collector for PhoneNumbers {
     type State = ();
+    type Settings = PhoneNumbersSettings;
 
     fn spec(&self) -> &'static CollectorSpec {
         &SPEC
@@ -118,8 +137,10 @@ impl Collector for PhoneNumbers {
     async fn run<'a>(
         &'a self,
         _state: &'a mut (),
+        settings: &'a PhoneNumbersSettings,
         ctx: &'a Ctx<'a>,
     ) -> Result<Collected, CollectError> {
+        let tiers = &settings.tier_limits;
         let response: PhoneNumbersResponse = ctx.call(&OPERATION, &[]).await?;
         let numbers = &response.phone_numbers;
         // Render straight to text, reusing the blocks of the current rendering that come
@@ -129,8 +150,8 @@ impl Collector for PhoneNumbers {
         let (exposition, report) = render(
             ctx.account,
             numbers,
-            ctx.tiers,
-            ctx.note,
+            tiers,
+            &ctx.note,
             ctx.enum_mode,
             &mut writer,
         );
@@ -151,7 +172,7 @@ impl Collector for PhoneNumbers {
             summary: format!("{} numbers", report.numbers),
             unknown: report.unknown,
             details: Vec::new(),
-            facts: facts(numbers, ctx.tiers),
+            facts: facts(numbers, tiers),
             published: Some(Arc::new(NumberList::of(numbers))),
         })
     }

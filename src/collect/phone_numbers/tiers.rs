@@ -1,7 +1,12 @@
 //! The messaging-limit tier → unique recipients per 24 hours table: defaults from the
-//! sources, overridable from the config file (`tier_limits:`), since they disagree.
+//! sources, overridable from the config file (`collectors.phone_numbers.tier_limits`, or
+//! the top-level `tier_limits:` alias), since they disagree.
 
 use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::collect::SettingsError;
 
 /// Maps a raw tier string to unique recipients per 24 hours.
 ///
@@ -41,5 +46,24 @@ impl TierLimits {
     /// The limit for `tier`, if mapped.
     pub fn get(&self, tier: &str) -> Option<f64> {
         self.0.get(tier).copied()
+    }
+
+    /// Every limit is a non-negative number (or infinite).
+    pub fn check(&self) -> Result<(), SettingsError> {
+        match self.0.iter().find(|(_, v)| v.is_nan() || **v < 0.0) {
+            Some((tier, _)) => Err(SettingsError::new(
+                format!("tier_limits.{tier}"),
+                "must be a non-negative number (.inf for unlimited)",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads the overrides (a map of tier to recipients) and applies them to the defaults.
+impl<'de> Deserialize<'de> for TierLimits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let overrides = BTreeMap::<String, f64>::deserialize(d)?;
+        Ok(TierLimits::with_overrides(&overrides))
     }
 }
