@@ -1,29 +1,27 @@
-//! The landing page `/`: the accounts, the collectors, and the fleet view (every number
-//! worst first, the templates needing attention), rendered on the server from the same
-//! snapshot as `/metrics`.
+//! The landing page `/`: the accounts, the fleet view (every number worst first, the
+//! collectors' tables, from [`crate::view`]) and the collectors, rendered on the server from
+//! the same snapshot as `/metrics`.
 //!
 //! No JavaScript and no external assets: the page works offline and under the strict
 //! Content-Security-Policy the handler sends ([`content_security_policy`]: nothing but the
-//! one inline stylesheet, by hash). Every value is HTML-escaped, since verified names,
-//! template names and account names are chosen by whoever owns them. A fleet of 10,000
-//! numbers shows the [`FLEET_ROWS`] worst and counts the rest; `?account=` narrows it.
-//! The renderers are pure functions; [`FleetCache`] keeps the unfiltered fleet table
-//! until the snapshot changes, so a page view costs a copy, not a render.
+//! one inline stylesheet, by hash). The page is a maud template, which escapes every value:
+//! verified names, template names and account names are chosen by whoever owns them. A
+//! fleet of 10,000 numbers shows the [`FLEET_ROWS`] worst and counts the rest; `?account=`
+//! narrows it. [`FleetCache`] keeps the unfiltered fleet section until the snapshot changes,
+//! so a page view costs a copy, not a render.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use base64::Engine as _;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest as _, Sha256};
 
-use crate::fleet::{self, Fleet, NumberRow};
 use crate::scheduler::{AccountStatus, Failure};
+use crate::view::html::{AccountRefresh, fleet_section, time};
+use crate::view::{Fleet, Layout};
 
-/// How many numbers the fleet table shows; the rest are counted. The worst come first, so
-/// what is cut is the least urgent; `?account=` narrows the view to one account.
-pub const FLEET_ROWS: usize = 500;
+pub use crate::view::html::FLEET_ROWS;
 
 /// The page's only stylesheet. Colours mark the bad states, but every one also says its
 /// state in words (the marker column), for colour-blind readers and for text browsers.
@@ -59,7 +57,13 @@ pub fn content_security_policy() -> &'static str {
     &CSP
 }
 
-/// The unfiltered fleet table of the last snapshot, rendered once per change.
+/// Every registered collector's columns and tables.
+fn layout() -> &'static Layout {
+    static LAYOUT: LazyLock<Layout> = LazyLock::new(crate::collect::layout);
+    &LAYOUT
+}
+
+/// The unfiltered fleet section of the last snapshot, rendered once per change.
 #[derive(Debug, Default)]
 pub struct FleetCache {
     last: Mutex<Option<CacheEntry>>,
@@ -82,11 +86,19 @@ impl FleetCache {
         status: &[(String, AccountStatus)],
         account: Option<&str>,
     ) -> Arc<str> {
+        let accounts: Vec<AccountRefresh> = status
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.last_success))
+            .collect();
+        let render = || -> Arc<str> {
+            fleet_section(fleet, layout(), &accounts, account)
+                .into_string()
+                .into()
+        };
         if account.is_some() {
-            return fleet_section(fleet, status, account).into();
+            return render();
         }
-        let refreshed: Vec<Option<SystemTime>> =
-            status.iter().map(|(_, s)| s.last_success).collect();
+        let refreshed: Vec<Option<SystemTime>> = accounts.iter().map(|(_, t)| *t).collect();
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(e) = last.as_ref()
             && Arc::ptr_eq(&e.fleet, fleet)
@@ -94,7 +106,7 @@ impl FleetCache {
         {
             return e.html.clone();
         }
-        let html: Arc<str> = fleet_section(fleet, status, None).into();
+        let html = render();
         *last = Some(CacheEntry {
             fleet: fleet.clone(),
             refreshed,
@@ -104,323 +116,178 @@ impl FleetCache {
     }
 }
 
-/// The whole page. `fleet_html` is [`fleet_section`]'s output (usually from the cache).
+/// The whole page. `fleet_html` is the fleet section (usually from [`FleetCache`]).
 pub fn render(
     telemetry_path: &str,
     status: &[(String, AccountStatus)],
     fleet_html: &str,
 ) -> String {
-    let mut accounts = String::new();
-    let mut collectors = String::new();
-    let mut details = String::new();
-    for (name, s) in status {
-        let _ = writeln!(
-            accounts,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(name),
-            escape(&s.endpoint),
-            escape(s.cust_space_id.as_deref().unwrap_or("")),
-            fmt_time(s.last_attempt),
-            fmt_time(s.last_success),
-            result_html(&s.last_result),
-            if s.serving_data { "yes" } else { "no" },
-        );
-        for (collector, c) in &s.collectors {
-            let _ = writeln!(
-                collectors,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(name),
-                escape(collector),
-                humantime::format_duration(c.interval),
-                fmt_time(c.last_attempt),
-                fmt_time(c.last_success),
-                result_html(&c.last_result),
-                escape(c.note.as_deref().unwrap_or("")),
-            );
-            for d in &c.details {
-                let _ = writeln!(
-                    details,
-                    "<li>{} ({}): {}</li>",
-                    escape(name),
-                    escape(collector),
-                    escape(d)
-                );
+    let details: Vec<(&str, &str, &str)> = status
+        .iter()
+        .flat_map(|(name, s)| {
+            s.collectors.iter().flat_map(move |(collector, c)| {
+                c.details
+                    .iter()
+                    .map(move |d| (name.as_str(), *collector, d.as_str()))
+            })
+        })
+        .collect();
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "ChatApp Exporter" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "ChatApp Exporter" }
+                p {
+                    "Prometheus exporter for Alibaba Cloud Chat App Message Service (WhatsApp sending numbers). "
+                    "Version " (crate::metrics::self_metrics::build::VERSION)
+                    " (revision " (crate::metrics::self_metrics::build::REVISION) ")."
+                }
+                ul {
+                    li { a href=(telemetry_path) { "Metrics" } }
+                    li { a href="/-/healthy" { "Health" } " · " a href="/-/ready" { "Readiness" } }
+                }
+                (accounts(status))
+                (PreEscaped(fleet_html))
+                (collectors(status))
+                @if !details.is_empty() {
+                    h2 { "Needs attention" }
+                    ul {
+                        @for (account, collector, d) in &details {
+                            li { (account) " (" (collector) "): " (d) }
+                        }
+                    }
+                }
             }
         }
     }
-    if !details.is_empty() {
-        details = format!("<h2>Needs attention</h2>\n<ul>\n{details}</ul>\n");
-    }
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ChatApp Exporter</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>ChatApp Exporter</h1>
-<p>Prometheus exporter for Alibaba Cloud Chat App Message Service (WhatsApp sending numbers).
-Version {version} (revision {revision}).</p>
-<ul>
-<li><a href="{path}">Metrics</a></li>
-<li><a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a></li>
-</ul>
-<h2>Accounts</h2>
-<table id="accounts">
-<tr><th>Account</th><th>Endpoint</th><th>CustSpaceId</th><th>Last attempt (UTC)</th><th>Last success (UTC)</th><th>Last result</th><th>Serving data</th></tr>
-{accounts}</table>
-{fleet_html}<h2>Collectors</h2>
-<table id="collectors">
-<tr><th>Account</th><th>Collector</th><th>Interval</th><th>Last run (UTC)</th><th>Last success (UTC)</th><th>Last result</th><th>Note</th></tr>
-{collectors}</table>
-{details}</body>
-</html>
-"#,
-        path = escape(telemetry_path),
-        version = crate::metrics::self_metrics::build::VERSION,
-        revision = crate::metrics::self_metrics::build::REVISION,
-    )
+    .into_string()
 }
 
-/// The numbers (worst first, at most [`FLEET_ROWS`]) and the templates needing attention,
-/// of every account or of `account`.
-pub fn fleet_section(
-    fleet: &Fleet,
-    status: &[(String, AccountStatus)],
-    account: Option<&str>,
-) -> String {
-    let refreshed: BTreeMap<&str, Option<SystemTime>> = status
-        .iter()
-        .map(|(n, s)| (n.as_str(), s.last_success))
-        .collect();
-    let mut out = String::from("<h2 id=\"numbers\">Numbers</h2>\n");
-    out.push_str("<form method=\"get\"><label>Account <select name=\"account\">");
-    let _ = write!(
-        out,
-        "<option value=\"\"{}>all accounts</option>",
-        if account.is_none() { " selected" } else { "" }
-    );
-    for (name, _) in status {
-        let selected = if account == Some(name.as_str()) {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            out,
-            "<option value=\"{0}\"{selected}>{0}</option>",
-            escape(name)
-        );
-    }
-    out.push_str("</select></label> <button type=\"submit\">Show</button></form>\n");
-    if let Some(a) = account
-        && !refreshed.contains_key(a)
-    {
-        let _ = writeln!(out, "<p>No account is named “{}”.</p>", escape(a));
-        return out;
-    }
-
-    let numbers: Vec<&NumberRow> = fleet
-        .numbers
-        .iter()
-        .filter(|r| account.is_none_or(|a| r.account == a))
-        .collect();
-    if numbers.is_empty() {
-        out.push_str("<p>No numbers yet.</p>\n");
-    } else {
-        let _ = writeln!(
-            out,
-            "<p id=\"fleet-summary\">{} numbers: {}.</p>",
-            numbers.len(),
-            fleet::describe(&fleet::counts(numbers.iter().copied()))
-        );
-        let with_send = numbers.iter().any(|r| r.facts.can_send.is_some());
-        out.push_str(
-            "<table id=\"fleet\">\n<thead><tr><th>State</th><th>Account</th><th>Phone number</th>\
-             <th>Verified name</th><th>Status</th><th>Quality</th><th>Tier</th>\
-             <th>Messaging limit (24 h)</th>",
-        );
-        if with_send {
-            out.push_str("<th>Can send</th>");
-        }
-        out.push_str("<th>Last refresh (UTC)</th></tr></thead>\n<tbody>\n");
-        // What Meta says goes on a row of its own under the number: the reasons are
-        // sentences, and as a column they pushed the table past a laptop's width.
-        let columns = 9 + usize::from(with_send);
-        for r in numbers.iter().take(FLEET_ROWS) {
-            let f = &r.facts;
-            let _ = write!(
-                out,
-                "<tr class=\"sev-{sev}\" data-severity=\"{sev}\"><td class=\"marker\">{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td class=\"num\">{}</td>",
-                escape(&r.marker),
-                escape(&r.account),
-                escape(&f.phone_number),
-                opt(&f.verified_name),
-                opt(&f.status),
-                opt(&f.quality),
-                opt(&f.tier),
-                f.messaging_limit.map_or_else(|| "–".into(), limit),
-                sev = r.severity.word(),
-            );
-            if with_send {
-                let _ = write!(out, "<td>{}</td>", opt(&f.can_send));
+/// The accounts table: where each account's data comes from and its last refresh.
+fn accounts(status: &[(String, AccountStatus)]) -> Markup {
+    html! {
+        h2 { "Accounts" }
+        table id="accounts" {
+            tr {
+                th { "Account" } th { "Endpoint" } th { "CustSpaceId" }
+                th { "Last attempt (UTC)" } th { "Last success (UTC)" } th { "Last result" }
+                th { "Serving data" }
             }
-            let _ = writeln!(
-                out,
-                "<td>{}</td></tr>",
-                fmt_time(refreshed.get(r.account.as_str()).copied().flatten()),
-            );
-            if !f.problems.is_empty() {
-                let problems: Vec<String> = f.problems.iter().map(|p| escape(p)).collect();
-                let _ = writeln!(
-                    out,
-                    "<tr class=\"detail sev-{sev}\"><td></td><td class=\"why\" colspan=\"{}\">\
-                     What Meta says: {}</td></tr>",
-                    columns - 1,
-                    problems.join("<br>"),
-                    sev = r.severity.word(),
-                );
+            @for (name, s) in status {
+                tr {
+                    td { (name) }
+                    td { (s.endpoint) }
+                    td { (s.cust_space_id.as_deref().unwrap_or("")) }
+                    td { (time(s.last_attempt)) }
+                    td { (time(s.last_success)) }
+                    td { (result(&s.last_result)) }
+                    td { @if s.serving_data { "yes" } @else { "no" } }
+                }
             }
         }
-        out.push_str("</tbody>\n</table>\n");
-        if numbers.len() > FLEET_ROWS {
-            let _ = writeln!(
-                out,
-                "<p id=\"fleet-more\">Showing the {FLEET_ROWS} worst; {} more not shown ({}). \
-                 Choose an account to narrow the list; the metrics have every number.</p>",
-                numbers.len() - FLEET_ROWS,
-                fleet::describe(&fleet::counts(numbers[FLEET_ROWS..].iter().copied())),
-            );
+    }
+}
+
+/// The collectors table: each collector of each account, its interval and last run.
+fn collectors(status: &[(String, AccountStatus)]) -> Markup {
+    html! {
+        h2 { "Collectors" }
+        table id="collectors" {
+            tr {
+                th { "Account" } th { "Collector" } th { "Interval" } th { "Last run (UTC)" }
+                th { "Last success (UTC)" } th { "Last result" } th { "Note" }
+            }
+            @for (name, s) in status {
+                @for (collector, c) in &s.collectors {
+                    tr {
+                        td { (name) }
+                        td { (collector) }
+                        td { (humantime::format_duration(c.interval)) }
+                        td { (time(c.last_attempt)) }
+                        td { (time(c.last_success)) }
+                        td { (result(&c.last_result)) }
+                        td { (c.note.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
         }
     }
+}
 
-    let templates: Vec<_> = fleet
-        .templates
-        .iter()
-        .filter(|t| account.is_none_or(|a| t.account == a))
-        .collect();
-    if !templates.is_empty() {
-        out.push_str(
-            "<h2 id=\"templates-heading\">Templates needing attention</h2>\n<table id=\"templates\">\n\
-             <tr><th>Account</th><th>Template</th><th>Language</th><th>Name</th>\
-             <th>Audit status</th><th>Quality</th><th>Reason</th></tr>\n",
-        );
-        for t in templates.iter().take(FLEET_ROWS) {
-            let f = &t.facts;
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&t.account),
-                escape(&f.template_code),
-                escape(&f.language),
-                opt(&f.name),
-                opt(&f.audit_status),
-                opt(&f.quality),
-                opt(&f.reason),
-            );
-        }
-        out.push_str("</table>\n");
-        if templates.len() > FLEET_ROWS {
-            let _ = writeln!(
-                out,
-                "<p>{} more templates not shown.</p>",
-                templates.len() - FLEET_ROWS
-            );
+/// `pending`, `ok (summary)`, or the failure and what to check.
+fn result(result: &Option<Result<String, Failure>>) -> Markup {
+    html! {
+        @match result {
+            None => { "pending" }
+            Some(Ok(s)) if s.is_empty() => { "ok" }
+            Some(Ok(s)) => { "ok (" (s) ")" }
+            Some(Err(f)) => {
+                span class="failed" { "error" } ": " (f.to_string())
+                br;
+                span class="hint" { "check: " (f.hint) }
+            }
         }
     }
-    out
-}
-
-/// `pending`, `ok (summary)`, or the failure and what to check, escaped.
-fn result_html(result: &Option<Result<String, Failure>>) -> String {
-    match result {
-        None => "pending".to_owned(),
-        Some(Ok(s)) if s.is_empty() => "ok".to_owned(),
-        Some(Ok(s)) => format!("ok ({})", escape(s)),
-        Some(Err(f)) => format!(
-            "<span class=\"failed\">error</span>: {}<br><span class=\"hint\">check: {}</span>",
-            escape(&f.to_string()),
-            escape(&f.hint)
-        ),
-    }
-}
-
-/// An optional value, escaped, or a dash.
-fn opt<S: AsRef<str>>(v: &Option<S>) -> String {
-    v.as_ref()
-        .map_or_else(|| "–".into(), |v| escape(v.as_ref()))
-}
-
-/// Recipients per 24 hours, or `unlimited`.
-fn limit(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.0}")
-    } else {
-        "unlimited".into()
-    }
-}
-
-fn fmt_time(t: Option<SystemTime>) -> String {
-    t.map(|t| humantime::format_rfc3339_seconds(t).to_string())
-        .unwrap_or_else(|| "never".into())
-}
-
-/// HTML escaping for text and attribute values (attributes are always double-quoted).
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::{Facts, NumberFacts};
+    use crate::collect::phone_numbers::{VERIFIED_NAME, verdict};
+    use crate::view::{Cell, Facts, Note, NoteKind, NumberFacts, Value};
+
+    static META_SAYS: NoteKind = NoteKind {
+        key: "problems",
+        lead: "What Meta says",
+    };
 
     fn account(name: &str) -> (String, AccountStatus) {
         (name.to_owned(), AccountStatus::default())
     }
 
-    fn numbers(n: usize, f: impl Fn(usize, &mut NumberFacts)) -> Facts {
+    fn section(fleet: &Fleet, status: &[(String, AccountStatus)], account: Option<&str>) -> String {
+        FleetCache::default()
+            .section(&Arc::new(fleet.clone()), status, account)
+            .to_string()
+    }
+
+    /// `n` CONNECTED numbers; `quality(i)` gives number `i`'s quality rating.
+    fn numbers(n: usize, quality: impl Fn(usize) -> (&'static str, &'static str)) -> Facts {
         Facts {
             numbers: (0..n)
                 .map(|i| {
-                    let mut facts = NumberFacts {
+                    let (status, quality) = quality(i);
+                    NumberFacts {
                         phone_number: format!("86{i:09}").into(),
-                        status: Some("CONNECTED".into()),
-                        quality: Some("GREEN".into()),
+                        verdict: Some(verdict(Some(status), Some(quality))),
                         ..Default::default()
-                    };
-                    f(i, &mut facts);
-                    facts
+                    }
                 })
                 .collect(),
-            templates: vec![],
+            tables: vec![],
         }
     }
 
     #[test]
     fn a_hostile_verified_name_is_text_not_markup() {
-        let facts = numbers(1, |_, n| {
-            n.verified_name =
-                Some("<script>alert(1)</script>\"><img src=x onerror=alert(2)>".into());
-            n.quality = Some("RED".into());
-            n.problems = vec!["141010 <b>not verified</b>".into()];
+        let mut facts = numbers(1, |_| ("CONNECTED", "RED"));
+        let n = &mut facts.numbers[0];
+        n.cells.push(Cell {
+            column: &VERIFIED_NAME,
+            value: Value::text("<script>alert(1)</script>\"><img src=x onerror=alert(2)>"),
+        });
+        n.notes.push(Note {
+            kind: &META_SAYS,
+            text: "141010 <b>not verified</b>".into(),
         });
         let fleet = Fleet::build([("prod", &facts)]);
-        let html = fleet_section(&fleet, &[account("prod")], None);
+        let html = section(&fleet, &[account("prod")], None);
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img"));
@@ -430,19 +297,24 @@ mod tests {
             html.contains("What Meta says: 141010 &lt;b&gt;not verified&lt;/b&gt;</td></tr>"),
             "{html}"
         );
+        let page = render("/metrics\"><x", &[account("a\"<b>")], &html);
+        assert!(page.contains("href=\"/metrics&quot;&gt;&lt;x\""), "{page}");
+        assert!(page.contains("<td>a&quot;&lt;b&gt;</td>"), "{page}");
     }
 
     #[test]
     fn ten_thousand_numbers_show_the_worst_and_count_the_rest() {
-        let facts = numbers(10_000, |i, n| {
+        let facts = numbers(10_000, |i| {
             if i % 1000 == 7 {
-                n.status = Some("FLAGGED".into());
+                ("FLAGGED", "GREEN")
             } else if i % 2 == 0 {
-                n.quality = Some("YELLOW".into());
+                ("CONNECTED", "YELLOW")
+            } else {
+                ("CONNECTED", "GREEN")
             }
         });
         let fleet = Fleet::build([("big", &facts)]);
-        let html = fleet_section(&fleet, &[account("big")], None);
+        let html = section(&fleet, &[account("big")], None);
         assert_eq!(html.matches("data-severity=").count(), FLEET_ROWS);
         // The ten FLAGGED numbers come first.
         let first_rows: Vec<&str> = html.split("data-severity=\"").skip(1).take(11).collect();
@@ -458,15 +330,15 @@ mod tests {
 
     #[test]
     fn the_account_filter_narrows_and_says_when_nothing_matches() {
-        let a = numbers(2, |_, _| {});
-        let b = numbers(3, |_, n| n.quality = Some("RED".into()));
+        let a = numbers(2, |_| ("CONNECTED", "GREEN"));
+        let b = numbers(3, |_| ("CONNECTED", "RED"));
         let fleet = Fleet::build([("a", &a), ("b", &b)]);
         let status = [account("a"), account("b")];
-        let only_a = fleet_section(&fleet, &status, Some("a"));
+        let only_a = section(&fleet, &status, Some("a"));
         assert_eq!(only_a.matches("<tr class=").count(), 2);
         assert!(!only_a.contains("<td>b</td>"));
         assert!(only_a.contains("<option value=\"a\" selected>a</option>"));
-        let none = fleet_section(&fleet, &status, Some("<x>"));
+        let none = section(&fleet, &status, Some("<x>"));
         assert!(none.contains("No account is named “&lt;x&gt;”."), "{none}");
         assert!(!none.contains("<table"));
     }
@@ -474,7 +346,10 @@ mod tests {
     #[test]
     fn the_cache_renders_again_only_when_the_snapshot_changes() {
         let cache = FleetCache::default();
-        let fleet = Arc::new(Fleet::build([("a", &numbers(1, |_, _| {}))]));
+        let fleet = Arc::new(Fleet::build([(
+            "a",
+            &numbers(1, |_| ("CONNECTED", "GREEN")),
+        )]));
         let status = vec![account("a")];
         let first = cache.section(&fleet, &status, None);
         assert!(Arc::ptr_eq(&first, &cache.section(&fleet, &status, None)));

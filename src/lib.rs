@@ -21,13 +21,14 @@
 //!  3  metrics
 //!  2  api
 //!  1  credentials
-//!  0  signing  wire  fleet  ratelimit  web
+//!  0  signing  wire  view  ratelimit  web
 //! ```
 //!
 //! - [`signing`]: the RPC v1 and V3 signers, pure functions below everything that signs;
 //!   [`wire`]: outbound HTTP plumbing the CAMS client and the credential providers share (TLS
 //!   provider, client builder, capped body reader, safe error messages);
-//!   [`fleet`]: each number's state in words, worst first; [`ratelimit`]: the per-AccessKey
+//!   [`view`]: what people see of the fleet (the tables as columns, worst first) and its
+//!   HTML, terminal and JSON renderers; [`ratelimit`]: the per-AccessKey
 //!   limiter that keeps us under the API quota; [`web`]: the HTTP(S) server (web config,
 //!   TLS, mTLS, basic auth, limits), knowing nothing of CAMS.
 //! - [`credentials`]: where AccessKeys come from (the default chain), secrets redacted.
@@ -66,7 +67,6 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod credentials;
-pub mod fleet;
 pub mod landing;
 pub mod metrics;
 pub mod once;
@@ -77,6 +77,7 @@ pub mod signing;
 pub mod sim;
 pub mod supervisor;
 pub mod telemetry;
+pub mod view;
 pub mod web;
 pub mod wire;
 

@@ -333,7 +333,7 @@ pub fn extra_number(i: usize) -> DemoNumber {
     const QUALITIES: [&str; 3] = ["GREEN", "GREEN", "YELLOW"];
     const TIERS: [&str; 4] = ["TIER_1K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"];
     DemoNumber {
-        callbacks: i % 2 == 0,
+        callbacks: i.is_multiple_of(2),
         ..scripted(
             &format!("65{:09}", EXTRA_BASE + i),
             &format!("Generated Sender {i}"),

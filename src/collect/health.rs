@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use compact_str::CompactString;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
@@ -36,8 +36,10 @@ use super::{
     push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
-use crate::fleet::{Facts, NumberFacts};
 use crate::metrics::{AccountExposition, EnumMode};
+use crate::view::{
+    Cell, Column, Facts, Note, NoteKind, NumberFacts, Severity, Value, Verdict, ViewSpec,
+};
 
 /// `GetWhatsappHealthStatus`: `NodeType` and the node's id; `CustSpaceId` but no `IsvCode`.
 pub const OPERATION: Operation = Operation {
@@ -74,6 +76,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
             why: "without it the WABA's own health is not checked",
         },
     ],
+    view: VIEW,
 };
 
 /// `chatapp_phone_number_can_send`.
@@ -311,36 +314,71 @@ fn render(ctx: &Ctx<'_>, state: &HealthState) -> Result<Collected, prometheus::E
     })
 }
 
-/// Each answered number's can-send state and Meta's errors with their fixes, in words.
-/// Pure.
+/// `chatapp_phone_number_can_send`'s state, as a column of the numbers table.
+pub static CAN_SEND: Column = Column::text("can_send", "Can send", Some("CAN SEND"));
+
+/// Meta's errors on a number, with its suggested fix, under the number.
+pub static META_SAYS: NoteKind = NoteKind {
+    key: "problems",
+    lead: "What Meta says",
+};
+
+/// What the collector shows people.
+pub const VIEW: ViewSpec = ViewSpec {
+    columns: &[&CAN_SEND],
+    notes: &[&META_SAYS],
+    tables: &[],
+};
+
+/// Each answered number's can-send state, its verdict (BLOCKED, LIMITED) and Meta's errors
+/// with their fixes, in words. Pure.
 fn facts(state: &HealthState) -> Facts {
     let numbers = state
         .phones
         .iter()
-        .map(|(phone, a)| NumberFacts {
-            phone_number: CompactString::new(phone),
-            can_send: non_empty(&a.health.can_send_message)
-                .map(|c| CompactString::new(label_str(c))),
-            problems: a
-                .health
-                .entities
-                .iter()
-                .flat_map(|e| &e.errors)
-                .map(|e| {
-                    let code = non_empty(&e.error_code).unwrap_or("error");
-                    let description = non_empty(&e.error_description).unwrap_or("");
-                    let fix = non_empty(&e.possible_solution)
-                        .map(|s| format!(" Fix: {}", shorten(s)))
-                        .unwrap_or_default();
-                    format!("{code}: {}{fix}", shorten(description))
-                })
-                .collect(),
-            ..Default::default()
+        .map(|(phone, a)| {
+            let can_send = non_empty(&a.health.can_send_message).map(label_str);
+            let verdict = match can_send {
+                Some(w @ "BLOCKED") => Some((Severity::Blocked, w)),
+                Some(w @ "LIMITED") => Some((Severity::Limited, w)),
+                _ => None,
+            };
+            NumberFacts {
+                phone_number: CompactString::new(phone),
+                verdict: verdict.map(|(severity, word)| Verdict {
+                    severity,
+                    word: CompactString::new(word),
+                }),
+                cells: can_send
+                    .map(|c| Cell {
+                        column: &CAN_SEND,
+                        value: Value::text(c),
+                    })
+                    .into_iter()
+                    .collect(),
+                notes: a
+                    .health
+                    .entities
+                    .iter()
+                    .flat_map(|e| &e.errors)
+                    .map(|e| {
+                        let code = non_empty(&e.error_code).unwrap_or("error");
+                        let description = non_empty(&e.error_description).unwrap_or("");
+                        let fix = non_empty(&e.possible_solution)
+                            .map(|s| format!(" Fix: {}", shorten(s)))
+                            .unwrap_or_default();
+                        Note {
+                            kind: &META_SAYS,
+                            text: format!("{code}: {}{fix}", shorten(description)),
+                        }
+                    })
+                    .collect(),
+            }
         })
         .collect();
     Facts {
         numbers,
-        templates: Vec::new(),
+        tables: Vec::new(),
     }
 }
 
@@ -506,7 +544,7 @@ pub struct HealthError {
 /// AVAILABLE; demo-travel's business is not verified yet, so its WABA and numbers are LIMITED.
 fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
     let space = world.space(request);
-    let node = |kind: &str, key: &str, id: &str, can_send: &str, errors: Value| json!({"EntityType": kind, key: id, "CanSendMessage": can_send, "Errors": errors});
+    let node = |kind: &str, key: &str, id: &str, can_send: &str, errors: serde_json::Value| json!({"EntityType": kind, key: id, "CanSendMessage": can_send, "Errors": errors});
     let error = |code: &str, description: &str, fix: &str| json!([{"ErrorCode": code, "ErrorDescription": description, "PossibleSolution": fix}]);
     let unverified = || {
         node(

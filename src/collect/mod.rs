@@ -38,9 +38,9 @@ pub use settings::{AnySettings, Need, NoSettings, SettingsBlock, SettingsError};
 
 use crate::api::ApiError;
 use crate::api::model::Text;
-use crate::fleet::Facts;
 use crate::metrics::EnumMode;
 use crate::metrics::exposition::{AccountExposition, BlockWriter};
+use crate::view::{Facts, Layout, ViewSpec};
 use phone_numbers::PhoneNumber;
 use waba::Waba;
 
@@ -80,6 +80,11 @@ pub fn all_families() -> impl Iterator<Item = &'static FamilyDef> {
         .flat_map(|c| c.spec().families.iter().copied())
 }
 
+/// Every registered collector's columns, notes and tables, in registry order.
+pub fn layout() -> Layout {
+    Layout::of(REGISTRY.iter().map(|c| &c.spec().view))
+}
+
 /// What a collector is, as data.
 #[derive(Debug)]
 pub struct CollectorSpec {
@@ -100,6 +105,8 @@ pub struct CollectorSpec {
     pub enabled_in_demo: bool,
     /// The collectors whose published results it reads ([`Inputs`]).
     pub needs: &'static [Need],
+    /// What it shows people: its columns of the numbers table, its notes and tables.
+    pub view: ViewSpec,
 }
 
 /// When a collector runs.

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use prometheus::proto::MetricFamily;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::{
@@ -36,8 +36,8 @@ use super::{
 };
 use crate::api::ErrorKind;
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
-use crate::fleet::{Facts, TemplateFacts};
 use crate::metrics::{AccountExposition, EnumMode};
+use crate::view::{Column, Facts, Row, TableDef, TableRows, Value, ViewSpec};
 
 /// `ListChatappTemplate`, filtered to WhatsApp templates, paged with `Page`.
 pub const LIST: Operation = Operation {
@@ -71,6 +71,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     enabled_by_default: false,
     enabled_in_demo: true,
     needs: &[],
+    view: VIEW,
 };
 
 /// Templates per list page (the SDK's default is 10; 50 costs a fifth of the calls).
@@ -342,7 +343,7 @@ fn needs_detail(state: &TemplatesState, key: &Key, item: &TemplateItem) -> bool 
     h.write(key.0.as_bytes());
     h.write(&[0]);
     h.write(key.1.as_bytes());
-    (state.runs + h.finish()) % REUSE_ROUNDS == 0
+    (state.runs + h.finish()).is_multiple_of(REUSE_ROUNDS)
 }
 
 fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus::Error> {
@@ -364,10 +365,39 @@ fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus
     })
 }
 
-/// The templates that need a person: not approved (`pass`), or scored YELLOW or RED. Pure.
+/// `TemplateCode`.
+pub static CODE: Column = Column::text("template_code", "Template", Some("TEMPLATE"));
+/// `Language`.
+pub static LANGUAGE: Column = Column::text("language", "Language", Some("LANGUAGE"));
+/// `TemplateName`.
+pub static NAME: Column = Column::text("name", "Name", Some("NAME"));
+/// `AuditStatus`.
+pub static AUDIT: Column = Column::text("audit_status", "Audit status", Some("AUDIT"));
+/// `QualityScore`.
+pub static QUALITY: Column = Column::text("quality", "Quality", Some("QUALITY"));
+/// Why a template was rejected.
+pub static REASON: Column = Column::text("reason", "Reason", Some("REASON"));
+
+/// The templates that need a person: rejected first.
+pub static NEEDING_ATTENTION: TableDef = TableDef {
+    key: "templates",
+    title: "Templates needing attention",
+    columns: &[&CODE, &LANGUAGE, &NAME, &AUDIT, &QUALITY, &REASON],
+    more: "more templates not shown",
+};
+
+/// What the collector shows people.
+pub const VIEW: ViewSpec = ViewSpec {
+    columns: &[],
+    notes: &[],
+    tables: &[&NEEDING_ATTENTION],
+};
+
+/// The templates that need a person: not approved (`pass`), or scored YELLOW or RED;
+/// rejected ones first. Pure.
 fn facts(state: &TemplatesState) -> Facts {
-    let text = |v: &Option<Text>| non_empty(v).map(label_value);
-    let templates = state
+    let text = |v: &Option<Text>| non_empty(v).map(|t| Value::text(label_value(t)));
+    let rows = state
         .listed
         .iter()
         .filter_map(|((code, language), item)| {
@@ -376,23 +406,31 @@ fn facts(state: &TemplatesState) -> Facts {
                 .get(&(code.clone(), language.clone()))
                 .and_then(|d| d.quality.as_deref())
                 .map(label_value);
-            let audit = text(&item.audit_status);
+            let audit = non_empty(&item.audit_status).map(label_value);
+            let rejected = audit.as_deref() == Some("fail");
             let fine = audit.as_deref() == Some("pass")
                 && !matches!(quality.as_deref(), Some("RED" | "YELLOW"));
-            (!fine).then(|| TemplateFacts {
-                template_code: code.to_string(),
-                language: language.to_string(),
-                name: text(&item.template_name),
-                reason: (audit.as_deref() == Some("fail"))
-                    .then(|| text(&item.reason).unwrap_or_else(|| "no reason given".into())),
-                audit_status: audit,
-                quality,
+            (!fine).then(|| Row {
+                rank: u8::from(!rejected),
+                cells: vec![
+                    Some(Value::text(code)),
+                    Some(Value::text(language)),
+                    text(&item.template_name),
+                    audit.map(Value::text),
+                    quality.map(Value::text),
+                    rejected.then(|| {
+                        text(&item.reason).unwrap_or_else(|| Value::text("no reason given"))
+                    }),
+                ],
             })
         })
         .collect();
     Facts {
         numbers: Vec::new(),
-        templates,
+        tables: vec![TableRows {
+            table: &NEEDING_ATTENTION,
+            rows,
+        }],
     }
 }
 
@@ -662,7 +700,7 @@ fn demo_list(world: &DemoWorld, request: &SimRequest) -> Reply {
     } else {
         Vec::new()
     };
-    let items: Vec<Value> = all
+    let items: Vec<serde_json::Value> = all
         .iter()
         .enumerate()
         .skip((page.index - 1) * page.size)

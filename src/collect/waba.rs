@@ -16,6 +16,7 @@ use super::{
 };
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
 use crate::metrics::{AccountExposition, EnumMode};
+use crate::view::ViewSpec;
 
 /// `QueryChatappBindWaba`: the tenant's parameters only.
 pub const OPERATION: Operation = Operation {
@@ -36,6 +37,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     enabled_by_default: true,
     enabled_in_demo: true,
     needs: &[],
+    view: ViewSpec::NONE,
 };
 
 /// The `waba` collector.

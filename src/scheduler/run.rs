@@ -447,6 +447,7 @@ mod tests {
         enabled_by_default: false,
         enabled_in_demo: false,
         needs: &[],
+        view: crate::view::ViewSpec::NONE,
     };
 
     impl crate::collect::Collector for Panicky {

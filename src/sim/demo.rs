@@ -65,7 +65,7 @@ impl DemoFleet {
     fn throttled(&self, world: &DemoWorld, request: &SimRequest, schedule: Schedule) -> bool {
         world.space(request) == Space::Travel
             && schedule == Schedule::Refresh
-            && (self.travel_requests.fetch_add(1, Ordering::Relaxed) + 1) % 5 == 0
+            && (self.travel_requests.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(5)
     }
 }
 

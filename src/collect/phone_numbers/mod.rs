@@ -17,12 +17,12 @@ mod families;
 mod model;
 mod render;
 mod tiers;
+mod view;
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
-use compact_str::CompactString;
 use serde::Deserialize;
 
 use super::{
@@ -30,7 +30,6 @@ use super::{
     SettingsError, Tenant, UnknownValue, label_str, non_empty,
 };
 use crate::api::model::Text;
-use crate::fleet::{Facts, NumberFacts};
 use crate::metrics::exposition::BlockWriter;
 
 pub use convert::convert;
@@ -38,6 +37,7 @@ pub use families::*;
 pub use model::{PhoneNumber, PhoneNumbersResponse};
 pub use render::render;
 pub use tiers::TierLimits;
+pub use view::{MESSAGING_LIMIT, QUALITY, STATUS, TIER, VERIFIED_NAME, facts, verdict};
 
 /// `QueryChatappPhoneNumbers`: no parameters beyond the tenant's (no `Status` filter: we
 /// want every number; cams-api.md §1).
@@ -59,6 +59,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     enabled_by_default: true,
     enabled_in_demo: true,
     needs: &[],
+    view: view::VIEW,
 };
 
 /// `collectors.phone_numbers:` beyond `enabled`.
@@ -102,27 +103,6 @@ impl NumberList {
                 .map(|(phone, n)| (Text::from(phone), non_empty(&n.status).map(Text::from)))
                 .collect(),
         }
-    }
-}
-
-/// The exported numbers in words, for the landing page and `--once`. Pure.
-pub fn facts(numbers: &[PhoneNumber], tiers: &TierLimits) -> Facts {
-    let text = |v: &Option<Text>| non_empty(v).map(|t| CompactString::new(label_str(t)));
-    Facts {
-        numbers: dedupe(numbers)
-            .0
-            .into_iter()
-            .map(|(phone, n)| NumberFacts {
-                phone_number: CompactString::new(phone),
-                verified_name: text(&n.verified_name),
-                status: text(&n.status),
-                quality: text(&n.quality_rating),
-                tier: text(&n.messaging_limit_tier),
-                messaging_limit: non_empty(&n.messaging_limit_tier).and_then(|t| tiers.get(t)),
-                ..Default::default()
-            })
-            .collect(),
-        templates: Vec::new(),
     }
 }
 

@@ -9,8 +9,8 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use super::{AccountExposition, Block, Exposition};
-use crate::fleet::{Facts, Fleet};
 use crate::metrics::filter::FamilyFilter;
+use crate::view::{Facts, Fleet};
 
 /// Every (account, collector)'s current rendering and the stitched result.
 ///
