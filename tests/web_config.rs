@@ -1007,3 +1007,77 @@ fn web_settings_load() {
         "{summary}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile and unlucky clients (issue #30)
+// ---------------------------------------------------------------------------------------
+
+/// The tests below open hundreds of connections or flood the server; one at a time, so that
+/// they neither starve each other of the machine's two cores nor blur the memory reading.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `basic_auth_users` with bcrypt cost 8: slow enough (several ms, far more in a debug
+/// build) that a flood keeps bcrypt busy.
+fn costly_users_yaml(user: &str, password: &str) -> String {
+    let hash = bcrypt::hash(password, 8).unwrap();
+    format!("basic_auth_users:\n  {user}: '{hash}'\n")
+}
+
+#[tokio::test]
+async fn a_wrong_password_flood_never_refuses_a_verified_scraper() {
+    let _one = HEAVY.lock().await;
+    let s = Setup::new();
+    let server = Server::with(s.load(&costly_users_yaml("alice", PASSWORD))).await;
+    let url = server.http("/metrics");
+    let scraper = reqwest::Client::new();
+    let scrape = || scraper.get(&url).basic_auth("alice", Some(PASSWORD)).send();
+    assert_eq!(
+        scrape().await.unwrap().status(),
+        200,
+        "verified once, now cached"
+    );
+
+    // 100 clients, each sending fresh wrong passwords as fast as it is answered.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let flood_client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let (c, url, stop, answered) = (
+            flood_client.clone(),
+            url.clone(),
+            stop.clone(),
+            answered.clone(),
+        );
+        flood.spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let password = format!("guess-{i}-{n}");
+                if c.get(&url)
+                    .basic_auth("alice", Some(password))
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    // Let the flood build up before scraping.
+    while answered.load(std::sync::atomic::Ordering::Relaxed) < 200 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for n in 0..20 {
+        let resp = scrape().await.unwrap();
+        assert_eq!(resp.status(), 200, "scrape {n} during the flood");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while flood.join_next().await.is_some() {}
+    server.stop().await;
+}

@@ -3,8 +3,9 @@
 //! clients from exhausting the process.
 //!
 //! [`serve`] runs any [`axum::Router`] on a listener until a shutdown future completes. Per
-//! request, in this order: `rate_limit` (429), `--web.max-requests` (503, never queued),
-//! basic auth (401 with `WWW-Authenticate: Basic`), then the router. Every response gets the
+//! request, in this order: `rate_limit` (429), basic auth (401 with `WWW-Authenticate:
+//! Basic`; at most [`auth::BCRYPT_CONCURRENCY`] bcrypt runs at once, more are refused at
+//! once), `--web.max-requests` (503, never queued), then the router. Every response gets the
 //! configured `http_server_config.headers`. Authentication covers every path, `/-/healthy`
 //! and `/-/ready` included, as with the toolkit.
 //!
@@ -24,7 +25,7 @@
 //! - `serve`: the accept loop behind [`serve`]; `connection`: one connection's TLS
 //!   handshake, HTTP/1 or HTTP/2, idle and shutdown handling;
 //! - `pipeline`: the per-request order above; [`limits`]: the concurrency limit, the rate
-//!   limit and I/O-activity tracking; [`auth`]: basic auth and its cache;
+//!   limit and I/O-activity tracking; [`auth`]: basic auth and its caches;
 //! - `reload`: hot reload; `loaded`: [`WebConfig`], a config file loaded for use;
 //! - [`config`]: parsing and checking the file ([`parse`]); `tls`: `tls_server_config`
 //!   (checks, PEM loading, the rustls server config, client-certificate verifiers);

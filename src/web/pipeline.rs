@@ -1,9 +1,11 @@
-//! The per-request pipeline, in this order: `rate_limit` (429), `--web.max-requests` (503,
-//! never queued), basic auth (401 with `WWW-Authenticate: Basic`), then the router; every
-//! response, refusals included, gets the configured `http_server_config.headers`.
+//! The per-request pipeline, in this order: `rate_limit` (429), basic auth (401 with
+//! `WWW-Authenticate: Basic`), `--web.max-requests` (503, never queued), then the router;
+//! every response, refusals included, gets the configured `http_server_config.headers`.
 //!
-//! The cheap refusals come first so that a flood costs as little as possible: the rate
-//! limit and the concurrency limit are checked before any bcrypt work.
+//! The `--web.max-requests` slot is taken after authentication, so that requests with wrong
+//! or missing credentials never hold one (nor wait for bcrypt while holding one): a scraper
+//! whose credentials are verified is refused only when other authenticated requests fill
+//! every slot. bcrypt itself has its own small limit (`auth`).
 
 use std::sync::Arc;
 
@@ -53,14 +55,6 @@ impl Handler {
         {
             return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response();
         }
-        let Some(_permit) = self.limiter.try_acquire() else {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "1")],
-                "Too many concurrent requests (--web.max-requests)\n",
-            )
-                .into_response();
-        };
         if let Some(auth) = &active.auth
             && !auth.verify(req.headers().get(header::AUTHORIZATION)).await
         {
@@ -71,6 +65,14 @@ impl Handler {
             )
                 .into_response();
         }
+        let Some(_permit) = self.limiter.try_acquire() else {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                "Too many concurrent requests (--web.max-requests)\n",
+            )
+                .into_response();
+        };
         match self.router.clone().oneshot(req.map(Body::new)).await {
             Ok(r) => r,
             Err(never) => match never {},
