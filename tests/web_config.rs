@@ -476,6 +476,15 @@ async fn hot_certificate_rotation() {
     server.stop().await;
 }
 
+/// Polls `check` until it holds, at most [`WAIT`].
+async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Basic auth and headers
 // ---------------------------------------------------------------------------------------
@@ -1012,9 +1021,275 @@ fn web_settings_load() {
 // Hostile and unlucky clients (issue #30)
 // ---------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------
+// Hostile and unlucky clients (issue #30)
+// ---------------------------------------------------------------------------------------
+
 /// The tests below open hundreds of connections or flood the server; one at a time, so that
 /// they neither starve each other of the machine's two cores nor blur the memory reading.
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A connection to `to` from the loopback address `source` (any of 127.0.0.0/8): tests that
+/// play several clients use several addresses, as the per-address connection limit counts
+/// them apart.
+async fn connect_from(source: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source.parse().unwrap(), 0))?;
+    socket.connect(to).await
+}
+
+/// A TLS client trusting the test CA that offers only `alpn`.
+fn tls_connector(s: &Setup, alpn: &[u8]) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pem_der(&s.ca.pem).into()).unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Sends `first`, then `drip` every 200 ms (so bytes keep moving but no request ever
+/// completes); true once the server has closed the connection, false if it is still open
+/// after [`WAIT`].
+async fn closed_while_dripping<S>(stream: S, first: Vec<u8>, drip: Vec<u8>) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut r, mut w) = tokio::io::split(stream);
+    let writer = async {
+        w.write_all(&first).await?;
+        w.flush().await?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            w.write_all(&drip).await?;
+            w.flush().await?;
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), std::io::Error>(())
+    };
+    let reader = async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = r.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, async {
+        tokio::select! {
+            _ = reader => {}
+            _ = writer => {}
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// An HTTP/2 frame: 24-bit length, type, flags, stream id, payload (RFC 9113 §4.1).
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The client connection preface and an empty SETTINGS frame.
+fn h2_preface() -> Vec<u8> {
+    let mut p = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    p.extend(h2_frame(0x4, 0, 0, &[]));
+    p
+}
+
+#[tokio::test]
+async fn idle_and_slow_clients_do_not_starve_an_authenticated_scraper() {
+    let _one = HEAVY.lock().await;
+    let s = Setup::new();
+    let options = ServeOptions {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(2),
+        ..ServeOptions::default()
+    };
+    let config = s.load(&format!("{TLS}{}", users_yaml("alice", PASSWORD)));
+    let server = Server::start(Some(config), options, test_router()).await;
+    let addr = server.addr;
+
+    // 1,000 TCP connections that never send a byte, from one address.
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(connect_from("127.0.0.2", addr).await.unwrap());
+    }
+    let h1 = tls_connector(&s, b"http/1.1");
+    let h2 = tls_connector(&s, b"h2");
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut attackers = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        // HTTP/1 over TLS: a request head that never ends, a byte at a time.
+        let (h1c, name1) = (h1.clone(), name.clone());
+        attackers.spawn(async move {
+            let tcp = connect_from("127.0.0.3", addr).await.unwrap();
+            let tls = h1c.connect(name1, tcp).await.unwrap();
+            let head = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".to_vec();
+            (
+                "slow HTTP/1 head",
+                i,
+                closed_while_dripping(tls, head, b"a".to_vec()).await,
+            )
+        });
+        // HTTP/2: the preface, then only PINGs (each answered, none a request).
+        let (h2c, name2) = (h2.clone(), name.clone());
+        attackers.spawn(async move {
+            let tcp = connect_from("127.0.0.4", addr).await.unwrap();
+            let tls = h2c.connect(name2, tcp).await.unwrap();
+            let ping = h2_frame(0x6, 0, 0, &[0; 8]);
+            (
+                "idle HTTP/2 with PINGs",
+                i,
+                closed_while_dripping(tls, h2_preface(), ping).await,
+            )
+        });
+        // HTTP/2: a HEADERS frame announced with 64 bytes that arrive one at a time.
+        let (h2c, name3) = (h2.clone(), name.clone());
+        attackers.spawn(async move {
+            let tcp = connect_from("127.0.0.5", addr).await.unwrap();
+            let tls = h2c.connect(name3, tcp).await.unwrap();
+            let mut first = h2_preface();
+            first.extend(&h2_frame(0x1, 0x5, 1, &[0x82; 64])[..9]);
+            (
+                "slow HTTP/2 HEADERS",
+                i,
+                closed_while_dripping(tls, first, vec![0x82]).await,
+            )
+        });
+    }
+
+    // Meanwhile an authenticated scraper, a new connection (and handshake) each time.
+    let scraper = s
+        .client()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for n in 0..20 {
+        let resp = scraper
+            .get(server.https("/metrics"))
+            .basic_auth("alice", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scrape {n} failed while under attack: {e}"));
+        assert_eq!(resp.status(), 200, "scrape {n}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Every attacker is cut off although bytes keep moving on its connection.
+    while let Some(r) = attackers.join_next().await {
+        let (what, i, closed) = r.unwrap();
+        assert!(closed, "{what} #{i} still open after {WAIT:?}");
+    }
+    drop(idle);
+    server.stop().await;
+}
+
+/// Counts the response bodies of `/big` that are alive (made and not yet dropped).
+static LIVE_BODIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Size of the memory one `/big` body holds: fresh for each request, as a changed snapshot
+/// of the exposition would be.
+const BODY_HELD: usize = 1 << 20;
+
+struct LiveBody;
+
+impl LiveBody {
+    fn new() -> LiveBody {
+        LIVE_BODIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        LiveBody
+    }
+}
+
+impl Drop for LiveBody {
+    fn drop(&mut self) {
+        LIVE_BODIES.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `/big`: 32 MiB sent as 32 copies of one fresh 1 MiB buffer, far more than the kernel's
+/// socket buffers take, so a client that does not read keeps it pinned.
+fn big_body() -> axum::body::Body {
+    let chunk = bytes::Bytes::from(vec![b'x'; BODY_HELD]);
+    let guard = LiveBody::new();
+    let stream = futures_util::stream::iter((0..32).map(move |_| {
+        let _held = &guard;
+        Ok::<_, std::convert::Infallible>(chunk.clone())
+    }));
+    axum::body::Body::from_stream(stream)
+}
+
+/// Resident memory of this process, from `/proc/self/statm`.
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Sends `GET path` and reads only the response head; the rest is never read.
+async fn status_then_stall(stream: &mut TcpStream, path: &str) -> u16 {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tokio::time::timeout(WAIT, stream.read(&mut byte)).await {
+            Ok(Ok(1)) => head.push(byte[0]),
+            other => panic!("no response head: {other:?}"),
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn clients_that_never_read_hold_at_most_max_requests_bodies() {
+    let _one = HEAVY.lock().await;
+    const MAX_REQUESTS: usize = 10;
+    const CLIENTS: usize = 200;
+    let router = test_router().route("/big", get(|| async { big_body() }));
+    let options = ServeOptions {
+        max_requests: MAX_REQUESTS,
+        ..ServeOptions::default()
+    };
+    let server = Server::start(None, options, router).await;
+    let before = rss_bytes();
+    let live_before = LIVE_BODIES.load(std::sync::atomic::Ordering::SeqCst);
+
+    // 200 clients over 50 addresses, each reading the status line and then nothing.
+    let mut clients = Vec::new();
+    let mut statuses = Vec::new();
+    for i in 0..CLIENTS {
+        let source = format!("127.0.1.{}", 1 + i % 50);
+        let mut c = connect_from(&source, server.addr).await.unwrap();
+        statuses.push(status_then_stall(&mut c, "/big").await);
+        clients.push(c);
+    }
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    let live = LIVE_BODIES.load(std::sync::atomic::Ordering::SeqCst) - live_before;
+    let grown = rss_bytes().saturating_sub(before);
+    eprintln!("served {served}, refused {refused}, live bodies {live}, RSS +{grown} bytes");
+    assert_eq!(served + refused, CLIENTS, "{statuses:?}");
+    assert!(
+        live <= MAX_REQUESTS,
+        "{live} unread bodies pinned; --web.max-requests is {MAX_REQUESTS}"
+    );
+    // SECURITY.md's bound: max-requests responses, plus per-connection buffers (generous).
+    let bound = MAX_REQUESTS * BODY_HELD + 40 * BODY_HELD;
+    assert!(
+        grown <= bound,
+        "RSS grew by {grown} bytes, more than {bound}"
+    );
+    drop(clients);
+    server.stop().await;
+}
 
 /// `basic_auth_users` with bcrypt cost 8: slow enough (several ms, far more in a debug
 /// build) that a flood keeps bcrypt busy.
@@ -1079,5 +1354,121 @@ async fn a_wrong_password_flood_never_refuses_a_verified_scraper() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     while flood.join_next().await.is_some() {}
+    server.stop().await;
+}
+
+/// Sends a keep-alive `GET /metrics` on `stream`: true when a response comes (its head is
+/// read, the short body left), false when the server closes the connection instead.
+async fn answers(stream: &mut TcpStream) -> bool {
+    let sent = stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 256];
+    match tokio::time::timeout(WAIT, stream.read(&mut buf)).await {
+        Ok(Ok(n)) => sent.is_ok() && buf[..n].starts_with(b"HTTP/1.1 200"),
+        Ok(Err(_)) => false,
+        Err(_) => panic!("neither answered nor closed within {WAIT:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connections_are_limited_per_client_address() {
+    let _one = HEAVY.lock().await;
+    let options = ServeOptions {
+        max_connections_per_address: 4,
+        ..ServeOptions::default()
+    };
+    let server = Server::start(None, options, test_router()).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut c = connect_from("127.0.0.2", server.addr).await.unwrap();
+        assert!(answers(&mut c).await, "within the limit");
+        held.push(c);
+    }
+    let mut fifth = connect_from("127.0.0.2", server.addr).await.unwrap();
+    assert!(
+        !answers(&mut fifth).await,
+        "a fifth from the same address is closed"
+    );
+    let mut other = connect_from("127.0.0.3", server.addr).await.unwrap();
+    assert!(answers(&mut other).await, "another address is not affected");
+    // A closed connection gives its slot back (once the server has noticed).
+    drop(held.pop());
+    until("a slot comes back", async || {
+        let mut c = connect_from("127.0.0.2", server.addr).await.unwrap();
+        answers(&mut c).await
+    })
+    .await;
+    drop(held);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unread_response_holds_its_slot_until_the_response_timeout() {
+    let _one = HEAVY.lock().await;
+    let router = test_router().route("/big", get(|| async { big_body() }));
+    let options = ServeOptions {
+        max_requests: 1,
+        response_timeout: Duration::from_millis(500),
+        ..ServeOptions::default()
+    };
+    let server = Server::start(None, options, router).await;
+    let mut stalled = connect_from("127.0.0.2", server.addr).await.unwrap();
+    assert_eq!(status_then_stall(&mut stalled, "/big").await, 200);
+    // The handler has returned, but the body is not sent: the only slot is still taken.
+    let mut other = connect_from("127.0.0.3", server.addr).await.unwrap();
+    assert_eq!(status_then_stall(&mut other, "/metrics").await, 503);
+    // Past the response timeout the stalled connection is closed (the stalled client does
+    // not read meanwhile) and the slot comes back.
+    until("the slot comes back", async || {
+        let mut c = connect_from("127.0.0.3", server.addr).await.unwrap();
+        status_then_stall(&mut c, "/metrics").await == 200
+    })
+    .await;
+    // What the kernel had buffered is there to read, then the end: not the whole body.
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(WAIT, stalled.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => received += n,
+            Err(_) => panic!("the stalled connection is still open"),
+        }
+    }
+    assert!(received < 32 * BODY_HELD, "cut off after {received} bytes");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_is_closed_when_idle_even_with_pings() {
+    let s = Setup::new();
+    let options = ServeOptions {
+        idle_timeout: Duration::from_millis(300),
+        ..ServeOptions::default()
+    };
+    let server = Server::start(Some(s.load(TLS)), options.clone(), test_router()).await;
+    // HTTP/1: one request, then nothing.
+    let plain = Server::start(None, options, test_router()).await;
+    let mut kept = TcpStream::connect(plain.addr).await.unwrap();
+    assert!(answers(&mut kept).await);
+    assert!(closed_within(&mut kept, WAIT).await, "idle HTTP/1 closed");
+    plain.stop().await;
+
+    // HTTP/2: one request (stream 1: GET / over HPACK static entries), then only PINGs.
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tls_connector(&s, b"h2").connect(name, tcp).await.unwrap();
+    let mut first = h2_preface();
+    // :method GET, :scheme https, :path /metrics (literal), :authority localhost (literal).
+    let mut block = vec![0x82, 0x87, 0x04, 0x08];
+    block.extend(b"/metrics");
+    block.extend([0x01, 0x09]);
+    block.extend(b"localhost");
+    first.extend(h2_frame(0x1, 0x5, 1, &block));
+    let ping = h2_frame(0x6, 0, 0, &[0; 8]);
+    assert!(
+        closed_while_dripping(tls, first, ping).await,
+        "an HTTP/2 connection with no open stream is closed although it PINGs"
+    );
     server.stop().await;
 }

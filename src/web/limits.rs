@@ -1,28 +1,29 @@
 //! Bounds on what clients can make the server hold: concurrent requests
 //! (`--web.max-requests`, then 503), the toolkit's `rate_limit` token bucket (then 429), and
-//! per-connection I/O inactivity (slow or stuck clients are dropped).
+//! open connections per client address (beyond it a new connection is closed at once).
+//! How long a connection may stay open is `clock`'s business.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::io;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as GovernorLimiter};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// `--web.max-requests`: requests served at once; beyond it the server answers 503 at once
-/// instead of queueing. 0 means no limit (as in node_exporter).
+/// `--web.max-requests`: requests served at once, each until its response body has been
+/// sent; beyond it the server answers 503 at once instead of queueing. 0 means no limit (as
+/// in node_exporter).
 #[derive(Debug, Clone)]
 pub struct RequestLimiter(Option<Arc<Semaphore>>);
 
 impl RequestLimiter {
-    /// A limiter for `max` concurrent requests (0: unlimited).
+    /// A limiter for `max` concurrent requests (0: unlimited; an absurdly large `max` is
+    /// the most a semaphore can count, rather than a panic at start).
     pub fn new(max: usize) -> Self {
+        let max = max.min(Semaphore::MAX_PERMITS);
         RequestLimiter((max > 0).then(|| Arc::new(Semaphore::new(max))))
     }
 
@@ -83,101 +84,79 @@ impl RateLimiter {
     }
 }
 
-/// When a connection last moved a byte, in milliseconds since it was accepted.
+/// The per-address connection limit: at most `max` open connections from one client
+/// address, so that one client cannot take every slot of `max_connections`. IPv4 addresses
+/// count one by one; IPv6 ones by /64, since one host usually holds a whole /64; IPv4
+/// clients of a dual-stack listener (`::ffff:a.b.c.d`) count as their IPv4 address.
 #[derive(Debug)]
-pub(crate) struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
+pub(crate) struct AddressLimit {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
 }
 
-impl Activity {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
+impl AddressLimit {
+    /// A limit of `max` connections per address; 0: no limit.
+    pub(crate) fn new(max: usize) -> Arc<AddressLimit> {
+        Arc::new(AddressLimit {
+            max,
+            open: Mutex::new(HashMap::new()),
         })
     }
 
-    fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Completes once no byte has moved for `idle`.
-    pub(crate) async fn idle_for(&self, idle: Duration) {
-        loop {
-            let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let deadline = last + idle;
-            if Instant::now() >= deadline {
-                return;
+    /// A slot for one more connection from `ip`, or `None` when it already has `max`.
+    pub(crate) fn try_admit(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let key = address_key(ip);
+        if self.max > 0 {
+            // A poisoned lock still holds consistent counts (each change is one entry
+            // update), so it is used as it is.
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            let n = open.entry(key).or_insert(0);
+            if *n >= self.max {
+                return None;
             }
-            tokio::time::sleep_until(deadline.into()).await;
+            *n += 1;
         }
+        Some(AddressSlot {
+            limit: self.clone(),
+            key,
+        })
     }
 }
 
-/// An I/O stream that records activity on every successful read or write.
-pub(crate) struct TrackedIo<T> {
-    inner: T,
-    activity: Arc<Activity>,
-}
-
-impl<T> TrackedIo<T> {
-    pub(crate) fn new(inner: T, activity: Arc<Activity>) -> Self {
-        TrackedIo { inner, activity }
+/// The address an [`AddressLimit`] counts `ip` under.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for TrackedIo<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
-        }
-        r
-    }
+/// One connection's place under its address's limit, given back on drop.
+#[derive(Debug)]
+pub(crate) struct AddressSlot {
+    limit: Arc<AddressLimit>,
+    key: IpAddr,
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if self.limit.max == 0 {
+            return;
         }
-        r
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+        let mut open = self
+            .limit
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
         }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -195,6 +174,41 @@ mod tests {
         assert!(l.try_acquire().is_some());
         let unlimited = RequestLimiter::new(0);
         assert!(unlimited.try_acquire().is_some());
+    }
+
+    #[test]
+    fn address_limit_counts_per_address_and_gives_slots_back() {
+        let limit = AddressLimit::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let a1 = limit.try_admit(a).unwrap();
+        let _a2 = limit.try_admit(a).unwrap();
+        assert!(limit.try_admit(a).is_none(), "third from one address");
+        assert!(limit.try_admit("192.0.2.2".parse().unwrap()).is_some());
+        // The same IPv4 client through a dual-stack listener.
+        assert!(
+            limit
+                .try_admit("::ffff:192.0.2.1".parse().unwrap())
+                .is_none()
+        );
+        drop(a1);
+        assert!(
+            limit.try_admit(a).is_some(),
+            "a closed connection frees its slot"
+        );
+
+        // IPv6 counts per /64.
+        let _b1 = limit.try_admit("2001:db8::1".parse().unwrap()).unwrap();
+        let _b2 = limit.try_admit("2001:db8::2".parse().unwrap()).unwrap();
+        assert!(limit.try_admit("2001:db8::ffff".parse().unwrap()).is_none());
+        assert!(
+            limit
+                .try_admit("2001:db8:0:1::1".parse().unwrap())
+                .is_some()
+        );
+
+        let unlimited = AddressLimit::new(0);
+        let all: Vec<_> = (0..10).map(|_| unlimited.try_admit(a).unwrap()).collect();
+        assert_eq!(all.len(), 10);
     }
 
     #[test]

@@ -5,27 +5,32 @@
 //! [`serve`] runs any [`axum::Router`] on a listener until a shutdown future completes. Per
 //! request, in this order: `rate_limit` (429), basic auth (401 with `WWW-Authenticate:
 //! Basic`; at most [`auth::BCRYPT_CONCURRENCY`] bcrypt runs at once, more are refused at
-//! once), `--web.max-requests` (503, never queued), then the router. Every response gets the
-//! configured `http_server_config.headers`. Authentication covers every path, `/-/healthy`
-//! and `/-/ready` included, as with the toolkit.
+//! once), `--web.max-requests` (503, never queued; held until the response body has been
+//! sent), then the router. Every response gets the configured `http_server_config.headers`.
+//! Authentication covers every path, `/-/healthy` and `/-/ready` included, as with the
+//! toolkit.
 //!
 //! The web config file and the certificate, key and CA files it names are checked for
 //! changes (size, mtime, ctime, inode) on each connection and request: new certificates apply
 //! to the next handshake, new users and headers to the next request. A change that does not
 //! load is logged and the previous settings stay. TLS on/off and `http2` need a restart.
 //!
-//! Per connection: the TLS handshake must finish within [`TLS_HANDSHAKE_TIMEOUT`], an HTTP/1
-//! request head (or the next one on a kept-alive connection) within
-//! [`HEADER_READ_TIMEOUT`], and a connection on which no byte moves for [`IDLE_TIMEOUT`] is
-//! closed. At most [`MAX_CONNECTIONS`] are open at once; beyond that new ones wait in the
-//! kernel's accept backlog.
+//! Per connection: the first request head must arrive within [`HEADER_READ_TIMEOUT`] of the
+//! accept (TLS handshake, itself bounded by [`TLS_HANDSHAKE_TIMEOUT`], included), a
+//! connection with no request open for [`IDLE_TIMEOUT`] is closed, and so is one whose
+//! oldest response is not sent within [`RESPONSE_TIMEOUT`]; bytes that move without a
+//! request (dripped headers, HTTP/2 PINGs) extend none of these. At most
+//! [`MAX_CONNECTIONS`] are open at once (beyond that new ones wait in the kernel's accept
+//! backlog), and at most [`MAX_CONNECTIONS_PER_ADDRESS`] from one client address (beyond
+//! that a new one is closed at once).
 //!
 //! Where things live (each file owns one of them; dependencies point down this list):
 //! - `settings`: [`WebSettings`], [`ServeOptions`] and the limits' defaults;
 //! - `serve`: the accept loop behind [`serve`]; `connection`: one connection's TLS
-//!   handshake, HTTP/1 or HTTP/2, idle and shutdown handling;
+//!   handshake, HTTP/1 or HTTP/2 and hyper's buffer limits; `clock`: a connection's
+//!   deadlines, and the response body that holds its request's place until sent;
 //! - `pipeline`: the per-request order above; [`limits`]: the concurrency limit, the rate
-//!   limit and I/O-activity tracking; [`auth`]: basic auth and its caches;
+//!   limit and the per-address connection limit; [`auth`]: basic auth and its caches;
 //! - `reload`: hot reload; `loaded`: [`WebConfig`], a config file loaded for use;
 //! - [`config`]: parsing and checking the file ([`parse`]); `tls`: `tls_server_config`
 //!   (checks, PEM loading, the rustls server config, client-certificate verifiers);
@@ -33,6 +38,7 @@
 //! - `error`: [`WebConfigError`], shared by all of the above.
 
 pub mod auth;
+mod clock;
 pub mod config;
 mod connection;
 mod error;
@@ -47,10 +53,15 @@ mod tls;
 
 pub use auth::BasicAuth;
 pub use config::{WebConfigSpec, parse};
+pub use connection::{
+    HTTP1_MAX_BUFFER, HTTP2_MAX_SEND_BUFFER, HTTP2_MAX_STREAMS, HTTP2_PING_INTERVAL,
+    HTTP2_PING_TIMEOUT,
+};
 pub use error::WebConfigError;
 pub use loaded::WebConfig;
 pub use serve::serve;
 pub use settings::{
-    DEFAULT_MAX_REQUESTS, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, ServeOptions,
-    TLS_HANDSHAKE_TIMEOUT, WebSettings,
+    DEFAULT_MAX_REQUESTS, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_ADDRESS, RESPONSE_TIMEOUT, ServeOptions, TLS_HANDSHAKE_TIMEOUT,
+    WebSettings,
 };

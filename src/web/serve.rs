@@ -1,6 +1,6 @@
-//! The accept loop: takes connections up to `max_connections`, hands each to its own task
-//! (`connection`), and on shutdown stops accepting, tells every connection to finish its
-//! in-flight requests and returns once all are closed.
+//! The accept loop: takes connections up to `max_connections` and `max_connections_per_address`,
+//! hands each to its own task (`connection`), and on shutdown stops accepting, tells every
+//! connection to finish its in-flight requests and returns once all are closed.
 
 use std::future::Future;
 use std::io;
@@ -12,61 +12,73 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::web::connection::connection;
-use crate::web::limits::{RateLimiter, RequestLimiter};
+use crate::web::limits::{AddressLimit, RateLimiter, RequestLimiter};
 use crate::web::loaded::Active;
 use crate::web::pipeline::Handler;
 use crate::web::reload::Reloader;
-use crate::web::settings::WebSettings;
+use crate::web::settings::{ServeOptions, WebSettings};
 
 /// Serves `router` on `listener` with the web config and limits of `web` until `shutdown`
 /// completes; then stops accepting, lets in-flight requests finish and returns once every
 /// connection is closed.
-pub async fn serve<F>(
+pub fn serve<F>(
     listener: TcpListener,
     router: Router,
     web: WebSettings,
     shutdown: F,
-) -> io::Result<()>
+) -> impl Future<Output = io::Result<()>> + Send + 'static
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let WebSettings { config, options } = web;
-    let address = listener.local_addr()?;
-    let (reloader, rate_limit, fixed, tls, http2) = match config {
-        None => (None, None, Arc::new(Active::default()), false, false),
+    let (reloader, rate_limit, tls, http2) = match config {
+        None => (None, None, false, false),
         Some(c) => {
             let rate_limit = c.spec.rate_limit.map(|(i, b)| {
                 info!(burst = b, interval = ?i, "rate limiter is enabled");
                 RateLimiter::new(i, b)
             });
             let (tls, http2) = (c.spec.tls_enabled(), c.spec.http2());
-            (
-                Some(Reloader::new(c)),
-                rate_limit,
-                Arc::new(Active::default()),
-                tls,
-                http2,
-            )
+            (Some(Arc::new(Reloader::new(c))), rate_limit, tls, http2)
         }
     };
+    let handler = Arc::new(Handler {
+        router,
+        reloader,
+        fixed: Arc::new(Active::default()),
+        limiter: RequestLimiter::new(options.max_requests),
+        rate_limit,
+    });
+    accept_loop(listener, handler, options, tls, http2, shutdown)
+}
+
+async fn accept_loop<F>(
+    listener: TcpListener,
+    handler: Arc<Handler>,
+    options: ServeOptions,
+    tls: bool,
+    http2: bool,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let address = listener.local_addr()?;
     if tls {
         info!(%address, http2, "TLS is enabled");
     } else {
         info!(%address, http2 = false, "TLS is disabled");
     }
-    let handler = Arc::new(Handler {
-        router,
-        reloader,
-        fixed,
-        limiter: RequestLimiter::new(options.max_requests),
-        rate_limit,
-    });
-
     let graceful = GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    // Taken before accept(): past the limit, new connections wait in the kernel's backlog
+    // (and are served as soon as a slot frees) rather than being accepted and dropped.
+    let connections = Arc::new(Semaphore::new(
+        options.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let per_address = AddressLimit::new(options.max_connections_per_address);
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -86,11 +98,16 @@ where
             },
             _ = &mut shutdown => break,
         };
+        let Some(slot) = per_address.try_admit(peer.ip()) else {
+            // Closed at once (dropping the stream); its permit goes back with `permit`.
+            debug!(%peer, "closing a connection past the per-address connection limit");
+            continue;
+        };
         // TCP_NODELAY: a /metrics body is many shared chunks and ends with a small one (the
         // gzip trailer); with Nagle's algorithm that last segment waits for the client's
         // delayed ACK (40 ms on Linux), which capped gzip scrapes at about 25/s per connection.
         if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            debug!(error = %e, "cannot set TCP_NODELAY");
         }
         while tasks.try_join_next().is_some() {}
         tasks.spawn(connection(
@@ -99,7 +116,7 @@ where
             handler.clone(),
             options.clone(),
             graceful.watcher(),
-            permit,
+            (permit, slot),
         ));
     }
     drop(listener);

@@ -1,6 +1,6 @@
 //! What [`serve`](crate::web::serve) is configured with: [`WebSettings`] (the loaded
-//! `--web.config.file`, if any, plus limits), [`ServeOptions`] and their default values,
-//! and the `--config.check` summary.
+//! `--web.config.file`, if any, plus limits),
+//! [`ServeOptions`] and their default values, and the `--config.check` summary.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,25 +12,44 @@ use crate::web::loaded::WebConfig;
 pub const DEFAULT_MAX_REQUESTS: usize = 40;
 /// Most open connections.
 pub const MAX_CONNECTIONS: usize = 1024;
-/// Time allowed for an HTTP/1 request head, counted from when the connection starts waiting
-/// for it (so it also bounds how long a kept-alive connection may sit idle).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// A connection on which no byte moves for this long is closed (HTTP/2 included).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Time allowed for the TLS handshake.
+/// Most open connections from one client address (an IPv4 address, or an IPv6 /64: one
+/// host usually holds a whole /64), so that one client cannot take every slot. An eighth
+/// of [`MAX_CONNECTIONS`]: far above what a Prometheus server (one connection per target)
+/// or a reverse proxy in front of the exporter (bounded by `--web.max-requests`) opens.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
+/// Time allowed from accepting a connection to receiving its first request head, TLS
+/// handshake included, on HTTP/1 and HTTP/2 alike. A scraper sends its request at once;
+/// only a silent or dripping client needs longer.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request open for this long is closed (between requests on a
+/// kept-alive HTTP/1 connection, or an HTTP/2 connection without streams). Counted on
+/// requests, not bytes: PINGs and dripped bytes do not extend it. Longer than the usual
+/// scrape intervals (15 to 60 s), so that Prometheus keeps its connection.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A response must be sent within this time of its request's head arriving; a connection
+/// with a request open longer is closed. Bounds how long a client that does not read holds
+/// a `--web.max-requests` slot and the response's memory.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time allowed for the TLS handshake (within [`HEADER_READ_TIMEOUT`] of the accept).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Server limits; the defaults are the constants above.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Requests served at once; 0 means no limit.
+    /// Requests served at once, each until its response body has been sent; 0 means no
+    /// limit.
     pub max_requests: usize,
     /// Open connections at once (at least 1).
     pub max_connections: usize,
+    /// Open connections per client address; 0 means only `max_connections` applies. See
+    /// [`MAX_CONNECTIONS_PER_ADDRESS`].
+    pub max_connections_per_address: usize,
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
     /// See [`IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
+    /// See [`RESPONSE_TIMEOUT`].
+    pub response_timeout: Duration,
     /// See [`TLS_HANDSHAKE_TIMEOUT`].
     pub tls_handshake_timeout: Duration,
 }
@@ -40,8 +59,10 @@ impl Default for ServeOptions {
         ServeOptions {
             max_requests: DEFAULT_MAX_REQUESTS,
             max_connections: MAX_CONNECTIONS,
+            max_connections_per_address: MAX_CONNECTIONS_PER_ADDRESS,
             header_read_timeout: HEADER_READ_TIMEOUT,
             idle_timeout: IDLE_TIMEOUT,
+            response_timeout: RESPONSE_TIMEOUT,
             tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
         }
     }
