@@ -142,13 +142,15 @@ pub async fn run_with_web(
         "listening"
     );
 
-    let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        crate::web::serve(listener, router, web, async move {
-            let _ = server_stop_rx.await;
-        })
-        .await
+    let web_control = web.control.clone();
+    web_control.on_reload({
+        let metrics = metrics.clone();
+        move |ok| metrics.web_config_reloaded(ok)
     });
+    let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::web::serve(listener, router, web, async move {
+        let _ = server_stop_rx.await;
+    }));
 
     let mut hangups = hangup_signals();
     tokio::pin!(shutdown);
@@ -158,6 +160,10 @@ pub async fn run_with_web(
             _ = hangups.recv() => None,
             Some(reply) = reload_rx.recv() => Some(reply),
         };
+        // An explicit reload re-reads the web config file too (applying it even if it drops
+        // authentication: the operator asked; it logs its own outcome), then the
+        // configuration. `POST /-/reload` answers 200 only when both applied.
+        let web_result = reload_web_config(&web_control).await;
         let result = reload(&loader, &settings, &mut supervisor).await;
         metrics.config_reloaded(result.is_ok());
         match &result {
@@ -165,7 +171,11 @@ pub async fn run_with_web(
             Err(e) => error!(error = %e, "reload failed; keeping the running configuration"),
         }
         if let Some(reply) = reply {
-            let _ = reply.send(result);
+            let _ = reply.send(match (result, web_result) {
+                (Ok(()), web) => web,
+                (Err(e), Ok(())) => Err(e),
+                (Err(e), Err(w)) => Err(format!("{e}; {w}")),
+            });
         }
     }
 
@@ -203,6 +213,15 @@ async fn reload(
         warn!("--web.* flags cannot change at reload; restart the exporter to apply them");
     }
     supervisor.apply(&new).await.map_err(|e| e.to_string())
+}
+
+/// Re-reads and applies the web config file (off the async runtime: it reads files).
+async fn reload_web_config(control: &crate::web::WebControl) -> Result<(), String> {
+    let control = control.clone();
+    tokio::task::spawn_blocking(move || control.reload())
+        .await
+        .map_err(|e| format!("web config reload task failed: {e}"))?
+        .map_err(|e| e.to_string())
 }
 
 /// SIGHUP as a stream; a receiver that never fires where signals are unavailable.

@@ -1,7 +1,8 @@
 //! `--web.config.file` and the server limits (issue #5): TLS with a test CA, mutual TLS and
 //! `client_allowed_sans`, basic auth and its cache, security headers, 503 past
 //! `--web.max-requests`, slow clients, hot certificate rotation, reload, and config errors
-//! that name the key.
+//! that name the key. Hostile and unlucky clients (issue #30): idle, dripping and PING-only
+//! connections, clients that never read, wrong-password floods, half-written web configs.
 //!
 //! Certificates are made at test time with rcgen into a temporary directory
 //! (`tests/testdata/web/` holds only YAML snippets, no keys). Everything listens on
@@ -167,17 +168,21 @@ struct Server {
 
 impl Server {
     async fn start(config: Option<WebConfig>, options: ServeOptions, router: Router) -> Server {
+        let web = WebSettings {
+            config,
+            options,
+            ..WebSettings::default()
+        };
+        Server::serve(web, router).await
+    }
+
+    async fn serve(web: WebSettings, router: Router) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(web::serve(
-            listener,
-            router,
-            WebSettings { config, options },
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let task = tokio::spawn(web::serve(listener, router, web, async move {
+            let _ = rx.await;
+        }));
         Server {
             addr,
             stop: Some(tx),
@@ -461,18 +466,20 @@ async fn hot_certificate_rotation() {
         "mismatched pair: old cert kept"
     );
     write_atomic(&s.path("server.crt"), &next.cert);
-    let resp = s.client().build().unwrap().get(&url).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        peer_cert(&resp),
-        pem_der(&next.cert),
-        "new handshake sees the new cert"
-    );
+    // The pair applies once it has settled, from the next handshake on.
+    let new_cert = pem_der(&next.cert);
+    until("the rotated certificate is served", async || {
+        let resp = s.client().build().unwrap().get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        peer_cert(&resp) == new_cert
+    })
+    .await;
 
-    // A broken certificate file keeps the working one.
+    // A broken certificate file keeps the working one, also once it has settled.
     write_atomic(&s.path("server.crt"), "not a certificate\n");
+    tokio::time::sleep(SETTLED).await;
     let resp = s.client().build().unwrap().get(&url).send().await.unwrap();
-    assert_eq!(peer_cert(&resp), pem_der(&next.cert));
+    assert_eq!(peer_cert(&resp), new_cert);
     server.stop().await;
 }
 
@@ -619,12 +626,16 @@ async fn users_and_headers_reload_and_a_broken_file_keeps_them() {
         "{}http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n",
         users_yaml("bob", "hunter2")
     ));
+    until("bob's config applies", async || {
+        as_user("bob", "hunter2").await.unwrap().status() == 200
+    })
+    .await;
     assert_eq!(as_user("alice", PASSWORD).await.unwrap().status(), 401);
     let bob = as_user("bob", "hunter2").await.unwrap();
-    assert_eq!(bob.status(), 200);
     assert_eq!(bob.headers()["x-frame-options"], "sameorigin");
 
     s.config("basic_auth_users:\n  bob: not-a-hash\n");
+    tokio::time::sleep(SETTLED).await;
     assert_eq!(
         as_user("bob", "hunter2").await.unwrap().status(),
         200,
@@ -1021,10 +1032,6 @@ fn web_settings_load() {
 // Hostile and unlucky clients (issue #30)
 // ---------------------------------------------------------------------------------------
 
-// ---------------------------------------------------------------------------------------
-// Hostile and unlucky clients (issue #30)
-// ---------------------------------------------------------------------------------------
-
 /// The tests below open hundreds of connections or flood the server; one at a time, so that
 /// they neither starve each other of the machine's two cores nor blur the memory reading.
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -1357,6 +1364,98 @@ async fn a_wrong_password_flood_never_refuses_a_verified_scraper() {
     server.stop().await;
 }
 
+/// How long the tests wait for a changed web config to have settled (generous).
+const SETTLED: Duration = web::RELOAD_SETTLE_TIME.saturating_add(Duration::from_millis(500));
+
+#[tokio::test]
+async fn a_truncated_or_half_written_config_keeps_basic_auth() {
+    let s = Setup::new();
+    let path = s.config(&users_yaml("alice", PASSWORD));
+    let server = Server::with(WebConfig::load(&path).unwrap()).await;
+    let client = reqwest::Client::new();
+    let status = async |user: Option<(&str, &str)>| {
+        let mut req = client.get(server.http("/metrics"));
+        if let Some((u, p)) = user {
+            req = req.basic_auth(u, Some(p));
+        }
+        req.send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(status(None).await, 401);
+    assert_eq!(status(Some(("alice", PASSWORD))).await, 200);
+
+    // `cat > web.yml` and non-atomic editor saves truncate the file first.
+    std::fs::File::create(&path).unwrap();
+    assert_eq!(status(None).await, 401, "just truncated");
+    tokio::time::sleep(SETTLED).await;
+    assert_eq!(status(None).await, 401, "truncated, settled");
+
+    // The new file written in steps: first a part that parses but has no users yet, then
+    // one cut inside a bcrypt hash.
+    let new = format!(
+        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n{}",
+        users_yaml("bob", "hunter2")
+    );
+    let no_users_yet = new.find("basic_auth_users").unwrap();
+    let mid_hash = new.find("'$2").unwrap() + 5;
+    std::fs::write(&path, &new[..no_users_yet]).unwrap();
+    assert_eq!(status(None).await, 401, "half written, no users yet");
+    tokio::time::sleep(SETTLED).await;
+    assert_eq!(status(None).await, 401, "half written and left so");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &new.as_bytes()[no_users_yet..mid_hash]).unwrap();
+    assert_eq!(status(None).await, 401, "cut inside a hash");
+    tokio::time::sleep(SETTLED).await;
+    assert_eq!(status(None).await, 401, "cut inside a hash, settled");
+
+    // The rest: the complete new file applies once it has settled.
+    std::io::Write::write_all(&mut file, &new.as_bytes()[mid_hash..]).unwrap();
+    drop(file);
+    until("the complete new file applies", async || {
+        assert_eq!(status(None).await, 401, "while the new file settles");
+        status(Some(("bob", "hunter2"))).await == 200
+    })
+    .await;
+    assert_eq!(status(None).await, 401);
+    assert_eq!(
+        status(Some(("alice", PASSWORD))).await,
+        401,
+        "old user gone"
+    );
+    let resp = client
+        .get(server.http("/metrics"))
+        .basic_auth("bob", Some("hunter2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-frame-options"], "deny");
+    server.stop().await;
+}
+
+/// Settings as `chatapp_exporter --web.listen-address 127.0.0.1:0` resolves them, without
+/// accounts: enough to run the whole exporter's HTTP side.
+fn app_settings() -> chatapp_exporter::config::Settings {
+    use chatapp_exporter::credentials::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET};
+    use clap::Parser as _;
+    let cli = chatapp_exporter::cli::Cli::try_parse_from([
+        "chatapp_exporter",
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ])
+    .unwrap();
+    let env = |k: &str| match k {
+        ENV_ACCESS_KEY_ID => Some("LTAI5tUnusedEnvironmentKey".to_owned()),
+        ENV_ACCESS_KEY_SECRET => Some("unused".to_owned()),
+        _ => None,
+    };
+    let file = chatapp_exporter::config::FileConfig::default();
+    let mut settings = chatapp_exporter::config::resolve(&cli, file, &env).unwrap();
+    settings.accounts.clear();
+    settings
+}
+
 /// Sends a keep-alive `GET /metrics` on `stream`: true when a response comes (its head is
 /// read, the short body left), false when the server closes the connection instead.
 async fn answers(stream: &mut TcpStream) -> bool {
@@ -1471,4 +1570,115 @@ async fn a_kept_alive_connection_is_closed_when_idle_even_with_pings() {
         "an HTTP/2 connection with no open stream is closed although it PINGs"
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_change_never_drops_client_certificate_checks_but_a_reload_may() {
+    let s = Setup::new();
+    let mtls =
+        format!("{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n");
+    let web = WebSettings {
+        config: Some(s.load(&mtls)),
+        ..WebSettings::default()
+    };
+    let control = web.control.clone();
+    let outcomes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    control.on_reload({
+        let outcomes = outcomes.clone();
+        move |ok| outcomes.lock().unwrap().push(ok)
+    });
+    let server = Server::serve(web, test_router()).await;
+    let url = server.https("/metrics");
+    let anonymous = async || s.client().build().unwrap().get(&url).send().await.is_ok();
+    assert!(!anonymous().await, "no client certificate: refused");
+
+    s.config(TLS);
+    tokio::time::sleep(SETTLED).await;
+    assert!(!anonymous().await, "the change is refused");
+    assert_eq!(*outcomes.lock().unwrap(), [false]);
+
+    // The operator confirms: an explicit reload applies it.
+    let c = control.clone();
+    tokio::task::spawn_blocking(move || c.reload())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(anonymous().await, "applied by the explicit reload");
+    assert_eq!(*outcomes.lock().unwrap(), [false, true]);
+
+    // Switching TLS off needs a restart, explicit reload or not.
+    s.config(&users_yaml("alice", PASSWORD));
+    let c = control.clone();
+    let err = tokio::task::spawn_blocking(move || c.reload())
+        .await
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("restart"), "{err}");
+    assert!(anonymous().await, "TLS still served");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn post_reload_applies_the_web_config_and_the_metric_tells_refusals() {
+    let s = Setup::new();
+    let path = s.config(&users_yaml("alice", PASSWORD));
+    let web = WebSettings::load(Some(&path), web::DEFAULT_MAX_REQUESTS).unwrap();
+    let settings = app_settings();
+    let loader: chatapp_exporter::app::SettingsLoader = {
+        let settings = settings.clone();
+        Arc::new(move || Ok(settings.clone()))
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = tokio::spawn(chatapp_exporter::app::run_with_web(
+        settings,
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+        Some(loader),
+        web,
+    ));
+    let client = reqwest::Client::new();
+    let anonymous = async || {
+        let r = client.get(format!("{base}/metrics")).send().await.unwrap();
+        r.status().as_u16()
+    };
+    let web_reload_ok = async |credentials: Option<&str>| {
+        let mut req = client.get(format!("{base}/metrics"));
+        if let Some(password) = credentials {
+            req = req.basic_auth("alice", Some(password));
+        }
+        let text = req.send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("chatapp_web_config_last_reload_successful "))
+            .map(|v| v.parse::<f64>().unwrap())
+    };
+    assert_eq!(anonymous().await, 401);
+    assert_eq!(web_reload_ok(Some(PASSWORD)).await, Some(1.0));
+
+    // An edit that would drop basic auth: refused while running, and the metric says so.
+    s.config("# no users\n{}\n");
+    tokio::time::sleep(SETTLED).await;
+    assert_eq!(anonymous().await, 401);
+    assert_eq!(web_reload_ok(Some(PASSWORD)).await, Some(0.0));
+
+    // POST /-/reload is the operator's confirmation.
+    let r = client
+        .post(format!("{base}/-/reload"))
+        .basic_auth("alice", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(anonymous().await, 200);
+    assert_eq!(web_reload_ok(None).await, Some(1.0));
+    let _ = stop.send(());
+    tokio::time::timeout(WAIT, app)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }

@@ -62,6 +62,7 @@ pub struct SelfMetrics {
     total_shards: Gauge,
     reload_ok: Gauge,
     reload_success_time: Gauge,
+    web_reload_ok: Gauge,
     codes: Mutex<HashSet<String>>,
     /// Label sets per account, so a removed account's series can be deleted (the crate has
     /// no partial-match removal).
@@ -228,6 +229,10 @@ impl SelfMetrics {
                 "chatapp_config_last_reload_success_timestamp_seconds",
                 "Unix time of the last successful configuration load.",
             )?,
+            web_reload_ok: r.gauge(
+                "chatapp_web_config_last_reload_successful",
+                "1 if the last load of --web.config.file (at start, on a file change, SIGHUP or POST /-/reload) was applied; 0 if it was refused and the previous web settings stay.",
+            )?,
             shard_ordinal: r.gauge(
                 "chatapp_shard_ordinal",
                 "This process's shard (--shard); accounts are split across shards by a stable hash of their name.",
@@ -245,6 +250,8 @@ impl SelfMetrics {
             registry,
         };
         metrics.total_shards.set(1.0);
+        // The server does not start without a web config that loads.
+        metrics.web_reload_ok.set(1.0);
         metrics
             .refresh_interval
             .set(refresh_interval_secs(refresh_interval_value));
@@ -316,6 +323,13 @@ impl SelfMetrics {
                 .unwrap_or_default();
             self.reload_success_time.set(now.as_secs_f64());
         }
+        self.changed();
+    }
+
+    /// Records the outcome of a load of the web config file (`crate::web::WebControl`
+    /// reports each one).
+    pub fn web_config_reloaded(&self, ok: bool) {
+        self.web_reload_ok.set(if ok { 1.0 } else { 0.0 });
         self.changed();
     }
 
@@ -621,6 +635,10 @@ mod tests {
             (
                 "chatapp_config_last_reload_successful 0",
                 Box::new(|m| m.config_reloaded(false)),
+            ),
+            (
+                "chatapp_web_config_last_reload_successful 0",
+                Box::new(|m| m.web_config_reloaded(false)),
             ),
         ];
         for (want, change) in &changes {

@@ -166,6 +166,21 @@ impl WebConfigSpec {
         self.users.keys().map(String::as_str)
     }
 
+    /// The protection in force under `self` that `new` would remove: basic auth, and the
+    /// client-certificate checks that authenticate (see `TlsSpec::client_checks_removed_by`).
+    /// Empty when `new` keeps all of it. (Switching TLS off is refused on its own: it needs
+    /// a restart.)
+    pub(crate) fn protection_removed_by(&self, new: &WebConfigSpec) -> Vec<&'static str> {
+        let mut removed = Vec::new();
+        if !self.users.is_empty() && new.users.is_empty() {
+            removed.push("basic_auth_users (authentication)");
+        }
+        if let (Some(old), Some(new)) = (&self.tls, &new.tls) {
+            removed.extend(old.client_checks_removed_by(new));
+        }
+        removed
+    }
+
     /// Files whose change triggers a reload (besides the web config file itself).
     pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
         self.tls.as_ref().map(TlsSpec::files).unwrap_or_default()

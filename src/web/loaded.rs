@@ -42,6 +42,14 @@ impl Active {
     }
 }
 
+fn read(path: &Path) -> Result<String, WebConfigError> {
+    std::fs::read_to_string(path).map_err(|e| WebConfigError {
+        path: Some(path.to_owned()),
+        key: String::new(),
+        message: format!("cannot read: {e}"),
+    })
+}
+
 /// A loaded web config: the checked file plus what was read from the files it names.
 #[derive(Debug)]
 pub struct WebConfig {
@@ -52,15 +60,32 @@ pub struct WebConfig {
 
 impl WebConfig {
     /// Reads, checks and builds `path`: the YAML, the certificate, key and CA files and the
-    /// rustls configuration. Fails with the key at fault.
+    /// rustls configuration. Fails with the key at fault. An empty file means no TLS and no
+    /// authentication, as with the toolkit.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| WebConfigError {
-            path: Some(path.to_owned()),
-            key: String::new(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = read(path)?;
+        WebConfig::from_text(path, &text)
+    }
+
+    /// [`WebConfig::load`] for a reload, which refuses an empty file: that is what a file
+    /// being written looks like (`cat > web.yml` truncates it first), and applying it would
+    /// drop TLS and authentication from a running server.
+    pub(crate) fn load_for_reload(path: &Path) -> Result<WebConfig, WebConfigError> {
+        let text = read(path)?;
+        if text.trim().is_empty() {
+            return Err(WebConfigError::new(
+                "",
+                "the file is empty (being written?); to serve without TLS and authentication, \
+                 write `{}` in it",
+            )
+            .in_file(path));
+        }
+        WebConfig::from_text(path, &text)
+    }
+
+    fn from_text(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
         let base = path.parent().unwrap_or(Path::new("."));
-        let spec = parse(&text, base).map_err(|e| e.in_file(path))?;
+        let spec = parse(text, base).map_err(|e| e.in_file(path))?;
         let active = Active::build(&spec).map_err(|e| e.in_file(path))?;
         Ok(WebConfig {
             path: path.to_owned(),

@@ -24,6 +24,9 @@ use crate::web::settings::{ServeOptions, WebSettings};
 /// Serves `router` on `listener` with the web config and limits of `web` until `shutdown`
 /// completes; then stops accepting, lets in-flight requests finish and returns once every
 /// connection is closed.
+///
+/// The server is set up when this is called, not when the future is first polled: from
+/// then on `web.control` reloads its web config, even before the future is spawned.
 pub fn serve<F>(
     listener: TcpListener,
     router: Router,
@@ -33,7 +36,11 @@ pub fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let WebSettings { config, options } = web;
+    let WebSettings {
+        config,
+        options,
+        control,
+    } = web;
     let (reloader, rate_limit, tls, http2) = match config {
         None => (None, None, false, false),
         Some(c) => {
@@ -42,7 +49,13 @@ where
                 RateLimiter::new(i, b)
             });
             let (tls, http2) = (c.spec.tls_enabled(), c.spec.http2());
-            (Some(Arc::new(Reloader::new(c))), rate_limit, tls, http2)
+            let reloader = Arc::new(Reloader::new(
+                c,
+                options.reload_settle_time,
+                control.observer(),
+            ));
+            control.install(reloader.clone());
+            (Some(reloader), rate_limit, tls, http2)
         }
     };
     let handler = Arc::new(Handler {

@@ -1,10 +1,11 @@
 //! What [`serve`](crate::web::serve) is configured with: [`WebSettings`] (the loaded
-//! `--web.config.file`, if any, plus limits),
+//! `--web.config.file`, if any, plus limits and the [`WebControl`] handle),
 //! [`ServeOptions`] and their default values, and the `--config.check` summary.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::web::control::WebControl;
 use crate::web::error::WebConfigError;
 use crate::web::loaded::WebConfig;
 
@@ -32,6 +33,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time allowed for the TLS handshake (within [`HEADER_READ_TIMEOUT`] of the accept).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A changed web config file (or a file it names) is applied only once it has not changed
+/// for this long, so that a file being written is never read half-way.
+pub const RELOAD_SETTLE_TIME: Duration = Duration::from_secs(1);
 
 /// Server limits; the defaults are the constants above.
 #[derive(Debug, Clone)]
@@ -52,6 +56,8 @@ pub struct ServeOptions {
     pub response_timeout: Duration,
     /// See [`TLS_HANDSHAKE_TIMEOUT`].
     pub tls_handshake_timeout: Duration,
+    /// See [`RELOAD_SETTLE_TIME`].
+    pub reload_settle_time: Duration,
 }
 
 impl Default for ServeOptions {
@@ -64,6 +70,7 @@ impl Default for ServeOptions {
             idle_timeout: IDLE_TIMEOUT,
             response_timeout: RESPONSE_TIMEOUT,
             tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
+            reload_settle_time: RELOAD_SETTLE_TIME,
         }
     }
 }
@@ -75,6 +82,9 @@ pub struct WebSettings {
     pub config: Option<WebConfig>,
     /// Limits.
     pub options: ServeOptions,
+    /// The application's handle on the running server's web config (explicit reloads,
+    /// reload outcomes); clone it before handing the settings to `serve`.
+    pub control: WebControl,
 }
 
 impl WebSettings {
@@ -90,6 +100,7 @@ impl WebSettings {
                 max_requests,
                 ..ServeOptions::default()
             },
+            control: WebControl::default(),
         })
     }
 

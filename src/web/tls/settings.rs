@@ -133,6 +133,22 @@ pub(crate) struct TlsSpec {
 }
 
 impl TlsSpec {
+    /// The client-certificate checks of `self` that `new` drops: a required certificate
+    /// verified against the client CA (the only policy that authenticates every client), and
+    /// `client_allowed_sans`.
+    pub(crate) fn client_checks_removed_by(&self, new: &TlsSpec) -> Vec<&'static str> {
+        let mut removed = Vec::new();
+        if self.client_auth == ClientAuth::RequireAndVerifyClientCert
+            && new.client_auth != ClientAuth::RequireAndVerifyClientCert
+        {
+            removed.push("client_auth_type: RequireAndVerifyClientCert (client certificates)");
+        }
+        if self.allowed_sans.is_some() && new.allowed_sans.is_none() {
+            removed.push("client_allowed_sans");
+        }
+        removed
+    }
+
     /// The files this configuration reads.
     pub(crate) fn files(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
