@@ -148,7 +148,7 @@ pub async fn run_with_web(
         move |ok| metrics.web_config_reloaded(ok)
     });
     let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::web::serve(listener, router, web, async move {
+    let mut server = tokio::spawn(crate::web::serve(listener, router, web, async move {
         let _ = server_stop_rx.await;
     }));
 
@@ -157,6 +157,18 @@ pub async fn run_with_web(
     loop {
         let reply = tokio::select! {
             _ = &mut shutdown => break,
+            ended = &mut server => {
+                // Without its listener the process must not look alive: exit non-zero, so
+                // that systemd or Kubernetes restarts it.
+                let e = match ended {
+                    Ok(Ok(())) => anyhow::anyhow!("HTTP server stopped unexpectedly"),
+                    Ok(Err(e)) => anyhow::Error::new(e).context("HTTP server failed"),
+                    Err(e) => anyhow::Error::new(e).context("HTTP server task failed"),
+                };
+                error!(error = format!("{e:#}"), "the HTTP server is gone; stopping");
+                supervisor.shutdown().await;
+                return Err(e);
+            }
             _ = hangups.recv() => None,
             Some(reply) = reload_rx.recv() => Some(reply),
         };

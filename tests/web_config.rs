@@ -2,7 +2,8 @@
 //! `client_allowed_sans`, basic auth and its cache, security headers, 503 past
 //! `--web.max-requests`, slow clients, hot certificate rotation, reload, and config errors
 //! that name the key. Hostile and unlucky clients (issue #30): idle, dripping and PING-only
-//! connections, clients that never read, wrong-password floods, half-written web configs.
+//! connections, clients that never read, wrong-password floods, half-written web configs,
+//! and a server task that dies.
 //!
 //! Certificates are made at test time with rcgen into a temporary directory
 //! (`tests/testdata/web/` holds only YAML snippets, no keys). Everything listens on
@@ -1454,6 +1455,33 @@ fn app_settings() -> chatapp_exporter::config::Settings {
     let mut settings = chatapp_exporter::config::resolve(&cli, file, &env).unwrap();
     settings.accounts.clear();
     settings
+}
+
+/// Binds 127.0.0.1:0 without listening: every accept() then fails with EINVAL, an error
+/// that retrying cannot fix.
+fn listener_that_cannot_accept() -> TcpListener {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.set_nonblocking(true).unwrap();
+    TcpListener::from_std(std::net::TcpListener::from(socket)).unwrap()
+}
+
+#[tokio::test]
+async fn run_with_web_fails_when_the_server_task_dies() {
+    let run = chatapp_exporter::app::run_with_web(
+        app_settings(),
+        listener_that_cannot_accept(),
+        std::future::pending(),
+        None,
+        WebSettings::default(),
+    );
+    let result = tokio::time::timeout(WAIT, run)
+        .await
+        .expect("run_with_web returns when its server task has died");
+    let err = result.expect_err("a dead server is an error");
+    eprintln!("{err:#}");
 }
 
 /// Sends a keep-alive `GET /metrics` on `stream`: true when a response comes (its head is

@@ -23,7 +23,8 @@ use crate::web::settings::{ServeOptions, WebSettings};
 
 /// Serves `router` on `listener` with the web config and limits of `web` until `shutdown`
 /// completes; then stops accepting, lets in-flight requests finish and returns once every
-/// connection is closed.
+/// connection is closed. Returns an error, after closing the open connections the same
+/// way, when the listener fails in a way that retrying cannot fix.
 ///
 /// The server is set up when this is called, not when the future is first polled: from
 /// then on `web.control` reloads its web config, even before the future is spawned.
@@ -93,6 +94,7 @@ where
     ));
     let per_address = AddressLimit::new(options.max_connections_per_address);
     let mut tasks = JoinSet::new();
+    let mut result = Ok(());
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -102,6 +104,10 @@ where
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
+                Err(e) if retrying_cannot_fix(&e) => {
+                    result = Err(e);
+                    break;
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     warn!(error = %e, "accept failed");
@@ -138,5 +144,12 @@ where
     // waits for connections still in their TLS handshake (they start shut down).
     graceful.shutdown().await;
     while tasks.join_next().await.is_some() {}
-    Ok(())
+    result
+}
+
+/// Accept errors that mean the listener itself is broken, as Go's `http.Server.Serve`
+/// returns on a non-temporary error: EINVAL (the socket is not listening). Everything else
+/// (aborted connections, running out of file descriptors or memory) passes, so retry.
+fn retrying_cannot_fix(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidInput
 }
