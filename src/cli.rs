@@ -44,6 +44,30 @@ pub struct Cli {
     #[arg(long = "web.max-requests", value_name = "N", default_value_t = crate::web::DEFAULT_MAX_REQUESTS)]
     pub web_max_requests: usize,
 
+    /// Most connections open at once from one client address (an IPv4 address or an IPv6
+    /// /64); more are closed at once. 0 means only the overall limit applies. Raise it behind
+    /// a reverse proxy, whose connections all come from one address.
+    #[arg(long = "web.max-connections-per-address", value_name = "N", default_value_t = crate::web::MAX_CONNECTIONS_PER_ADDRESS)]
+    pub web_max_connections_per_address: usize,
+
+    /// Time a client has, from connecting (TLS handshake included), to send its first
+    /// request head.
+    #[arg(
+        long = "web.read-header-timeout",
+        value_name = "DURATION",
+        default_value = "10s"
+    )]
+    pub web_read_header_timeout: humantime::Duration,
+
+    /// A connection with no request open for this long is closed (HTTP/2 pings do not keep
+    /// it open).
+    #[arg(
+        long = "web.idle-timeout",
+        value_name = "DURATION",
+        default_value = "60s"
+    )]
+    pub web_idle_timeout: humantime::Duration,
+
     /// YAML configuration file (accounts, refresh, tier limits).
     #[arg(long = "config.file", value_name = "PATH")]
     pub config_file: Option<PathBuf>,
@@ -187,6 +211,20 @@ fn disable_id(name: &str) -> String {
 
 fn interval_id(name: &str) -> String {
     format!("collector.{name}.interval")
+}
+
+impl Cli {
+    /// The listener's limits from the `--web.*` flags (checked by
+    /// [`crate::config::resolve`]).
+    pub fn serve_options(&self) -> crate::web::ServeOptions {
+        crate::web::ServeOptions {
+            max_requests: self.web_max_requests,
+            max_connections_per_address: self.web_max_connections_per_address,
+            header_read_timeout: self.web_read_header_timeout.into(),
+            idle_timeout: self.web_idle_timeout.into(),
+            ..crate::web::ServeOptions::default()
+        }
+    }
 }
 
 impl Args for CollectorFlags {

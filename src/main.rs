@@ -117,10 +117,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let loader = Arc::new(move || config::load(&cli, &|k| std::env::var(k).ok()));
         (settings, loader, None)
     };
-    let web = chatapp_exporter::web::WebSettings::load(
+    let mut web = chatapp_exporter::web::WebSettings::load(
         cli.web_config_file.as_deref(),
         cli.web_max_requests,
     )?;
+    web.options = cli.serve_options();
     if cli.config_check {
         print!("{}", settings.summary());
         print!("{}", web.summary());

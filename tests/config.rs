@@ -345,6 +345,23 @@ fn flags_are_validated() {
     assert!(err(&["--refresh.max-staleness", "10y"]).contains("must be at most 7days"));
     assert!(err(&["--api.timeout", "2h"]).contains("must be at most 10m"));
     assert!(err(&["--collector.health.interval", "1000d"]).contains("must be at most 1day"));
+    assert!(err(&["--web.idle-timeout", "0s"]).contains("--web.idle-timeout: must be at least 1s"));
+    // The listener's limits reach the server's options.
+    let options = cli(&[
+        "--web.max-connections-per-address",
+        "0",
+        "--web.read-header-timeout",
+        "3s",
+        "--web.idle-timeout",
+        "90s",
+        "--web.max-requests",
+        "7",
+    ])
+    .serve_options();
+    assert_eq!(options.max_connections_per_address, 0);
+    assert_eq!(options.header_read_timeout, Duration::from_secs(3));
+    assert_eq!(options.idle_timeout, Duration::from_secs(90));
+    assert_eq!(options.max_requests, 7);
     let s = config::load(&cli(&[]), &env).unwrap();
     assert_eq!(s.accounts.len(), 1);
     assert_eq!(s.accounts[0].name, "default");

@@ -24,7 +24,7 @@ use crate::ratelimit::Rates;
 pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// Longest `--refresh.max-staleness`: a week.
 pub const MAX_STALENESS: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Longest `--api.timeout`.
+/// Longest `--api.timeout`, `--web.read-header-timeout` and `--web.idle-timeout`.
 pub const MAX_API_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// The paths the server answers itself, which `--web.telemetry-path` must not take.
 pub const RESERVED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/-/reload"];
@@ -144,6 +144,16 @@ fn check_flags(cli: &Cli) -> Result<(), ConfigError> {
         return Err(invalid("--api.max-body-bytes", "must be at least 1024"));
     }
     check_telemetry_path(&cli.telemetry_path)?;
+    for (key, value) in [
+        ("--web.read-header-timeout", cli.web_read_header_timeout),
+        ("--web.idle-timeout", cli.web_idle_timeout),
+    ] {
+        let value: Duration = value.into();
+        if value < Duration::from_secs(1) {
+            return Err(invalid(key, "must be at least 1s"));
+        }
+        check_at_most(key, value, MAX_API_TIMEOUT)?;
+    }
     check_endpoint("--api.endpoint", &cli.api_endpoint)
 }
 
