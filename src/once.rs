@@ -86,8 +86,7 @@ pub struct Document<'a> {
     pub accounts: Vec<AccountDoc<'a>>,
     /// Every number, worst first, with every collector's columns and notes.
     pub numbers: view_json::Numbers<'a>,
-    /// Each collector's table under its key (`templates`: those not approved with a GREEN
-    /// or unknown quality, rejected first).
+    /// Each collector's table under its key.
     #[serde(flatten)]
     pub tables: view_json::Tables<'a>,
 }
@@ -99,7 +98,7 @@ pub struct AccountDoc<'a> {
     pub account: &'a str,
     /// Whether every collector of the account succeeded.
     pub ok: bool,
-    /// What the collectors found (`7 numbers, 2 templates`), when they succeeded.
+    /// What the collectors found (`7 numbers, ...`), when they succeeded.
     pub summary: Option<&'a str>,
     /// The first failure, when one failed.
     pub error: Option<&'a Failure>,

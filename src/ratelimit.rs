@@ -21,8 +21,8 @@ pub const DEFAULT_PER_SECOND: u32 = 5;
 pub const DEFAULT_RATE: NonZeroU32 = NonZeroU32::new(DEFAULT_PER_SECOND).unwrap();
 
 /// Requests per second per AccessKey for each operation: `rate_limits:` in the configuration
-/// file, else the operation's own default (2/s for `GetWhatsappHealthStatus`, whose quota is
-/// 5/s), else `--api.rate-limit`.
+/// file, else the operation's own default (2/s for a per-item operation whose quota is 5/s
+/// and shared with production traffic), else `--api.rate-limit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rates {
     /// `--api.rate-limit`.
@@ -64,7 +64,7 @@ impl KeyedLimits {
     }
 
     /// [`KeyedLimits::acquire`] for an operation with its own rate (`rate_limits:` in the
-    /// configuration, e.g. 2/s for `GetWhatsappHealthStatus`). The bucket's quota is set
+    /// configuration, or the operation's own default). The bucket's quota is set
     /// when it is first used.
     pub async fn acquire_at(&self, key: &str, per_second: NonZeroU32) {
         self.acquire_with(key, Quota::per_second(per_second)).await;

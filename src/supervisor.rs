@@ -257,7 +257,7 @@ mod tests {
                 security_token: None,
             }),
             collectors: vec![CollectorSettings {
-                name: "health",
+                name: "waba",
                 interval: Duration::from_secs(600),
                 settings: AnySettings::new(NoSettings {}),
             }],

@@ -30,12 +30,64 @@ pub fn clean_message(message: &str) -> String {
     };
     let mut out: String = message
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_unsafe_char(c) { ' ' } else { c })
         .take(MAX_MESSAGE_CHARS)
         .collect();
     if message.chars().count() > MAX_MESSAGE_CHARS {
         out.push('…');
     }
+    out
+}
+
+/// Characters that must not reach a terminal, a log line or a page as they are: controls
+/// (C0, DEL, C1: escape sequences, line breaks) and the bidirectional formatting characters
+/// that reorder or hide text (U+202E makes a name read backwards). Zero-width joiners and
+/// variation selectors stay: emoji need them.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            | '\u{2028}' | '\u{2029}')
+}
+
+/// A parser's error message without the values it quotes: serde's "invalid type: string
+/// \"...\"", "invalid value: ..." and "unknown variant `...`" repeat what was written, and
+/// what was written where a path or a kind belongs may be a secret pasted in the wrong
+/// place (the message reaches logs and the `/-/reload` response). Key names and positions
+/// stay, so the message still says where to look.
+pub fn without_values(message: &str) -> String {
+    /// Where serde quotes what was written; the quote follows at once.
+    const QUOTING: [&str; 4] = [
+        "invalid type: string ",
+        "invalid value: string ",
+        "unknown variant ",
+        "invalid length ",
+    ];
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some((i, phrase)) = QUOTING
+        .iter()
+        .filter_map(|p| rest.find(p).map(|i| (i, *p)))
+        .min_by_key(|(i, _)| *i)
+    {
+        let start = i + phrase.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '`') else {
+            continue;
+        };
+        match rest[1..].find(quote) {
+            Some(end) => {
+                out.push_str("(value not shown)");
+                rest = &rest[end + 2..];
+            }
+            None => {
+                out.push_str("(value not shown)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -86,4 +138,31 @@ pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("chatapp_exporter/", env!("CARGO_PKG_VERSION")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_messages_keep_keys_and_drop_values() {
+        let m = "accounts[0].credentials: invalid type: string \"LTAI5t:s3cr3t\", expected struct CredentialsConfig at line 4 column 18";
+        let got = without_values(m);
+        assert!(!got.contains("s3cr3t"), "{got}");
+        assert!(got.contains(
+            "accounts[0].credentials: invalid type: string (value not shown), expected struct"
+        ));
+        let m = "unknown variant `hunter2`, expected one of `v1`, `v3` at line 2";
+        assert_eq!(
+            without_values(m),
+            "unknown variant (value not shown), expected one of `v1`, `v3` at line 2"
+        );
+        let m =
+            "accounts[0]: unknown field `access_key_secret`, expected one of `name`, `endpoint`";
+        assert_eq!(without_values(m), m);
+        assert_eq!(
+            without_values("unterminated \"quote"),
+            "unterminated \"quote"
+        );
+    }
 }

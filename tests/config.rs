@@ -109,6 +109,26 @@ fn a_collector_without_what_it_reads_is_refused_by_flags_too() {
 }
 
 #[test]
+fn a_secret_pasted_in_the_wrong_place_is_not_repeated_by_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        "accounts:\n  - name: shop\n    credentials: \"LTAI5tPasted:pasted-secret-value\"\n",
+    )
+    .unwrap();
+    let err = config::load(&cli(&["--config.file", path.to_str().unwrap()]), &no_env)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("pasted-secret-value"), "{err}");
+    assert!(
+        err.contains("accounts[0].credentials: invalid type"),
+        "{err}"
+    );
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
 fn explicit_flags_beat_the_file() {
     let s = load("good.ok.yaml", &["--refresh.interval", "90s"]).unwrap();
     assert_eq!(s.refresh_interval, Duration::from_secs(90));

@@ -41,6 +41,8 @@ struct TemplatesBackend {
     templates: Mutex<Vec<Template>>,
     detail_errors: Mutex<HashMap<String, SimResponse>>,
     calls: Mutex<Vec<(tokio::time::Instant, SimRequest)>>,
+    /// Every page holds the whole catalogue, whatever size was asked for.
+    oversize_pages: std::sync::atomic::AtomicBool,
 }
 
 impl TemplatesBackend {
@@ -56,6 +58,7 @@ impl TemplatesBackend {
             templates: Mutex::new(templates),
             detail_errors: Mutex::default(),
             calls: Mutex::default(),
+            oversize_pages: Default::default(),
         })
     }
 
@@ -100,10 +103,16 @@ impl Backend for TemplatesBackend {
             .clone();
         if request.action == OP_LIST_TEMPLATES {
             let page: Value = serde_json::from_str(request.param("Page").unwrap_or("")).unwrap();
-            let (index, size) = (
+            let (mut index, mut size) = (
                 page["Index"].as_u64().unwrap() as usize,
                 page["Size"].as_u64().unwrap() as usize,
             );
+            if self
+                .oversize_pages
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                (index, size) = (1, usize::MAX);
+            }
             let items: Vec<Value> = templates
                 .iter()
                 .skip((index - 1) * size)
@@ -155,6 +164,13 @@ async fn start(backend: &Arc<TemplatesBackend>, args: &[&str]) -> (TestApp, Simu
     let app = spawn_app(fast_settings(args, vec![a])).await;
     (app, sim)
 }
+
+/// The templates collector on, every 2 s.
+const TEMPLATES_EVERY_2S: [&str; 3] = [
+    "--collector.templates",
+    "--collector.templates.interval",
+    "2s",
+];
 
 fn catalogue() -> Vec<Template> {
     let mut v = vec![
@@ -294,15 +310,7 @@ async fn pages_states_scores_removal_and_a_failing_detail() {
 #[tokio::test]
 async fn a_removed_template_vanishes_at_the_next_run() {
     let backend = TemplatesBackend::new(vec![t("keep", "pass", "GREEN"), t("drop", "fail", "RED")]);
-    let (app, _sim) = start(
-        &backend,
-        &[
-            "--collector.templates",
-            "--collector.templates.interval",
-            "2s",
-        ],
-    )
-    .await;
+    let (app, _sim) = start(&backend, &TEMPLATES_EVERY_2S).await;
     app.wait_for("both templates scored", |s| {
         s.state(QUALITY, "score", &[("template_code", "drop")])
             .as_deref()
@@ -335,6 +343,29 @@ async fn a_removed_template_vanishes_at_the_next_run() {
         s.state(QUALITY, "score", &[("template_code", "keep")])
             .as_deref(),
         Some("GREEN")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_page_holds_at_most_what_was_asked_for() {
+    // A hostile or broken server answers every page with the whole catalogue: the
+    // exporter keeps the page size it asked for (50) of each page, no more.
+    let backend = TemplatesBackend::new(catalogue());
+    backend
+        .oversize_pages
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (app, _sim) = start(&backend, &TEMPLATES_EVERY_2S).await;
+    let s = app
+        .wait_for("a templates run", |s| {
+            s.value("chatapp_templates", &[("account", "shop")])
+                .is_some()
+        })
+        .await;
+    assert_eq!(
+        s.value("chatapp_templates", &[("account", "shop")]),
+        Some(50.0),
+        "the first 50 of each page (the pages repeat)"
     );
     app.shutdown().await;
 }

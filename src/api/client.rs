@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 
-use super::error::ApiError;
+use super::error::{ApiError, looks_like_code};
 use super::model::ApiResponse;
 use super::signing::CommonParams;
 use crate::credentials::{Credentials, expose, mask_id};
@@ -187,7 +187,14 @@ pub fn interpret<T: ApiResponse>(
     let code = envelope.as_ref().and_then(|e| e.code.clone());
     match (envelope, code) {
         (Some(env), Some(code)) if code != "OK" || !ok_status || env.success == Some(false) => {
-            let request_id = env.request_id.unwrap_or_default();
+            // The code and RequestId reach logs, the landing page and a label: a hostile
+            // or broken server's text is not passed on as it is.
+            let request_id = clean_request_id(env.request_id.as_deref().unwrap_or(""));
+            let code = if looks_like_code(&code) {
+                code
+            } else {
+                "other".to_owned()
+            };
             let message = env.message.unwrap_or_default();
             if code == "SignatureDoesNotMatch" || code == "IncompleteSignature" {
                 let server = server_string_to_sign(&message);
@@ -211,6 +218,30 @@ pub fn interpret<T: ApiResponse>(
             Ok(_) => "response has no Code".into(),
         })),
     }
+}
+
+/// Longest `RequestId` kept (Alibaba's are 36 characters).
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// A `RequestId` as logs and pages show it: Alibaba's are a UUID; anything else than
+/// letters, digits and `-` (a control character, a bidi override, markup) is replaced by
+/// `_`, and a longer one is cut with `…`.
+pub fn clean_request_id(id: &str) -> String {
+    let mut out: String = id
+        .chars()
+        .take(MAX_REQUEST_ID_CHARS)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if id.chars().count() > MAX_REQUEST_ID_CHARS {
+        out.push('…');
+    }
+    out
 }
 
 /// The server's string-to-sign, which `SignatureDoesNotMatch` messages end with
@@ -267,6 +298,24 @@ mod tests {
     fn success_false_is_an_error() {
         let e = pn(200, r#"{"Code":"OK","Success":false,"PhoneNumbers":[]}"#).unwrap_err();
         assert!(matches!(e, ApiError::Service { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_hostile_code_and_request_id_are_cleaned_and_bounded() {
+        let long = "x".repeat(5000);
+        let body =
+            format!(r#"{{"Code":"Evil\u001b[2J<b>","Message":"m","RequestId":"r\u202e\n{long}"}}"#);
+        let e = pn(400, &body).unwrap_err();
+        assert_eq!(e.code_label(), "other");
+        let id = e.request_id().unwrap();
+        assert!(id.starts_with("r__x"), "{id}");
+        assert!(id.chars().count() <= MAX_REQUEST_ID_CHARS + 1);
+        let shown = e.to_string();
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{202e}'),
+            "{shown}"
+        );
+        assert!(shown.len() < 600, "{shown}");
     }
 
     #[test]

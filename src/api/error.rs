@@ -72,6 +72,10 @@ pub enum ApiError {
         /// The `RequestId`, for support tickets.
         request_id: String,
     },
+    /// The exporter broke a promise of its own (a collector called the API from a context
+    /// without API access): a bug, nothing was sent.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// `SignatureDoesNotMatch` while the server's string-to-sign equals ours: the request
     /// was built right, so the AccessKey secret must be wrong (the SDKs' own diagnosis).
     #[error(
@@ -98,7 +102,9 @@ impl ApiError {
             ApiError::HttpStatus { status } if *status >= 500 => ErrorKind::Transient,
             ApiError::HttpStatus { status: 429 } => ErrorKind::Throttled,
             ApiError::HttpStatus { .. } => ErrorKind::Client,
-            ApiError::BodyTooLarge { .. } | ApiError::Decode(_) => ErrorKind::Decode,
+            ApiError::BodyTooLarge { .. } | ApiError::Decode(_) | ApiError::Internal(_) => {
+                ErrorKind::Decode
+            }
             ApiError::WrongSecret { .. } => ErrorKind::Auth,
             ApiError::Service { code, status, .. } => classify_code(code, *status),
         }
@@ -113,6 +119,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => "body_too_large".into(),
             ApiError::HttpStatus { status } => http_status_label(*status).into(),
             ApiError::Decode(_) => "decode".into(),
+            ApiError::Internal(_) => "internal".into(),
             ApiError::WrongSecret { .. } => "InvalidAccessKeySecret".into(),
             ApiError::Service { code, .. } if looks_like_code(code) => code.clone(),
             ApiError::Service { .. } => "other".into(),

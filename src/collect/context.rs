@@ -178,9 +178,7 @@ impl<'a> Ctx<'a> {
         params: &[(&str, &str)],
     ) -> Result<T, ApiError> {
         let Some(api) = self.api else {
-            return Err(ApiError::Transport(
-                "no API access in this context (a bug)".into(),
-            ));
+            return Err(ApiError::Internal("no API access in this context"));
         };
         let bucket = format!("{}|{}", api.limit_key, op.action);
         api.limits.acquire_at(&bucket, self.rate(op)).await;
@@ -249,7 +247,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// The latest typed result each collector of one account published, for the collectors
-/// that build on it (health reads the number list and the WABA id). A collector never calls
+/// that build on it (a per-number collector reads the number list). A collector never calls
 /// another one's operation itself.
 #[derive(Debug)]
 pub struct Inputs {

@@ -6,8 +6,7 @@
 //! dispatches an action to the collector that declares it and never holds a list of actions
 //! of its own: adding a collector adds its demo answers beside it. The answers of different
 //! collectors agree because they read one [`DemoWorld`]: the same numbers, whose quality and
-//! tier move on the same clock, for the phone-number list, the health answers and the usage
-//! figures alike.
+//! tier move on the same clock, for every collector's answers alike.
 //!
 //! The world has two fictional accounts:
 //! - `demo-retail` (no `CustSpaceId`): a steady GREEN number; "Acme Sales", whose quality

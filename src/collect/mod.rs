@@ -88,7 +88,7 @@ pub fn layout() -> Layout {
 /// What a collector is, as data.
 #[derive(Debug)]
 pub struct CollectorSpec {
-    /// `phone_numbers`, `waba`, `health`: the flag name (`--collector.<name>`) and the
+    /// `phone_numbers`, `waba`, ...: the flag name (`--collector.<name>`) and the
     /// `collector` label.
     pub name: &'static str,
     /// One line for `--help` and the README.
@@ -210,8 +210,8 @@ impl CollectError {
     }
 }
 
-/// One collector. `State` is what it keeps between runs for one account (the health
-/// collector's per-number results, for example); `Settings` is its block of the
+/// One collector. `State` is what it keeps between runs for one account (a per-number
+/// collector's last answers, for example); `Settings` is its block of the
 /// configuration file ([`SettingsBlock`]).
 pub trait Collector: Sync + 'static {
     /// Kept between runs, per account.
@@ -232,7 +232,7 @@ pub trait Collector: Sync + 'static {
 
     /// Called between runs when another collector of the account published; returns a new
     /// rendering when the collector's output depends on what changed (a number gone from
-    /// the phone-number list takes its health series with it at once). No API calls.
+    /// the phone-number list takes its per-number series with it at once). No API calls.
     fn inputs_changed(
         &self,
         _state: &mut Self::State,

@@ -285,7 +285,9 @@ async fn list_all(
             r => r?,
         };
         let count = response.list_template.len();
-        for item in response.list_template {
+        // A page holds at most what was asked for: a server that sends more is not trusted
+        // with the catalogue's size (the rest of the page is dropped).
+        for item in response.list_template.into_iter().take(size as usize) {
             if non_empty(&item.template_type).is_some_and(|t| !t.eq_ignore_ascii_case("WHATSAPP")) {
                 continue;
             }

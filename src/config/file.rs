@@ -75,7 +75,7 @@ pub struct AccountFile {
     /// `v1` or `v3`; `--api.signature-version` when absent.
     pub signature_version: Option<SignatureVersion>,
     /// Per-account `collectors:`, over the top-level block (a RAM policy without
-    /// `cams:GetWhatsappHealthStatus` turns `health` off here).
+    /// a collector's RAM action switches that collector off here).
     #[serde(default)]
     pub collectors: BTreeMap<String, CollectorFile>,
 }
@@ -107,7 +107,7 @@ pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     }
     serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.to_string(),
+        message: crate::wire::without_values(&e.to_string()),
     })
 }
 

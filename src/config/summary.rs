@@ -83,7 +83,7 @@ impl Settings {
     }
 }
 
-/// `phone_numbers, waba (every 1m), health (every 10m)`, or `none`.
+/// `phone_numbers, waba (every 1m), <collector> (every 10m)`, or `none`.
 pub fn describe_collectors(collectors: &[CollectorSettings]) -> String {
     if collectors.is_empty() {
         return "none".into();

@@ -52,12 +52,7 @@ pub struct SelfMetrics {
     api_errors: IntCounterVec,
     unknown_enum: IntCounterVec,
     account_info: GaugeVec,
-    collector_success: GaugeVec,
-    collector_last_success: GaugeVec,
-    collector_duration: GaugeVec,
-    collector_round: GaugeVec,
-    collector_interval: GaugeVec,
-    collector_panics: IntCounterVec,
+    collector: CollectorSeries,
     shard_ordinal: Gauge,
     total_shards: Gauge,
     reload_ok: Gauge,
@@ -130,6 +125,54 @@ impl Registrar<'_> {
 const ACCOUNT: &[&str] = &["account"];
 const COLLECTOR: &[&str] = &["account", "collector"];
 
+/// The series of each (account, collector).
+#[derive(Debug)]
+struct CollectorSeries {
+    success: GaugeVec,
+    last_success: GaugeVec,
+    duration: GaugeVec,
+    round: GaugeVec,
+    interval: GaugeVec,
+    panics: IntCounterVec,
+}
+
+impl CollectorSeries {
+    fn new(r: &Registrar<'_>) -> Result<Self, prometheus::Error> {
+        Ok(CollectorSeries {
+        success: r.gauges(
+            "chatapp_collector_success",
+            "1 if the collector's last run for the account succeeded, 0 if it failed.",
+            COLLECTOR,
+        )?,
+        last_success: r.gauges(
+            "chatapp_collector_last_success_timestamp_seconds",
+            "Unix time of the collector's last successful run for the account.",
+            COLLECTOR,
+        )?,
+        duration: r.gauges(
+            "chatapp_collector_duration_seconds",
+            "Wall time of the collector's last run for the account (a paced round takes about its interval).",
+            COLLECTOR,
+        )?,
+        round: r.gauges(
+            "chatapp_collector_round_seconds",
+            "How long one round of the collector takes for the account: its interval, or longer when its calls cannot fit in the interval at the operation's rate limit.",
+            COLLECTOR,
+        )?,
+        interval: r.gauges(
+            "chatapp_collector_interval_seconds",
+            "Configured interval between runs of the collector for the account.",
+            COLLECTOR,
+        )?,
+        panics: r.counters(
+            "chatapp_collector_panics_total",
+            "Runs of the collector for the account that panicked (a bug: the log has the message); the collector starts over with back-off.",
+            COLLECTOR,
+        )?,
+        })
+    }
+}
+
 impl SelfMetrics {
     /// Creates and registers every self metric.
     pub fn new(refresh_interval_value: Duration) -> Result<Self, prometheus::Error> {
@@ -191,36 +234,7 @@ impl SelfMetrics {
                 "Configured account: its ISV sub-customer space and the API region; always 1.",
                 &["account", "cust_space_id", "region_id"],
             )?,
-            collector_success: r.gauges(
-                "chatapp_collector_success",
-                "1 if the collector's last run for the account succeeded, 0 if it failed.",
-                COLLECTOR,
-            )?,
-            collector_last_success: r.gauges(
-                "chatapp_collector_last_success_timestamp_seconds",
-                "Unix time of the collector's last successful run for the account.",
-                COLLECTOR,
-            )?,
-            collector_duration: r.gauges(
-                "chatapp_collector_duration_seconds",
-                "Wall time of the collector's last run for the account (a paced round takes about its interval).",
-                COLLECTOR,
-            )?,
-            collector_round: r.gauges(
-                "chatapp_collector_round_seconds",
-                "How long one round of the collector takes for the account: its interval, or longer when its calls cannot fit in the interval at the operation's rate limit.",
-                COLLECTOR,
-            )?,
-            collector_interval: r.gauges(
-                "chatapp_collector_interval_seconds",
-                "Configured interval between runs of the collector for the account.",
-                COLLECTOR,
-            )?,
-            collector_panics: r.counters(
-                "chatapp_collector_panics_total",
-                "Runs of the collector for the account that panicked (a bug: the log has the message); the collector starts over with back-off.",
-                COLLECTOR,
-            )?,
+            collector: CollectorSeries::new(&r)?,
             reload_ok: r.gauge(
                 "chatapp_config_last_reload_successful",
                 "1 if the last configuration load (at start, SIGHUP or POST /-/reload) succeeded.",
@@ -386,7 +400,7 @@ impl SelfMetrics {
             for vec in self.collector_vecs() {
                 let _ = vec.remove_label_values(&[account, c]);
             }
-            let _ = self.collector_panics.remove_label_values(&[account, c]);
+            let _ = self.collector.panics.remove_label_values(&[account, c]);
         }
         for op in &series.operations {
             let _ = self.api_requests.remove_label_values(&[account, op]);
@@ -398,11 +412,11 @@ impl SelfMetrics {
 
     fn collector_vecs(&self) -> [&GaugeVec; 5] {
         [
-            &self.collector_success,
-            &self.collector_last_success,
-            &self.collector_duration,
-            &self.collector_round,
-            &self.collector_interval,
+            &self.collector.success,
+            &self.collector.last_success,
+            &self.collector.duration,
+            &self.collector.round,
+            &self.collector.interval,
         ]
     }
 
@@ -410,14 +424,17 @@ impl SelfMetrics {
     /// interval until a run plans a longer one).
     pub fn add_collector(&self, account: &str, collector: &str, interval: Duration) {
         let secs = interval.as_secs_f64();
-        self.collector_interval
+        self.collector
+            .interval
             .with_label_values(&[account, collector])
             .set(secs);
-        self.collector_round
+        self.collector
+            .round
             .with_label_values(&[account, collector])
             .set(secs);
         // At 0 from the start, so that `increase()` sees the first panic.
-        self.collector_panics
+        self.collector
+            .panics
             .with_label_values(&[account, collector]);
         self.lock_series()
             .entry(account.to_owned())
@@ -433,7 +450,8 @@ impl SelfMetrics {
             let _ = vec.remove_label_values(&[account, collector]);
         }
         let _ = self
-            .collector_panics
+            .collector
+            .panics
             .remove_label_values(&[account, collector]);
         if let Some(series) = self.lock_series().get_mut(account) {
             series.collectors.remove(collector);
@@ -443,7 +461,8 @@ impl SelfMetrics {
 
     /// Counts a run of a collector that panicked.
     pub fn collector_panicked(&self, account: &str, collector: &str) {
-        self.collector_panics
+        self.collector
+            .panics
             .with_label_values(&[account, collector])
             .inc();
         self.changed();
@@ -459,15 +478,18 @@ impl SelfMetrics {
         now: SystemTime,
     ) {
         let labels = [account, collector];
-        self.collector_success
+        self.collector
+            .success
             .with_label_values(&labels)
             .set(if ok { 1.0 } else { 0.0 });
-        self.collector_duration
+        self.collector
+            .duration
             .with_label_values(&labels)
             .set(duration.as_secs_f64());
         if ok {
             let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-            self.collector_last_success
+            self.collector
+                .last_success
                 .with_label_values(&labels)
                 .set(ts.as_secs_f64());
         }
@@ -476,7 +498,8 @@ impl SelfMetrics {
 
     /// Sets how long one round of the collector takes.
     pub fn set_collector_round(&self, account: &str, collector: &str, round: Duration) {
-        self.collector_round
+        self.collector
+            .round
             .with_label_values(&[account, collector])
             .set(round.as_secs_f64());
         self.changed();

@@ -164,7 +164,10 @@ pub(super) fn hint(e: &RefreshError, actions: &[&str]) -> String {
     if let RefreshError::Render(_) = e {
         return "the exporter could not render its metrics: a bug, please report it".into();
     }
-    if let RefreshError::Bug(_) = e {
+    if matches!(
+        e,
+        RefreshError::Bug(_) | RefreshError::Api(ApiError::Internal(_))
+    ) {
         return "a bug in the exporter (the log has the panic's message): please report it; the collector is retried with back-off".into();
     }
     if let RefreshError::Credentials(c) = e {

@@ -3,7 +3,7 @@
 //!
 //! An account's task runs two kinds of loop ([`crate::collect::Schedule`]): the refresh,
 //! which runs every refresh collector (`phone_numbers`, `waba`) side by side and owns
-//! `chatapp_up`; and one loop per collector with its own interval (`health`, `templates`),
+//! `chatapp_up`; and one loop per collector with its own interval (the per-item ones),
 //! which starts after the first refresh, never holds a refresh permit, and re-renders when
 //! another collector of the account publishes. Both kinds share the bookkeeping of a run
 //! (`loops`: back-off, staleness, logging once per change of error) and of a
@@ -27,11 +27,11 @@
 //! Files: `status` (the status board the landing page and readiness read), `run` (one
 //! run of one collector and its bookkeeping), `loops` (the refresh loop, the collectors'
 //! own loops, back-off and staleness), `failure` (error kinds, operator hints and their
-//! one rendering), `once` (`--once`: every collector of every account, one time).
+//! one rendering), `pass` (`--once`: every collector of every account, one pass).
 
 mod failure;
 mod loops;
-mod once;
+mod pass;
 mod run;
 mod status;
 
@@ -48,7 +48,7 @@ use crate::ratelimit::{KeyedLimits, Rates};
 
 pub use failure::{Failure, RefreshError};
 pub use loops::{backoff, run_account};
-pub use once::{OnceReport, run_once};
+pub use pass::{OnceReport, run_once};
 pub use status::{AccountStatus, CollectorStatus, StatusBoard};
 
 /// Refreshes running at the same time, across all accounts.

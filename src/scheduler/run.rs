@@ -284,7 +284,7 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 }
 
 /// Serves what a collector learned so far: its families, and its details on the landing
-/// page (a failed run shows what it did learn, e.g. a rejected template's reason).
+/// page (a failed run shows what it did learn).
 fn progress(shared: &Shared, account: &str, collector: &str, c: Collected) {
     shared.store.publish(
         account,
@@ -299,7 +299,7 @@ fn progress(shared: &Shared, account: &str, collector: &str, c: Collected) {
 }
 
 /// A `--once` round this long is announced, so a user watching the terminal knows why it
-/// waits (120 template details at the default 2/s take a minute).
+/// waits (120 calls at the default 2/s take a minute).
 const ONCE_ANNOUNCE: Duration = Duration::from_secs(5);
 
 /// A collector planned a round in a one-shot run: the calls go at the rate limit, and a

@@ -1,6 +1,6 @@
 //! The fleet on the landing page: the numbers table (worst first, at most [`FLEET_ROWS`])
 //! and each collector's table, rendered with maud, which escapes every value (verified
-//! names, template names and reasons are chosen by whoever owns them).
+//! names and the texts in collectors' tables are chosen by whoever owns them).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -67,8 +67,8 @@ fn numbers(
     if rows.is_empty() {
         return html! { p { "No numbers yet." } };
     }
-    // A column shows when a collector filled it for one of the numbers (can-send needs the
-    // health collector).
+    // A column shows when a collector filled it for one of the numbers (a collector that
+    // is off fills none).
     let columns: Vec<&Column> = layout
         .columns
         .iter()

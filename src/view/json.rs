@@ -58,7 +58,7 @@ impl Serialize for Number<'_> {
     }
 }
 
-/// Every collector table, each under its key: `{"templates": [{account, <columns>}]}`,
+/// Every collector table, each under its key: `{"<key>": [{account, <columns>}]}`,
 /// to be flattened into the document.
 pub struct Tables<'a> {
     /// The fleet.

@@ -4,9 +4,9 @@
 //!
 //! Collectors contribute, as data beside their metric families, what they learned for
 //! people ([`Facts`]): cells of the numbers table under columns they declare (the
-//! phone-number list gives names, status, quality, tier; the health collector can-send),
+//! phone-number list gives names, status, quality, tier; a per-number collector adds its own),
 //! notes under a number (Meta's errors), their verdict on how bad a number's state is, and
-//! rows of tables of their own (the templates needing attention). The store keeps the facts
+//! rows of tables of their own (what needs attention). The store keeps the facts
 //! in the same slot as the families, so the view is built from the same snapshot as
 //! `/metrics`, once per change, never by calling the API. [`Layout`] is every registered
 //! collector's columns, notes and tables in registry order: a new collector's columns
@@ -120,7 +120,7 @@ pub struct NoteKind {
     pub lead: &'static str,
 }
 
-/// A table of a collector's own (the templates needing attention).
+/// A table of a collector's own (rows that need attention).
 #[derive(Debug)]
 pub struct TableDef {
     /// The key in the JSON document, and the `id` of the table on the landing page.
@@ -129,7 +129,7 @@ pub struct TableDef {
     pub title: &'static str,
     /// Its columns after the account.
     pub columns: &'static [&'static Column],
-    /// What is said of the rows beyond the shown ones: `3 more templates not shown`.
+    /// What is said of the rows beyond the shown ones: `3 <more>.`
     pub more: &'static str,
 }
 
@@ -185,13 +185,13 @@ pub enum Severity {
     Ok,
     /// Quality YELLOW: a warning from Meta.
     Yellow,
-    /// Health says sending is LIMITED.
+    /// Meta says sending is LIMITED.
     Limited,
     /// Quality RED: FLAGGED follows if it stays.
     Red,
     /// FLAGGED, RESTRICTED or another state that caps or stops sending.
     Flagged,
-    /// Cannot send at all: health BLOCKED, or the number is BANNED.
+    /// Cannot send at all: Meta says BLOCKED, or the number is BANNED.
     Blocked,
 }
 
@@ -257,7 +257,7 @@ pub struct NumberFacts {
 /// A row of a collector's table; `cells` follow the table's columns (`None`: not known).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// Lower comes first (rejected templates before the others).
+    /// Lower comes first (the most urgent rows).
     pub rank: u8,
     /// The values.
     pub cells: Vec<Option<Value>>,
@@ -440,13 +440,7 @@ pub fn printable(s: &str) -> String {
         .collect()
 }
 
-/// Control characters (C0, DEL, C1) and the bidirectional formatting characters.
-pub fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-            | '\u{2028}' | '\u{2029}')
-}
+pub use crate::wire::is_unsafe_char as is_unsafe;
 
 /// Columns and notes for the renderers' tests.
 #[cfg(test)]

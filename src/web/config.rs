@@ -201,8 +201,8 @@ pub const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
 /// against `base_dir` (the directory of the web config file). Reads no files.
 pub fn parse(text: &str, base_dir: &Path) -> Result<WebConfigSpec, WebConfigError> {
     // An empty document is valid and means "no TLS, no auth", as with the toolkit.
-    let file: Option<WebConfigFile> =
-        serde_yaml_ng::from_str(text).map_err(|e| WebConfigError::new("", e.to_string()))?;
+    let file: Option<WebConfigFile> = serde_yaml_ng::from_str(text)
+        .map_err(|e| WebConfigError::new("", crate::wire::without_values(&e.to_string())))?;
     check(file.unwrap_or_default(), base_dir)
 }
 

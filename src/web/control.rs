@@ -7,10 +7,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use crate::web::error::WebConfigError;
-use crate::web::reload::Reloader;
-
-/// Called with the outcome of every attempt to reload the web config (`true`: applied).
-pub(crate) type Observer = Arc<OnceLock<Box<dyn Fn(bool) + Send + Sync>>>;
+use crate::web::reload::{Observer, Reloader};
 
 /// A handle on the web config of the server started with these
 /// [`WebSettings`](crate::web::WebSettings). Cheap to clone; take a clone before handing the

@@ -22,7 +22,7 @@
 //! TLS on or off (a listener cannot change protocols under its open connections).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -30,9 +30,12 @@ use secrecy::ExposeSecret;
 use tracing::{error, info, warn};
 
 use crate::web::config::WebConfigSpec;
-use crate::web::control::Observer;
 use crate::web::error::WebConfigError;
 use crate::web::loaded::{Active, WebConfig};
+
+/// Called with the outcome of every attempt to reload the web config (`true`: applied);
+/// the application sets it through [`crate::web::WebControl::on_reload`].
+pub(crate) type Observer = Arc<OnceLock<Box<dyn Fn(bool) + Send + Sync>>>;
 
 /// Identity of a file's current contents, cheap to compute. Not just the mtime: a file
 /// replaced by an atomic rename (how certificate tools and Kubernetes secrets update) may

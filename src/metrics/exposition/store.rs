@@ -15,7 +15,7 @@ use crate::view::{Facts, Fleet};
 /// Every (account, collector)'s current rendering and the stitched result.
 ///
 /// Each collector of each account publishes into its own slot, so a slow collector (one
-/// health round can take many minutes) replaces its families without re-rendering anyone
+/// paced round can take many minutes) replaces its families without re-rendering anyone
 /// else's. The family order and the `--metrics.allowlist`/`--metrics.denylist` filter are
 /// injected ([`ExpositionStore::new`]): the store knows nothing about collectors, which sit
 /// above it. A slot also holds what the collector learned for people ([`Facts`]), so the
@@ -109,7 +109,7 @@ impl ExpositionStore {
         self.current.load_full()
     }
 
-    /// Every account's numbers and templates as the current slots describe them, worst
+    /// Every account's numbers and collector tables as the current slots describe them, worst
     /// first: built at most once per change of the slots.
     pub fn fleet(&self) -> Arc<Fleet> {
         let generation = self.generation.load(Ordering::Acquire);
