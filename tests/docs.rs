@@ -54,6 +54,7 @@ fn every_metric_is_documented_in_the_readme() {
         "chatapp_collector_duration_seconds",
         "chatapp_collector_round_seconds",
         "chatapp_collector_interval_seconds",
+        "chatapp_collector_panics_total",
     ] {
         exposed.insert(name.to_owned());
     }

@@ -1,7 +1,12 @@
 //! `--once` as a user runs it: the binary against the built-in demo backend, a dead endpoint
 //! and a broken config file; what it prints and the exit status scripts rely on.
 
+mod common;
+
 use std::process::{Command, Output};
+
+use common::{KEY_ID, SECRET, Script, number, start_sim};
+use unicode_width::UnicodeWidthStr as _;
 
 fn once(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chatapp_exporter"))
@@ -122,4 +127,56 @@ fn a_broken_config_file_exits_2_with_one_clear_line() {
         1,
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_display_names_fit_the_terminal_and_cannot_steer_it() {
+    // Emoji with variation selectors in a name that needs cutting made --once panic
+    // (capacity overflow, exit 101); a right-to-left override printed as it is.
+    let names = [
+        "❤️❤️❤️ Flowers & Gifts Delivery Singapore Best Florist In Town Open 24 Hours Every Day Always",
+        "Bank \u{202E}lanoitaN\u{202C} Alerts",
+        "Ring \u{7}\u{1b}[2J\u{9b}31m bell",
+        "日本語の名前です日本語の名前です日本語の名前です日本語の名前です日本語の名前です",
+    ];
+    let numbers = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| number(&format!("658000000{i}"), n, "CONNECTED", "GREEN", "TIER_1K"))
+        .collect();
+    let script = Script::with_numbers(numbers);
+    let sim = start_sim(&script).await;
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_chatapp_exporter"))
+            .args([
+                "--once",
+                "--no-collector.health",
+                "--api.endpoint",
+                &sim.endpoint(),
+            ])
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run the exporter")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("OK ")).count(),
+        4,
+        "{stdout}"
+    );
+    for l in stdout.lines() {
+        assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+        assert!(
+            !l.chars()
+                .any(|c| c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c)),
+            "{l:?}"
+        );
+    }
+    assert!(stdout.contains("❤️❤️❤️ Flowers"), "{stdout}");
+    assert!(stdout.contains('…'), "{stdout}");
 }

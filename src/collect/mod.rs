@@ -20,6 +20,13 @@ mod settings;
 pub mod templates;
 pub mod waba;
 
+/// The file a new collector starts from (`docs/collector-template.rs`), compiled with the
+/// tests so that it keeps up with the interfaces it shows; never registered.
+#[cfg(test)]
+#[allow(dead_code)] // not registered, so nothing calls it
+#[path = "../../docs/collector-template.rs"]
+mod template;
+
 use std::any::Any;
 use std::future::Future;
 use std::num::NonZeroU32;
