@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use chatapp_exporter::api::{ApiClient, ClientOptions, Target};
 use chatapp_exporter::collect::health::{self, HealthState};
-use chatapp_exporter::collect::phone_numbers::NumberList;
+use chatapp_exporter::collect::published::BoundWaba;
+use chatapp_exporter::collect::published::{ListedNumber, NumberList};
 use chatapp_exporter::collect::templates::{self, TemplatesState};
-use chatapp_exporter::collect::waba::BoundWaba;
 use chatapp_exporter::collect::{ApiAccess, Collector as _, Ctx, Inputs, NoSettings};
 use chatapp_exporter::credentials::Credentials;
 use chatapp_exporter::metrics::SelfMetrics;
@@ -185,11 +185,10 @@ async fn main() {
     let inputs = Inputs::default();
     inputs.publish(Arc::new(NumberList {
         numbers: (0..NUMBERS)
-            .map(|i| {
-                (
-                    format!("65{:09}", 100_000_000 + i).into(),
-                    Some("CONNECTED".into()),
-                )
+            .map(|i| ListedNumber {
+                phone: format!("65{:09}", 100_000_000 + i).into(),
+                status: Some("CONNECTED".into()),
+                messaging_limit: Some(1000.0),
             })
             .collect(),
     }));

@@ -101,6 +101,7 @@ pub const VIEW: ViewSpec = ViewSpec {
     columns: &[&QUOTA],
     notes: &[],
     tables: &[],
+    term_columns: &[],
 };
 
 /// The `example` collector.

@@ -20,18 +20,18 @@
 //!  4  collect
 //!  3  metrics
 //!  2  api
-//!  1  credentials  view
-//!  0  signing  wire  ratelimit  web
+//!  1  credentials  view  web
+//!  0  signing  wire  ratelimit
 //! ```
 //!
 //! - [`signing`]: the RPC v1 and V3 signers, pure functions below everything that signs;
 //!   [`wire`]: outbound HTTP plumbing the CAMS client and the credential providers share (TLS
 //!   provider, client builder, capped body reader, text made safe to log and show);
-//!   [`ratelimit`]: the per-AccessKey limiter that keeps us under the API quota; [`web`]: the
-//!   HTTP(S) server (web config, TLS, mTLS, basic auth, limits), knowing nothing of CAMS.
+//!   [`ratelimit`]: the per-AccessKey limiter that keeps us under the API quota.
 //! - [`credentials`]: where AccessKeys come from (the default chain), secrets redacted;
 //!   [`view`]: what people see of the fleet, defined once as columns (worst first), and its
-//!   HTML, terminal and JSON renderers.
+//!   HTML, terminal and JSON renderers; [`web`]: the HTTP(S) server (web config, TLS, mTLS,
+//!   basic auth, limits), knowing nothing of CAMS.
 //! - [`api`]: the response envelope and lenient field readers, the HTTP client and its
 //!   errors.
 //! - [`metrics`]: family vocabulary, the cached exposition per (account, collector), the

@@ -223,7 +223,12 @@ fn accounts(status: &[(String, AccountStatus)], report: &OnceReport, color: bool
                     format!("ok ({summary})")
                 };
                 let width = TABLE_WIDTH.saturating_sub(name_width + 2).max(20);
-                for (i, line) in textwrap::wrap(&printable(&text), width).iter().enumerate() {
+                let options = textwrap::Options::new(width)
+                    .word_splitter(textwrap::WordSplitter::NoHyphenation);
+                for (i, line) in textwrap::wrap(&printable(&text), options)
+                    .iter()
+                    .enumerate()
+                {
                     if i == 0 {
                         // "ok" is the line's first two bytes.
                         let ok = styled(AnsiColor::Green.on_default(), "ok");

@@ -223,11 +223,13 @@ impl<'a> Ctx<'a> {
     /// Plans a round of `calls` calls of `op` spread over the interval, and records it
     /// (`chatapp_collector_round_seconds`; the scheduler warns once when it overruns).
     pub fn plan_round(&self, op: &Operation, calls: usize) -> RoundPlan {
-        let over = if self.spread {
-            self.interval
-        } else {
-            Duration::ZERO
-        };
+        self.plan_round_over(op, calls, self.interval)
+    }
+
+    /// [`Ctx::plan_round`] spread over `over` instead of the whole interval (a run of
+    /// several rounds, one per operation, shares the interval).
+    pub fn plan_round_over(&self, op: &Operation, calls: usize, over: Duration) -> RoundPlan {
+        let over = if self.spread { over } else { Duration::ZERO };
         let plan = RoundPlan::new(calls, over, self.rate(op));
         *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
         (self.hooks.on_plan)(plan);

@@ -243,11 +243,10 @@ impl HealthState {
     /// True when `node` is still one to ask about (the list is sorted by number).
     fn wants(&self, ctx: &Ctx<'_>, node: &Node) -> bool {
         match node {
-            Node::Phone(p) => ctx.inputs.latest::<NumberList>().is_none_or(|list| {
-                list.numbers
-                    .binary_search_by(|(n, _)| n.as_str().cmp(p.as_str()))
-                    .is_ok_and(|i| list.numbers[i].1.as_deref() != Some("DELETED"))
-            }),
+            Node::Phone(p) => ctx
+                .inputs
+                .latest::<NumberList>()
+                .is_none_or(|list| list.get(p).is_some_and(|n| n.is_live())),
             Node::Waba(w) => ctx
                 .inputs
                 .latest::<BoundWaba>()
@@ -284,10 +283,7 @@ impl HealthState {
 
 /// The listed numbers a health call makes sense for (a DELETED number has no health).
 fn sendable(list: &NumberList) -> impl Iterator<Item = &str> {
-    list.numbers
-        .iter()
-        .filter(|(_, status)| status.as_deref() != Some("DELETED"))
-        .map(|(phone, _)| phone.as_str())
+    list.live().map(|n| n.phone.as_str())
 }
 
 /// Renders the state, with a summary of how many numbers are in each state.
@@ -328,6 +324,7 @@ pub const VIEW: ViewSpec = ViewSpec {
     columns: &[&CAN_SEND],
     notes: &[&META_SAYS],
     tables: &[],
+    term_columns: &[],
 };
 
 /// Each answered number's can-send state, its verdict (BLOCKED, LIMITED) and Meta's errors

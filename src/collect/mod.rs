@@ -15,9 +15,11 @@ mod context;
 pub mod demo;
 pub mod health;
 pub mod phone_numbers;
+pub mod published;
 pub mod round;
 mod settings;
 pub mod templates;
+pub mod usage;
 pub mod waba;
 
 /// The file a new collector starts from (`docs/collector-template.rs`), compiled with the
@@ -57,6 +59,7 @@ pub static REGISTRY: &[&dyn DynCollector] = &[
     &waba::COLLECTOR,
     &health::COLLECTOR,
     &templates::COLLECTOR,
+    &usage::COLLECTOR,
 ];
 
 /// The registered collector called `name`.

@@ -46,10 +46,15 @@ impl<'c> Ctx<'c> {
     /// Starts a round of `calls` calls of `op`, planned and recorded with
     /// [`Ctx::plan_round`].
     pub fn round(&'c self, op: &Operation, calls: usize) -> Round<'c> {
+        self.round_over(op, calls, self.interval)
+    }
+
+    /// [`Ctx::round`] spread over `over` instead of the whole interval.
+    pub fn round_over(&'c self, op: &Operation, calls: usize, over: Duration) -> Round<'c> {
         Round {
             ctx: self,
             action: op.action,
-            plan: self.plan_round(op, calls),
+            plan: self.plan_round_over(op, calls, over),
             start: Instant::now(),
             next: 0,
             failure: None,

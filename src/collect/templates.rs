@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
+use super::published::MarketingTemplates;
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation,
     Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty,
@@ -202,6 +203,17 @@ pub async fn run(
     state.runs += 1;
     state.listed = listed;
     state.details.retain(|k, _| state.listed.contains_key(k));
+    // The marketing templates, for the collectors that read their usage: known as soon as
+    // the list is, whatever the details do.
+    let marketing = state
+        .listed
+        .iter()
+        .filter(|(_, item)| non_empty(&item.category) == Some("MARKETING"))
+        .map(|(key, _)| key.clone())
+        .collect();
+    ctx.inputs.publish(std::sync::Arc::new(MarketingTemplates {
+        templates: marketing,
+    }));
 
     let wanted = wanted_details(ctx, state);
     let mut round = ctx.round(&DETAIL, wanted.len());
@@ -393,6 +405,7 @@ pub const VIEW: ViewSpec = ViewSpec {
     columns: &[],
     notes: &[],
     tables: &[&NEEDING_ATTENTION],
+    term_columns: &[],
 };
 
 /// The templates that need a person: not approved (`pass`), or scored YELLOW or RED;

@@ -47,12 +47,7 @@ pub struct BindWaba;
 /// The registered instance.
 pub const COLLECTOR: BindWaba = BindWaba;
 
-/// What this collector publishes for the others.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BoundWaba {
-    /// The WABA's `Id` (label form), if the answer had one.
-    pub id: Option<Text>,
-}
+pub use super::published::BoundWaba;
 
 impl Collector for BindWaba {
     type State = ();

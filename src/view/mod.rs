@@ -41,6 +41,14 @@ pub enum Value {
     Text(CompactString),
     /// A number.
     Number(f64),
+    /// A number out of another (sent of the messaging limit, delivered of sent): in the
+    /// JSON document `{"value": .., "of": ..}`.
+    Of {
+        /// The part.
+        value: f64,
+        /// The whole.
+        of: f64,
+    },
 }
 
 impl Value {
@@ -53,7 +61,7 @@ impl Value {
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Value::Text(t) => Some(t),
-            Value::Number(_) => None,
+            Value::Number(_) | Value::Of { .. } => None,
         }
     }
 }
@@ -90,11 +98,39 @@ impl Column {
     }
 }
 
-/// [`Column::show`] for plain text and numbers as they are.
+/// [`Column::show`] for plain text and numbers as they are, a part of a whole as
+/// `part / whole`.
 pub fn show_plain(v: &Value, _: Surface) -> String {
     match v {
         Value::Text(t) => t.to_string(),
         Value::Number(n) => format!("{n}"),
+        Value::Of { value, of } => format!("{value} / {of}"),
+    }
+}
+
+/// [`Column::show`] for a share: `95%` (on the page also `(114 of 120)`); a plain number as
+/// it is.
+pub fn show_share(v: &Value, surface: Surface) -> String {
+    match (v, surface) {
+        (Value::Of { value, of }, _) if *of <= 0.0 => format!("{value:.0} of 0"),
+        (Value::Of { value, of }, Surface::Terminal) => format!("{:.0}%", 100.0 * value / of),
+        (Value::Of { value, of }, Surface::Html) => {
+            format!("{:.0}% ({value:.0} of {of:.0})", 100.0 * value / of)
+        }
+        _ => show_plain(v, surface),
+    }
+}
+
+/// [`Column::show`] for a count against a limit: `9000 / 10000 (90%)` (the terminal has no
+/// room for the share); a plain count as it is.
+pub fn show_against(v: &Value, surface: Surface) -> String {
+    match (v, surface) {
+        (Value::Of { value, of }, Surface::Html) if *of > 0.0 => {
+            format!("{value:.0} / {of:.0} ({:.0}%)", 100.0 * value / of)
+        }
+        (Value::Of { value, of }, _) => format!("{value:.0}/{of:.0}"),
+        (Value::Number(n), _) => format!("{n:.0}"),
+        _ => show_plain(v, surface),
     }
 }
 
@@ -133,6 +169,17 @@ pub struct TableDef {
     pub more: &'static str,
 }
 
+/// A column of the terminal's numbers table made from a row's cells, where the terminal has
+/// no room for a collector's columns one by one (`90%/97%` for sent of the limit and
+/// delivered).
+#[derive(Debug)]
+pub struct TermColumn {
+    /// The header.
+    pub header: &'static str,
+    /// The cell of a row, or `None` (shown `-`).
+    pub cell: fn(&NumberRow) -> Option<String>,
+}
+
 /// What a collector shows people, declared in its spec.
 #[derive(Debug)]
 pub struct ViewSpec {
@@ -142,6 +189,8 @@ pub struct ViewSpec {
     pub notes: &'static [&'static NoteKind],
     /// Its own tables.
     pub tables: &'static [&'static TableDef],
+    /// Its terminal-only columns made from its cells.
+    pub term_columns: &'static [&'static TermColumn],
 }
 
 impl ViewSpec {
@@ -150,6 +199,7 @@ impl ViewSpec {
         columns: &[],
         notes: &[],
         tables: &[],
+        term_columns: &[],
     };
 }
 
@@ -162,6 +212,8 @@ pub struct Layout {
     pub notes: Vec<&'static NoteKind>,
     /// The collectors' own tables.
     pub tables: Vec<&'static TableDef>,
+    /// Terminal-only columns of the numbers table.
+    pub term_columns: Vec<&'static TermColumn>,
 }
 
 impl Layout {
@@ -172,6 +224,7 @@ impl Layout {
             layout.columns.extend(v.columns);
             layout.notes.extend(v.notes);
             layout.tables.extend(v.tables);
+            layout.term_columns.extend(v.term_columns);
         }
         layout
     }

@@ -5,9 +5,9 @@
 //! through [`super::printable`] first.
 
 use anstyle::{AnsiColor, Style};
-use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, Width, presets};
+use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, presets};
 
-use super::{Column, Fleet, Layout, Severity, Surface, Value, counts, describe};
+use super::{Column, Fleet, Layout, Severity, Surface, TermColumn, Value, counts, describe};
 
 /// The tables' width: a terminal of 100 columns shows them without wrapping.
 pub const TABLE_WIDTH: usize = 100;
@@ -22,15 +22,22 @@ pub fn fleet(fleet: &Fleet, layout: &Layout, color: bool) -> String {
         if rows.is_empty() {
             continue;
         }
+        // The columns with a terminal header (free text such as button labels stays on
+        // the page and in the JSON document).
+        let shown: Vec<(usize, &Column)> = table
+            .columns
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, c)| c.term.is_some())
+            .collect();
         let headers: Vec<&str> = std::iter::once("ACCOUNT")
-            .chain(table.columns.iter().map(|c| c.term.unwrap_or(c.title)))
+            .chain(shown.iter().filter_map(|(_, c)| c.term))
             .collect();
         let cells = rows.iter().map(|t| {
-            let values = table
-                .columns
+            let values = shown
                 .iter()
-                .zip(&t.row.cells)
-                .map(|(c, v)| cell(c, v.as_ref()));
+                .map(|(i, c)| cell(c, t.row.cells.get(*i).and_then(Option::as_ref)));
             std::iter::once(printable(&t.account))
                 .chain(values)
                 .collect()
@@ -53,9 +60,16 @@ fn numbers(fleet: &Fleet, layout: &Layout, color: bool) -> String {
         .copied()
         .filter(|c| c.term.is_some() && fleet.numbers.iter().any(|r| r.value(c).is_some()))
         .collect();
+    let derived: Vec<&TermColumn> = layout
+        .term_columns
+        .iter()
+        .copied()
+        .filter(|c| fleet.numbers.iter().any(|r| (c.cell)(r).is_some()))
+        .collect();
     let headers: Vec<&str> = ["STATE", "ACCOUNT", "NUMBER"]
         .into_iter()
         .chain(columns.iter().filter_map(|c| c.term))
+        .chain(derived.iter().map(|c| c.header))
         .collect();
     let rows = fleet.numbers.iter().map(|r| {
         let fixed = [
@@ -64,7 +78,10 @@ fn numbers(fleet: &Fleet, layout: &Layout, color: bool) -> String {
             printable(&r.phone_number),
         ];
         let values = columns.iter().map(|c| cell(c, r.value(c)));
-        fixed.into_iter().chain(values).collect()
+        let made = derived
+            .iter()
+            .map(|c| (c.cell)(r).map_or_else(|| "-".into(), |t| printable(&t)));
+        fixed.into_iter().chain(values).chain(made).collect()
     });
     let severities: Vec<Severity> = fleet.numbers.iter().map(|r| r.severity).collect();
     let mut out = render(&headers, rows, Some(&severities), color);
@@ -102,8 +119,10 @@ fn render(
         .load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(TABLE_WIDTH as u16)
-        .set_truncation_indicator("…")
-        .set_header(headers.to_vec());
+        .set_truncation_indicator("…");
+    let mut header = Row::from(headers.to_vec());
+    header.max_height(1);
+    table.set_header(header);
     let mut markers = Vec::new();
     for cells in rows {
         markers.push(cells.first().cloned().unwrap_or_default());
@@ -115,14 +134,14 @@ fn render(
     for (i, column) in table.column_iter_mut().enumerate() {
         column.set_padding((0, if i < last { 2 } else { 0 }));
     }
-    // The state word is never cut: it is what the row says without colour.
-    if severities.is_some()
-        && let Some(first) = table.column_mut(0)
-    {
-        let widest = markers.iter().map(|m| m.chars().count()).max().unwrap_or(0);
-        first.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
-            (widest + 2).min(24) as u16,
-        )));
+    // The state word and the phone number are never cut: they are what the row says
+    // without colour, and what a person looks up. Both are short (a bounded word, digits).
+    if severities.is_some() {
+        for i in [0, 2] {
+            if let Some(column) = table.column_mut(i) {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+        }
     }
     let mut out = String::new();
     for (i, line) in table.lines().enumerate() {
@@ -162,7 +181,8 @@ pub fn paint(style: Style, text: &str) -> String {
 pub fn wrap(text: &str, indent: &str) -> String {
     let options = textwrap::Options::new(TABLE_WIDTH)
         .initial_indent(indent)
-        .subsequent_indent(indent);
+        .subsequent_indent(indent)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
     let mut out = String::new();
     for l in textwrap::wrap(&printable(text), options) {
         out.push_str(&l);

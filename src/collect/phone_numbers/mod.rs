@@ -85,24 +85,21 @@ pub struct PhoneNumbers;
 /// The registered instance.
 pub const COLLECTOR: PhoneNumbers = PhoneNumbers;
 
-/// What this collector publishes for the others: the numbers the API listed (deduplicated,
-/// as exported), with their status.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NumberList {
-    /// Phone number (label form) and `Status`, sorted by number.
-    pub numbers: Vec<(Text, Option<Text>)>,
-}
+pub use super::published::{ListedNumber, NumberList};
 
-impl NumberList {
-    /// The exported numbers of `numbers`.
-    pub fn of(numbers: &[PhoneNumber]) -> Self {
-        NumberList {
-            numbers: dedupe(numbers)
-                .0
-                .into_iter()
-                .map(|(phone, n)| (Text::from(phone), non_empty(&n.status).map(Text::from)))
-                .collect(),
-        }
+/// What this collector publishes for the others: the exported numbers of `numbers`
+/// (deduplicated, sorted), with their status and messaging limit.
+pub fn number_list(numbers: &[PhoneNumber], tiers: &TierLimits) -> NumberList {
+    NumberList {
+        numbers: dedupe(numbers)
+            .0
+            .into_iter()
+            .map(|(phone, n)| ListedNumber {
+                phone: Text::from(phone),
+                status: non_empty(&n.status).map(Text::from),
+                messaging_limit: non_empty(&n.messaging_limit_tier).and_then(|t| tiers.get(t)),
+            })
+            .collect(),
     }
 }
 
@@ -153,7 +150,7 @@ impl Collector for PhoneNumbers {
             unknown: report.unknown,
             details: Vec::new(),
             facts: facts(numbers, tiers),
-            published: Some(Arc::new(NumberList::of(numbers))),
+            published: Some(Arc::new(number_list(numbers, tiers))),
         })
     }
 }

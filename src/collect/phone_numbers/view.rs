@@ -45,6 +45,7 @@ pub const VIEW: ViewSpec = ViewSpec {
     columns: &[&VERIFIED_NAME, &STATUS, &QUALITY, &TIER, &MESSAGING_LIMIT],
     notes: &[],
     tables: &[],
+    term_columns: &[],
 };
 
 fn show_tier(v: &Value, surface: Surface) -> String {
@@ -60,7 +61,7 @@ fn show_limit(v: &Value, surface: Surface) -> String {
     match v {
         Value::Number(n) if n.is_finite() => format!("{n:.0}"),
         Value::Number(_) => "unlimited".into(),
-        Value::Text(_) => show_plain(v, surface),
+        Value::Text(_) | Value::Of { .. } => show_plain(v, surface),
     }
 }
 
