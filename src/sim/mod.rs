@@ -236,6 +236,36 @@ fn verify_v1(state: &SimState, method: &str, query: &str) -> Result<SimRequest, 
     for (k, v) in signing::parse_query(query) {
         params.insert(k, v);
     }
+    let signature = v1_common_parameters(&mut params)?;
+    v1_versions_and_format(&params)?;
+    let key = known_key(state, param(&params, "AccessKeyId"))?;
+    fresh_timestamp(
+        humantime::parse_rfc3339(param(&params, "Timestamp")).ok(),
+        SystemTime::now(),
+    )?;
+    let string_to_sign = signing::string_to_sign(method, &params);
+    if signing::sign_string(&key.secret, &string_to_sign) != signature {
+        return Err(signature_mismatch(&string_to_sign));
+    }
+    known_operation_with_parameters(param(&params, "Action"), &params)?;
+    matching_security_token(key, params.get("SecurityToken").map(String::as_str))?;
+    remember_nonce(state, param(&params, "SignatureNonce"))?;
+    Ok(SimRequest {
+        method: method.to_owned(),
+        action: param(&params, "Action").to_owned(),
+        params,
+        signature: "v1",
+    })
+}
+
+/// The value of v1 parameter `name`, empty when absent.
+fn param<'a>(params: &'a BTreeMap<String, String>, name: &str) -> &'a str {
+    params.get(name).map(String::as_str).unwrap_or("")
+}
+
+/// The v1 common parameters: takes `Signature` out of `params` (it is not signed) and
+/// returns it, once every other common parameter is known to be there.
+fn v1_common_parameters(params: &mut BTreeMap<String, String>) -> Result<String, SimResponse> {
     let signature = params.remove("Signature");
     for required in [
         "AccessKeyId",
@@ -248,23 +278,21 @@ fn verify_v1(state: &SimState, method: &str, query: &str) -> Result<SimRequest, 
         "Version",
     ] {
         if !params.contains_key(required) {
-            return Err(SimResponse::error(
-                400,
-                "MissingParameter",
-                &format!(
-                    "The input parameter \"{required}\" that is mandatory for processing this request is not supplied."
-                ),
-            ));
+            return Err(missing_parameter(required));
         }
     }
-    let Some(signature) = signature else {
-        return Err(SimResponse::error(
+    signature.ok_or_else(|| {
+        SimResponse::error(
             400,
             "IncompleteSignature",
             "The request signature does not conform to Aliyun standards.",
-        ));
-    };
-    let p = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
+        )
+    })
+}
+
+/// The API version, the signature method and version, and the response format v1 names.
+fn v1_versions_and_format(params: &BTreeMap<String, String>) -> Result<(), SimResponse> {
+    let p = |k: &str| param(params, k);
     if p("Version") != "2020-06-06" {
         return Err(SimResponse::error(
             404,
@@ -286,21 +314,41 @@ fn verify_v1(state: &SimState, method: &str, query: &str) -> Result<SimRequest, 
             "Format must be JSON in the simulator.",
         ));
     }
-    let Some(key) = state.keys.get(p("AccessKeyId")) else {
-        return Err(SimResponse::error(
+    Ok(())
+}
+
+/// `MissingParameter` for the common or operation parameter (v1) or header (V3) `name`.
+fn missing_parameter(name: &str) -> SimResponse {
+    SimResponse::error(
+        400,
+        "MissingParameter",
+        &format!(
+            "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+        ),
+    )
+}
+
+/// The AccessKey the request names, which must be one the simulator was given.
+fn known_key<'a>(state: &'a SimState, access_key_id: &str) -> Result<&'a SimKey, SimResponse> {
+    state.keys.get(access_key_id).ok_or_else(|| {
+        SimResponse::error(
             404,
             "InvalidAccessKeyId.NotFound",
             "Specified access key is not found.",
-        ));
-    };
-    let ts = humantime::parse_rfc3339(p("Timestamp")).map_err(|_| {
+        )
+    })
+}
+
+/// The timestamp skew: the request's time (`None` when it did not parse) within
+/// [`MAX_SKEW`] of `now`, either way.
+fn fresh_timestamp(ts: Option<SystemTime>, now: SystemTime) -> Result<(), SimResponse> {
+    let ts = ts.ok_or_else(|| {
         SimResponse::error(
             400,
             "InvalidTimeStamp.Format",
             "Specified time stamp or date value is not well formatted.",
         )
     })?;
-    let now = SystemTime::now();
     let skew = now
         .duration_since(ts)
         .or_else(|e| Ok::<_, ()>(e.duration()))
@@ -312,19 +360,29 @@ fn verify_v1(state: &SimState, method: &str, query: &str) -> Result<SimRequest, 
             "Specified time stamp or date value is expired.",
         ));
     }
-    let string_to_sign = signing::string_to_sign(method, &params);
-    if signing::sign_string(&key.secret, &string_to_sign) != signature {
-        return Err(SimResponse::error(
-            400,
-            "SignatureDoesNotMatch",
-            &format!(
-                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
-            ),
-        ));
-    }
+    Ok(())
+}
+
+/// `SignatureDoesNotMatch`, echoing the simulator's string to sign as the gateway does.
+fn signature_mismatch(string_to_sign: &str) -> SimResponse {
+    SimResponse::error(
+        400,
+        "SignatureDoesNotMatch",
+        &format!(
+            "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+        ),
+    )
+}
+
+/// The operation and its required parameters: `action` is an operation a collector
+/// declares, and none of its required parameters is missing or empty in `params`.
+fn known_operation_with_parameters(
+    action: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<(), SimResponse> {
     // The operation must exist and have its required parameters, as the gateway checks
     // before the product sees the request; the operations are the collectors' own.
-    let Some((_, operation)) = crate::collect::operation(p("Action")) else {
+    let Some((_, operation)) = crate::collect::operation(action) else {
         return Err(SimResponse::error(
             404,
             "InvalidApi.NotFound",
@@ -336,26 +394,19 @@ fn verify_v1(state: &SimState, method: &str, query: &str) -> Result<SimRequest, 
         .iter()
         .find(|k| params.get(**k).is_none_or(|v| v.is_empty()))
     {
-        return Err(SimResponse::error(
-            400,
-            "MissingParameter",
-            &format!(
-                "The input parameter \"{missing}\" that is mandatory for processing this request is not supplied."
-            ),
-        ));
+        return Err(missing_parameter(missing));
     }
-    if key.security_token.as_deref() != params.get("SecurityToken").map(String::as_str) {
+    Ok(())
+}
+
+/// The security token: the one an STS key requires, and none for a long-lived key.
+fn matching_security_token(key: &SimKey, sent: Option<&str>) -> Result<(), SimResponse> {
+    if key.security_token.as_deref() != sent {
         return Err(SimResponse::error(
             400,
             "InvalidSecurityToken.Mismatch",
             "Specified SecurityToken is invalid.",
         ));
     }
-    remember_nonce(state, p("SignatureNonce"))?;
-    Ok(SimRequest {
-        method: method.to_owned(),
-        action: p("Action").to_owned(),
-        params,
-        signature: "v1",
-    })
+    Ok(())
 }
