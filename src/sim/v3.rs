@@ -22,14 +22,17 @@
 //! computation run forwards, for tests that need a request the simulator accepts.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
-use super::{MAX_SKEW, SimRequest, SimResponse, SimState};
+use super::{
+    SimRequest, SimResponse, SimState, fresh_timestamp, known_key, known_operation_with_parameters,
+    matching_security_token, missing_parameter, remember_nonce, signature_mismatch,
+};
 
 /// The only V3 algorithm the simulator accepts (the SDKs also know `ACS3-HMAC-SM3` and
 /// `ACS3-RSA-SHA256`; CAMS clients here use HMAC-SHA256 only).
@@ -379,16 +382,6 @@ pub fn parse_date(value: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339(value).ok()
 }
 
-fn missing_parameter(name: &str) -> SimResponse {
-    SimResponse::error(
-        400,
-        "MissingParameter",
-        &format!(
-            "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
-        ),
-    )
-}
-
 fn incomplete_signature(detail: &str) -> SimResponse {
     SimResponse::error(
         400,
@@ -429,28 +422,68 @@ pub(super) fn verify(
     body: &[u8],
 ) -> Result<SimRequest, SimResponse> {
     let pairs = header_pairs(headers);
-    let header = |name: &str| header_value(&pairs, name);
+    let h = |name: &str| header_value(&pairs, name).unwrap_or_default();
 
-    // Authorization first: it is what makes this a V3 request.
-    let Some(auth_value) = header("authorization") else {
+    let authorization = authorization(&pairs)?;
+    required_headers(&pairs)?;
+    let query = query_without_v1_signature(raw_query)?;
+    cams_version(&h("x-acs-version"))?;
+    signed_headers_cover(&pairs, &authorization)?;
+    let key = known_key(state, &authorization.credential)?;
+    fresh_timestamp(parse_date(&h("x-acs-date")), now)?;
+    content_hash_matches(&h("x-acs-content-sha256"), body)?;
+    let request = V3Request {
+        method,
+        path,
+        query: &query,
+        headers: &pairs,
+        body,
+    };
+    check_signature(&request, &authorization, &key.secret)
+        .map_err(|string_to_sign| signature_mismatch(&string_to_sign))?;
+
+    let action = h("x-acs-action");
+    let params = parameters(query, &pairs, body);
+    known_operation_with_parameters(&action, &params)?;
+    matching_security_token(key, header_value(&pairs, "x-acs-security-token").as_deref())?;
+    remember_nonce(state, &h("x-acs-signature-nonce"))?;
+    Ok(SimRequest {
+        method: method.to_owned(),
+        action,
+        params,
+        signature: "v3",
+    })
+}
+
+/// The `Authorization` header, parsed. It is checked first: it is what makes this a V3
+/// request.
+fn authorization(pairs: &[(String, String)]) -> Result<Authorization, SimResponse> {
+    let Some(auth_value) = header_value(pairs, "authorization") else {
         return Err(incomplete_signature("The Authorization header is missing."));
     };
-    let authorization = parse_authorization(&auth_value).map_err(|e| match e {
+    parse_authorization(&auth_value).map_err(|e| match e {
         AuthorizationError::Algorithm => {
             incomplete_signature("The signature algorithm must be ACS3-HMAC-SHA256.")
         }
         AuthorizationError::Malformed => incomplete_signature(
             "The Authorization header must be Credential=...,SignedHeaders=...,Signature=....",
         ),
-    })?;
+    })
+}
+
+/// The required common headers ([`REQUIRED_HEADERS`]), each present and non-empty.
+fn required_headers(pairs: &[(String, String)]) -> Result<(), SimResponse> {
     for name in REQUIRED_HEADERS {
-        if header(name).is_none_or(|v| v.is_empty()) {
+        if header_value(pairs, name).is_none_or(|v| v.is_empty()) {
             return Err(missing_parameter(name));
         }
     }
-    let h = |name: &str| header(name).unwrap_or_default();
+    Ok(())
+}
 
-    let mut query = decode_query(raw_query);
+/// The decoded query, which must not carry v1's `Signature` or `SignatureMethod`.
+fn query_without_v1_signature(raw_query: &str) -> Result<Vec<(String, String)>, SimResponse> {
+    let query = decode_query(raw_query);
     if query
         .iter()
         .any(|(k, _)| k == "Signature" || k == "SignatureMethod")
@@ -461,13 +494,27 @@ pub(super) fn verify(
             "A request signed with ACS3-HMAC-SHA256 must not carry Signature or SignatureMethod in the query.",
         ));
     }
-    if h("x-acs-version") != CAMS_VERSION {
+    Ok(query)
+}
+
+/// The API version in `x-acs-version`, which must be CAMS's.
+fn cams_version(version: &str) -> Result<(), SimResponse> {
+    if version != CAMS_VERSION {
         return Err(SimResponse::error(
             404,
             "InvalidVersion",
             "Specified parameter Version is not valid.",
         ));
     }
+    Ok(())
+}
+
+/// `SignedHeaders` against the headers sent: every common header present is signed, and
+/// every signed header is present.
+fn signed_headers_cover(
+    pairs: &[(String, String)],
+    authorization: &Authorization,
+) -> Result<(), SimResponse> {
     // Every common header present must be signed (host and all x-acs-*).
     let signed = normalise_signed_headers(&authorization.signed_headers);
     if let Some(unsigned) = pairs
@@ -479,63 +526,34 @@ pub(super) fn verify(
             "The header \"{unsigned}\" must be in SignedHeaders."
         )));
     }
-    if let Some(absent) = signed.iter().find(|n| header(n).is_none()) {
+    if let Some(absent) = signed.iter().find(|n| header_value(pairs, n).is_none()) {
         return Err(incomplete_signature(&format!(
             "SignedHeaders names \"{absent}\", which the request does not carry."
         )));
     }
-    let Some(key) = state.keys.get(&authorization.credential) else {
-        return Err(SimResponse::error(
-            404,
-            "InvalidAccessKeyId.NotFound",
-            "Specified access key is not found.",
-        ));
-    };
-    let ts = parse_date(&h("x-acs-date")).ok_or_else(|| {
-        SimResponse::error(
-            400,
-            "InvalidTimeStamp.Format",
-            "Specified time stamp or date value is not well formatted.",
-        )
-    })?;
-    let skew = now
-        .duration_since(ts)
-        .or_else(|e| Ok::<_, ()>(e.duration()))
-        .unwrap_or(Duration::ZERO);
-    if skew > MAX_SKEW {
-        return Err(SimResponse::error(
-            400,
-            "InvalidTimeStamp.Expired",
-            "Specified time stamp or date value is expired.",
-        ));
-    }
-    if h("x-acs-content-sha256") != sha256_hex(body) {
+    Ok(())
+}
+
+/// The hashed payload: `x-acs-content-sha256` is the SHA-256 of the body received.
+fn content_hash_matches(content_sha256: &str, body: &[u8]) -> Result<(), SimResponse> {
+    if content_sha256 != sha256_hex(body) {
         return Err(SimResponse::error(
             400,
             "InvalidParameter",
             "Specified header x-acs-content-sha256 does not match the SHA-256 of the request body.",
         ));
     }
-    let request = V3Request {
-        method,
-        path,
-        query: &query,
-        headers: &pairs,
-        body,
-    };
-    if let Err(string_to_sign) = check_signature(&request, &authorization, &key.secret) {
-        return Err(SimResponse::error(
-            400,
-            "SignatureDoesNotMatch",
-            &format!(
-                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
-            ),
-        ));
-    }
+    Ok(())
+}
 
-    let action = h("x-acs-action");
+/// The request's parameters: the query's, and a form body's when there is one.
+fn parameters(
+    mut query: Vec<(String, String)>,
+    pairs: &[(String, String)],
+    body: &[u8],
+) -> BTreeMap<String, String> {
     // A form body (the SDK's formData) carries parameters too; CAMS clients send none.
-    let form_body = header("content-type").is_some_and(|ct| {
+    let form_body = header_value(pairs, "content-type").is_some_and(|ct| {
         ct.split(';').next().is_some_and(|t| {
             t.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
@@ -544,41 +562,14 @@ pub(super) fn verify(
     if form_body && !body.is_empty() {
         query.extend(decode_query(&String::from_utf8_lossy(body)));
     }
-    let params: BTreeMap<String, String> = query.into_iter().collect();
-    let Some((_, operation)) = crate::collect::operation(&action) else {
-        return Err(SimResponse::error(
-            404,
-            "InvalidApi.NotFound",
-            "Specified api is not found, please check your url and method.",
-        ));
-    };
-    if let Some(missing) = operation
-        .required
-        .iter()
-        .find(|k| params.get(**k).is_none_or(|v| v.is_empty()))
-    {
-        return Err(missing_parameter(missing));
-    }
-    if key.security_token != header("x-acs-security-token") {
-        return Err(SimResponse::error(
-            400,
-            "InvalidSecurityToken.Mismatch",
-            "Specified SecurityToken is invalid.",
-        ));
-    }
-    super::remember_nonce(state, &h("x-acs-signature-nonce"))?;
-    Ok(SimRequest {
-        method: method.to_owned(),
-        action,
-        params,
-        signature: "v3",
-    })
+    query.into_iter().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use axum::http::{HeaderName, HeaderValue};
     use serde::Deserialize;
