@@ -394,32 +394,20 @@ impl CredentialsConfig {
                 access_key_id,
                 access_key_secret_file,
                 security_token_file,
-            } => {
-                let access_key_id = nonempty("access_key_id", access_key_id)?;
-                readable("access_key_secret_file", access_key_secret_file)?;
-                if let Some(p) = security_token_file {
-                    readable("security_token_file", p)?;
-                }
-                CredentialSource::Files {
-                    access_key_id,
-                    access_key_secret_file: access_key_secret_file.clone(),
-                    security_token_file: security_token_file.clone(),
-                }
-            }
+            } => key_in_files(
+                access_key_id,
+                access_key_secret_file,
+                security_token_file.as_ref(),
+            )?,
             CredentialsConfig::Sts {
                 access_key_id,
                 access_key_secret_file,
                 security_token_file,
-            } => {
-                let access_key_id = nonempty("access_key_id", access_key_id)?;
-                readable("access_key_secret_file", access_key_secret_file)?;
-                readable("security_token_file", security_token_file)?;
-                CredentialSource::Files {
-                    access_key_id,
-                    access_key_secret_file: access_key_secret_file.clone(),
-                    security_token_file: Some(security_token_file.clone()),
-                }
-            }
+            } => key_in_files(
+                access_key_id,
+                access_key_secret_file,
+                Some(security_token_file),
+            )?,
             CredentialsConfig::RamRoleArn {
                 access_key_id,
                 access_key_secret_file,
@@ -429,27 +417,19 @@ impl CredentialsConfig {
                 duration,
                 sts_endpoint: endpoint,
             } => {
-                let access_key_id = nonempty("access_key_id", access_key_id)?;
-                readable("access_key_secret_file", access_key_secret_file)?;
+                let base = key_in_files(access_key_id, access_key_secret_file, None)?;
                 let duration = duration.unwrap_or(sts::DEFAULT_DURATION);
                 sts::check_duration(duration)
                     .map_err(|e| CredentialError::config("duration", e))?;
-                let role = Role {
-                    role_arn: arn("role_arn", role_arn)?,
-                    session_name: session_name(role_session_name)?,
+                let role = sts_role(
+                    role_arn,
+                    role_session_name,
                     duration,
-                    external_id: match external_id {
-                        Some(e) => Some(nonempty("external_id", e)?),
-                        None => None,
-                    },
-                    policy: None,
-                    endpoint: sts_endpoint(endpoint, env, ctx)?,
-                };
-                let base = CredentialSource::Files {
-                    access_key_id,
-                    access_key_secret_file: access_key_secret_file.clone(),
-                    security_token_file: None,
-                };
+                    external_id,
+                    endpoint,
+                    env,
+                    ctx,
+                )?;
                 CredentialSource::RamRoleArn(Arc::new(RamRoleArn::new(base, role, ctx)))
             }
             CredentialsConfig::OidcRoleArn {
@@ -459,14 +439,15 @@ impl CredentialsConfig {
                 role_session_name,
                 sts_endpoint: endpoint,
             } => {
-                let role = Role {
-                    role_arn: arn("role_arn", role_arn)?,
-                    session_name: session_name(role_session_name)?,
-                    duration: sts::DEFAULT_DURATION,
-                    external_id: None,
-                    policy: None,
-                    endpoint: sts_endpoint(endpoint, env, ctx)?,
-                };
+                let role = sts_role(
+                    role_arn,
+                    role_session_name,
+                    sts::DEFAULT_DURATION,
+                    &None,
+                    endpoint,
+                    env,
+                    ctx,
+                )?;
                 let provider = arn("oidc_provider_arn", oidc_provider_arn)?;
                 readable("oidc_token_file", oidc_token_file)?;
                 CredentialSource::OidcRoleArn(Arc::new(OidcRoleArn::new(
@@ -479,51 +460,8 @@ impl CredentialsConfig {
             CredentialsConfig::EcsRamRole {
                 role_name,
                 metadata_endpoint,
-            } => {
-                let role_name = match role_name {
-                    Some(r) => Some(nonempty("role_name", r)?),
-                    None => None,
-                };
-                let endpoint = metadata_endpoint
-                    .clone()
-                    .unwrap_or_else(|| ctx.options().metadata_endpoint.clone());
-                check_url(endpoint.trim())
-                    .map_err(|e| CredentialError::config("metadata_endpoint", e))?;
-                CredentialSource::EcsRamRole(Arc::new(EcsRamRole::new(
-                    role_name,
-                    endpoint,
-                    env_flag(env, ENV_IMDSV1_DISABLED),
-                    ctx,
-                )))
-            }
-            CredentialsConfig::Profile { name, file } => {
-                let name = match name {
-                    Some(n) => Some(nonempty("name", n)?),
-                    None => None,
-                };
-                let (path, format) = match file {
-                    Some(f) => (f.clone(), Format::Auto),
-                    None => {
-                        let home = home_dir(env).ok_or_else(|| {
-                            CredentialError::config("file", "not set, and HOME is not set either")
-                        })?;
-                        let cli = home.join(".aliyun/config.json");
-                        if cli.is_file() {
-                            (cli, Format::Cli)
-                        } else {
-                            (home.join(".alibabacloud/credentials"), Format::Ini)
-                        }
-                    }
-                };
-                readable("file", &path)?;
-                CredentialSource::Profile(Arc::new(ProfileSource::new(
-                    path,
-                    format,
-                    name,
-                    ProfileEnv::from_env(env),
-                    ctx,
-                )))
-            }
+            } => ecs_ram_role(role_name, metadata_endpoint, env, ctx)?,
+            CredentialsConfig::Profile { name, file } => profile(name, file, env, ctx)?,
             CredentialsConfig::Uri { uri } => {
                 let uri = nonempty("uri", uri)?;
                 check_url(&uri).map_err(|e| CredentialError::config("uri", e))?;
@@ -532,6 +470,109 @@ impl CredentialsConfig {
             CredentialsConfig::Default => CredentialSource::default_chain_with(env, ctx)?,
         })
     }
+}
+
+/// An AccessKey whose secret (and STS token, if any) are in files: the ID is not empty and
+/// the files are readable.
+fn key_in_files(
+    access_key_id: &str,
+    access_key_secret_file: &Path,
+    security_token_file: Option<&PathBuf>,
+) -> Result<CredentialSource, CredentialError> {
+    let access_key_id = nonempty("access_key_id", access_key_id)?;
+    readable("access_key_secret_file", access_key_secret_file)?;
+    if let Some(p) = security_token_file {
+        readable("security_token_file", p)?;
+    }
+    Ok(CredentialSource::Files {
+        access_key_id,
+        access_key_secret_file: access_key_secret_file.to_path_buf(),
+        security_token_file: security_token_file.cloned(),
+    })
+}
+
+/// The role to assume with STS (`ram_role_arn` and `oidc_role_arn`): its ARN, session name,
+/// external ID and STS endpoint checked, in that order.
+fn sts_role(
+    role_arn: &str,
+    role_session_name: &Option<String>,
+    duration: Duration,
+    external_id: &Option<String>,
+    endpoint: &Option<String>,
+    env: Env<'_>,
+    ctx: &Context,
+) -> Result<Role, CredentialError> {
+    Ok(Role {
+        role_arn: arn("role_arn", role_arn)?,
+        session_name: session_name(role_session_name)?,
+        duration,
+        external_id: optional_nonempty("external_id", external_id)?,
+        policy: None,
+        endpoint: sts_endpoint(endpoint, env, ctx)?,
+    })
+}
+
+/// `value` trimmed, when set: set but empty is an error naming `field`.
+fn optional_nonempty(
+    field: &str,
+    value: &Option<String>,
+) -> Result<Option<String>, CredentialError> {
+    value.as_deref().map(|v| nonempty(field, v)).transpose()
+}
+
+/// `ecs_ram_role`: the role name, if given, is not empty and the metadata endpoint is a URL.
+fn ecs_ram_role(
+    role_name: &Option<String>,
+    metadata_endpoint: &Option<String>,
+    env: Env<'_>,
+    ctx: &Arc<Context>,
+) -> Result<CredentialSource, CredentialError> {
+    let role_name = optional_nonempty("role_name", role_name)?;
+    let endpoint = metadata_endpoint
+        .clone()
+        .unwrap_or_else(|| ctx.options().metadata_endpoint.clone());
+    check_url(endpoint.trim()).map_err(|e| CredentialError::config("metadata_endpoint", e))?;
+    Ok(CredentialSource::EcsRamRole(Arc::new(EcsRamRole::new(
+        role_name,
+        endpoint,
+        env_flag(env, ENV_IMDSV1_DISABLED),
+        ctx,
+    ))))
+}
+
+/// `profile`: the profile name, if given, is not empty and the profile file is readable.
+fn profile(
+    name: &Option<String>,
+    file: &Option<PathBuf>,
+    env: Env<'_>,
+    ctx: &Arc<Context>,
+) -> Result<CredentialSource, CredentialError> {
+    let name = optional_nonempty("name", name)?;
+    let (path, format) = match file {
+        Some(f) => (f.clone(), Format::Auto),
+        None => default_profile_file(env)?,
+    };
+    readable("file", &path)?;
+    Ok(CredentialSource::Profile(Arc::new(ProfileSource::new(
+        path,
+        format,
+        name,
+        ProfileEnv::from_env(env),
+        ctx,
+    ))))
+}
+
+/// The profile file when `file` is not set: the CLI's `config.json` in the home directory
+/// if there is one, else the INI credentials file.
+fn default_profile_file(env: Env<'_>) -> Result<(PathBuf, Format), CredentialError> {
+    let home = home_dir(env)
+        .ok_or_else(|| CredentialError::config("file", "not set, and HOME is not set either"))?;
+    let cli = home.join(".aliyun/config.json");
+    Ok(if cli.is_file() {
+        (cli, Format::Cli)
+    } else {
+        (home.join(".alibabacloud/credentials"), Format::Ini)
+    })
 }
 
 #[cfg(test)]
