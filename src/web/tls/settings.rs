@@ -198,14 +198,17 @@ fn version(field: &str, name: &str) -> Result<u8, WebConfigError> {
 }
 
 /// Checks `tls_server_config`; `Ok(None)` when it configures no TLS at all.
-pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, WebConfigError> {
-    let cert_inline = non_empty(c.cert);
-    let key_inline = c.key.filter(|k| !k.expose_secret().is_empty());
-    let ca_inline = non_empty(c.client_ca);
-    let cert_file = non_empty_path(c.cert_file, base);
-    let key_file = non_empty_path(c.key_file, base);
-    let ca_file = non_empty_path(c.client_ca_file, base);
-    let auth_name = non_empty(c.client_auth_type);
+pub(crate) fn check(
+    mut c: TlsServerConfig,
+    base: &Path,
+) -> Result<Option<TlsSpec>, WebConfigError> {
+    let cert_inline = non_empty(c.cert.take());
+    let key_inline = c.key.take().filter(|k| !k.expose_secret().is_empty());
+    let ca_inline = non_empty(c.client_ca.take());
+    let cert_file = non_empty_path(c.cert_file.take(), base);
+    let key_file = non_empty_path(c.key_file.take(), base);
+    let ca_file = non_empty_path(c.client_ca_file.take(), base);
+    let auth_name = non_empty(c.client_auth_type.take());
 
     let enabled = cert_inline.is_some()
         || key_inline.is_some()
@@ -215,69 +218,115 @@ pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, 
         || ca_file.is_some()
         || auth_name.is_some();
     if !enabled {
-        // The toolkit would quietly serve plain HTTP and ignore these; say so instead.
-        let stray = [
-            ("min_version", c.min_version.is_some()),
-            ("max_version", c.max_version.is_some()),
-            ("cipher_suites", c.cipher_suites.is_some()),
-            ("curve_preferences", c.curve_preferences.is_some()),
-            ("client_allowed_sans", c.client_allowed_sans.is_some()),
-        ];
-        if let Some((name, _)) = stray.iter().find(|(_, set)| *set) {
-            return Err(WebConfigError::new(
-                key(name),
-                "set, but tls_server_config has no certificate (cert_file/key_file or cert/key), \
-                 so the server would speak plain HTTP",
-            ));
-        }
-        return Ok(None);
+        return no_settings_without_certificate(&c).map(|()| None);
     }
 
-    let cert = match (cert_file, cert_inline) {
-        (Some(_), Some(_)) => {
-            return Err(WebConfigError::new(
-                key("cert"),
-                "set only one of cert and cert_file",
-            ));
-        }
-        (Some(p), None) => PemSource::File(p),
-        (None, Some(s)) => PemSource::Inline(s),
-        (None, None) => {
-            return Err(WebConfigError::new(
-                key("cert_file"),
-                "missing one of cert or cert_file",
-            ));
-        }
-    };
-    let key_source = match (key_file, key_inline) {
-        (Some(_), Some(_)) => {
-            return Err(WebConfigError::new(
-                key("key"),
-                "set only one of key and key_file",
-            ));
-        }
-        (Some(p), None) => KeySource::File(p),
-        (None, Some(s)) => KeySource::Inline(s),
-        (None, None) => {
-            return Err(WebConfigError::new(
-                key("key_file"),
-                "missing one of key or key_file",
-            ));
-        }
-    };
-    let client_ca = match (ca_file, ca_inline) {
-        (Some(_), Some(_)) => {
-            return Err(WebConfigError::new(
-                key("client_ca"),
-                "set only one of client_ca and client_ca_file",
-            ));
-        }
-        (Some(p), None) => Some(PemSource::File(p)),
-        (None, Some(s)) => Some(PemSource::Inline(s)),
-        (None, None) => None,
-    };
+    let cert = file_or_inline(
+        "cert",
+        cert_file,
+        cert_inline,
+        PemSource::File,
+        PemSource::Inline,
+    )?;
+    let cert = required("cert", cert)?;
+    let key_source = file_or_inline(
+        "key",
+        key_file,
+        key_inline,
+        KeySource::File,
+        KeySource::Inline,
+    )?;
+    let key_source = required("key", key_source)?;
+    let client_ca = file_or_inline(
+        "client_ca",
+        ca_file,
+        ca_inline,
+        PemSource::File,
+        PemSource::Inline,
+    )?;
 
-    let auth_name = auth_name.unwrap_or_default();
+    let client_auth = client_auth_policy(auth_name.unwrap_or_default(), client_ca.is_some())?;
+    let allowed_sans = c.client_allowed_sans;
+    allowed_sans_need_a_certificate(allowed_sans.is_some(), client_auth)?;
+
+    let (min, max) = version_range(c.min_version.as_deref(), c.max_version.as_deref())?;
+    let defaults = ring::default_provider();
+    let suites = cipher_suites(c.cipher_suites.as_deref(), &defaults, min <= 12)?;
+    let kx_groups = key_exchange_groups(c.curve_preferences.as_deref(), &defaults)?;
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: suites,
+        kx_groups,
+        ..defaults
+    });
+
+    Ok(Some(TlsSpec {
+        cert,
+        key: key_source,
+        client_ca,
+        client_auth,
+        allowed_sans,
+        versions: protocol_versions(min, max),
+        provider,
+        ignore_client_order: c.prefer_server_cipher_suites.unwrap_or(true),
+    }))
+}
+
+/// Settings that mean something only over TLS, set where no certificate is: an error, where
+/// the toolkit would quietly serve plain HTTP and ignore them.
+fn no_settings_without_certificate(c: &TlsServerConfig) -> Result<(), WebConfigError> {
+    let stray = [
+        ("min_version", c.min_version.is_some()),
+        ("max_version", c.max_version.is_some()),
+        ("cipher_suites", c.cipher_suites.is_some()),
+        ("curve_preferences", c.curve_preferences.is_some()),
+        ("client_allowed_sans", c.client_allowed_sans.is_some()),
+    ];
+    if let Some((name, _)) = stray.iter().find(|(_, set)| *set) {
+        return Err(WebConfigError::new(
+            key(name),
+            "set, but tls_server_config has no certificate (cert_file/key_file or cert/key), \
+             so the server would speak plain HTTP",
+        ));
+    }
+    Ok(())
+}
+
+/// A PEM document given as `<name>_file` or inline as `<name>`, not both; `Ok(None)` when
+/// neither is set.
+fn file_or_inline<T, S>(
+    name: &str,
+    file: Option<PathBuf>,
+    inline: Option<T>,
+    from_file: fn(PathBuf) -> S,
+    from_inline: fn(T) -> S,
+) -> Result<Option<S>, WebConfigError> {
+    match (file, inline) {
+        (Some(_), Some(_)) => Err(WebConfigError::new(
+            key(name),
+            format!("set only one of {name} and {name}_file"),
+        )),
+        (Some(p), None) => Ok(Some(from_file(p))),
+        (None, Some(s)) => Ok(Some(from_inline(s))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A PEM document the server cannot do without (its certificate, its key).
+fn required<S>(name: &str, source: Option<S>) -> Result<S, WebConfigError> {
+    source.ok_or_else(|| {
+        WebConfigError::new(
+            key(&format!("{name}_file")),
+            format!("missing one of {name} or {name}_file"),
+        )
+    })
+}
+
+/// `client_auth_type` (`""` when not set), and the client CA it needs: a CA without a
+/// policy is an error, as is a verifying policy without a CA.
+fn client_auth_policy(
+    auth_name: String,
+    has_client_ca: bool,
+) -> Result<ClientAuth, WebConfigError> {
     let client_auth = ClientAuth::parse(&auth_name).ok_or_else(|| {
         WebConfigError::new(
             key("client_auth_type"),
@@ -287,21 +336,29 @@ pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, 
             ),
         )
     })?;
-    if client_ca.is_some() && client_auth == ClientAuth::NoClientCert {
+    if has_client_ca && client_auth == ClientAuth::NoClientCert {
         return Err(WebConfigError::new(
             key("client_auth_type"),
             "client CA's have been configured without a Client Auth Policy \
              (set client_auth_type, normally RequireAndVerifyClientCert)",
         ));
     }
-    if client_auth.verifies() && client_ca.is_none() {
+    if client_auth.verifies() && !has_client_ca {
         return Err(WebConfigError::new(
             key("client_ca_file"),
             format!("client_auth_type {auth_name} needs client_ca_file or client_ca"),
         ));
     }
-    let allowed_sans = c.client_allowed_sans;
-    if allowed_sans.is_some()
+    Ok(client_auth)
+}
+
+/// `client_allowed_sans`, when set, needs a policy under which every client sends a
+/// certificate.
+fn allowed_sans_need_a_certificate(
+    sans_set: bool,
+    client_auth: ClientAuth,
+) -> Result<(), WebConfigError> {
+    if sans_set
         && !matches!(
             client_auth,
             ClientAuth::RequireAnyClientCert | ClientAuth::RequireAndVerifyClientCert
@@ -313,15 +370,25 @@ pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, 
              or RequireAndVerifyClientCert",
         ));
     }
+    Ok(())
+}
 
-    let min = version("min_version", c.min_version.as_deref().unwrap_or("TLS12"))?;
-    let max = version("max_version", c.max_version.as_deref().unwrap_or("TLS13"))?;
+/// `min_version` and `max_version` (TLS12 and TLS13 when not set), the minimum not above
+/// the maximum.
+fn version_range(min: Option<&str>, max: Option<&str>) -> Result<(u8, u8), WebConfigError> {
+    let min = version("min_version", min.unwrap_or("TLS12"))?;
+    let max = version("max_version", max.unwrap_or("TLS13"))?;
     if min > max {
         return Err(WebConfigError::new(
             key("min_version"),
             "min_version is higher than max_version",
         ));
     }
+    Ok((min, max))
+}
+
+/// The protocol versions from `min` to `max`.
+fn protocol_versions(min: u8, max: u8) -> Vec<&'static SupportedProtocolVersion> {
     let mut versions = Vec::new();
     if min <= 12 {
         versions.push(&rustls::version::TLS12);
@@ -329,82 +396,80 @@ pub(crate) fn check(c: TlsServerConfig, base: &Path) -> Result<Option<TlsSpec>, 
     if max >= 13 {
         versions.push(&rustls::version::TLS13);
     }
+    versions
+}
 
-    let base = ring::default_provider();
+/// `cipher_suites`: the Go names, as rustls suites, with every TLS 1.3 suite added; the
+/// provider's own suites when not set. `tls12`: TLS 1.2 is enabled, so the list must name
+/// a TLS 1.2 suite.
+fn cipher_suites(
+    names: Option<&[String]>,
+    defaults: &CryptoProvider,
+    tls12: bool,
+) -> Result<Vec<SupportedCipherSuite>, WebConfigError> {
+    let names = match names {
+        None | Some([]) => return Ok(defaults.cipher_suites.clone()),
+        Some(names) => names,
+    };
     let mut suites: Vec<SupportedCipherSuite> = Vec::new();
-    match c.cipher_suites.as_deref() {
-        None | Some([]) => suites = base.cipher_suites.clone(),
-        Some(names) => {
-            for name in names {
-                if let Some((_, s)) = TLS12_SUITES.iter().find(|(n, _)| n == name) {
-                    if !suites.iter().any(|x| x.suite() == s.suite()) {
-                        suites.push(*s);
-                    }
-                } else if TLS13_SUITES.contains(&name.as_str()) {
-                    // Always enabled below, as in Go.
-                } else if GO_ONLY_SUITES.contains(&name.as_str()) {
-                    return Err(WebConfigError::new(
-                        key("cipher_suites"),
-                        format!(
-                            "cipher suite {name} is not implemented by rustls (no CBC, RSA key \
-                             exchange, 3DES or RC4 suites); supported: {}",
-                            supported_suite_names()
-                        ),
-                    ));
-                } else {
-                    return Err(WebConfigError::new(
-                        key("cipher_suites"),
-                        format!(
-                            "unknown cipher: {name} (supported: {})",
-                            supported_suite_names()
-                        ),
-                    ));
-                }
+    for name in names {
+        if let Some((_, s)) = TLS12_SUITES.iter().find(|(n, _)| n == name) {
+            if !suites.iter().any(|x| x.suite() == s.suite()) {
+                suites.push(*s);
             }
-            if min <= 12 && suites.is_empty() {
-                return Err(WebConfigError::new(
-                    key("cipher_suites"),
-                    "lists no TLS 1.2 suite, so TLS 1.2 clients could not connect; \
-                     add one or set min_version: TLS13",
-                ));
-            }
-            suites.extend(
-                base.cipher_suites
-                    .iter()
-                    .filter(|s| matches!(s, SupportedCipherSuite::Tls13(_))),
-            );
+        } else if TLS13_SUITES.contains(&name.as_str()) {
+            // Always enabled below, as in Go.
+        } else if GO_ONLY_SUITES.contains(&name.as_str()) {
+            return Err(WebConfigError::new(
+                key("cipher_suites"),
+                format!(
+                    "cipher suite {name} is not implemented by rustls (no CBC, RSA key \
+                     exchange, 3DES or RC4 suites); supported: {}",
+                    supported_suite_names()
+                ),
+            ));
+        } else {
+            return Err(WebConfigError::new(
+                key("cipher_suites"),
+                format!(
+                    "unknown cipher: {name} (supported: {})",
+                    supported_suite_names()
+                ),
+            ));
         }
     }
+    if tls12 && suites.is_empty() {
+        return Err(WebConfigError::new(
+            key("cipher_suites"),
+            "lists no TLS 1.2 suite, so TLS 1.2 clients could not connect; \
+             add one or set min_version: TLS13",
+        ));
+    }
+    suites.extend(
+        defaults
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, SupportedCipherSuite::Tls13(_))),
+    );
+    Ok(suites)
+}
 
-    let kx_groups = match c.curve_preferences.as_deref() {
-        None | Some([]) => base.kx_groups.clone(),
-        Some(names) => {
-            let mut groups: Vec<&'static dyn SupportedKxGroup> = Vec::new();
-            for name in names {
-                let g =
-                    curve(name).map_err(|m| WebConfigError::new(key("curve_preferences"), m))?;
-                if !groups.iter().any(|x| x.name() == g.name()) {
-                    groups.push(g);
-                }
-            }
-            groups
-        }
+/// `curve_preferences`: the Go curve names, as rustls key-exchange groups in that order
+/// without repeats; the provider's own groups when not set.
+fn key_exchange_groups(
+    names: Option<&[String]>,
+    defaults: &CryptoProvider,
+) -> Result<Vec<&'static dyn SupportedKxGroup>, WebConfigError> {
+    let names = match names {
+        None | Some([]) => return Ok(defaults.kx_groups.clone()),
+        Some(names) => names,
     };
-
-    let provider = Arc::new(CryptoProvider {
-        cipher_suites: suites,
-        kx_groups,
-        ..base
-    });
-
-    Ok(Some(TlsSpec {
-        cert,
-        key: key_source,
-        client_ca,
-        client_auth,
-        allowed_sans,
-        versions,
-        provider,
-        ignore_client_order: c.prefer_server_cipher_suites.unwrap_or(true),
-    }))
+    let mut groups: Vec<&'static dyn SupportedKxGroup> = Vec::new();
+    for name in names {
+        let g = curve(name).map_err(|m| WebConfigError::new(key("curve_preferences"), m))?;
+        if !groups.iter().any(|x| x.name() == g.name()) {
+            groups.push(g);
+        }
+    }
+    Ok(groups)
 }
