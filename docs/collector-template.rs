@@ -73,6 +73,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         why: "the numbers to ask about",
     }],
     view: VIEW,
+    tracked: &[],
 };
 
 /// `chatapp_example_quota_remaining`.

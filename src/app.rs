@@ -13,8 +13,8 @@ use tracing::{error, info, warn};
 use crate::cli::Cli;
 use crate::config::{self, AccountSettings, ConfigError, Settings};
 use crate::credentials::{CredentialSource, Credentials};
-use crate::metrics::{ExpositionStore, SelfMetrics};
-use crate::scheduler::StatusBoard;
+use crate::history;
+use crate::scheduler::Outputs;
 use crate::server::{self, AppState, ReloadRequest};
 use crate::sim::{Simulator, demo};
 use crate::supervisor::Supervisor;
@@ -46,8 +46,19 @@ pub fn demo_file_settings(cli: &Cli) -> Result<Settings, ConfigError> {
     })
 }
 
-/// Starts the simulated backend and returns settings whose two accounts point at it.
-pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
+/// What a `--demo` run keeps alive: the simulated backend and the temporary directory of
+/// its history (removed when dropped).
+#[derive(Debug)]
+pub struct Demo {
+    /// The simulated CAMS.
+    pub sim: Simulator,
+    /// `--storage.path` of the demo.
+    pub storage: tempfile::TempDir,
+}
+
+/// Starts the simulated backend and returns settings whose two accounts point at it, with
+/// the history in a temporary directory.
+pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Demo)> {
     let fleet = Arc::new(demo::DemoFleet::new(cli.demo_extra_numbers));
     let sim = Simulator::start(fleet, demo::DemoFleet::keys())
         .await
@@ -57,7 +68,12 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
         access_key_secret: demo::DEMO_ACCESS_KEY_SECRET.into(),
         security_token: None,
     });
+    let storage = tempfile::Builder::new()
+        .prefix("chatapp_exporter-demo-")
+        .tempdir()
+        .context("cannot create the demo's temporary history directory")?;
     let mut settings = demo_file_settings(cli)?;
+    settings.storage_path = storage.path().to_owned();
     settings.accounts = vec![
         AccountSettings {
             name: demo::RETAIL.into(),
@@ -78,7 +94,7 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Simulator)> {
             signature_version: settings.signature_version,
         },
     ];
-    Ok((settings, sim))
+    Ok((settings, Demo { sim, storage }))
 }
 
 /// Produces fresh settings for a reload (re-reads the config file and the environment).
@@ -114,17 +130,14 @@ pub async fn run_with_web(
     loader: Option<SettingsLoader>,
     web: crate::web::WebSettings,
 ) -> anyhow::Result<()> {
-    let metrics = Arc::new(
-        SelfMetrics::new(settings.refresh_interval)?.with_filter(settings.metrics_filter.clone()),
+    let outputs = Outputs::new(&settings, history::Mode::ReadWrite)?;
+    let (store, metrics, status) = (
+        outputs.store.clone(),
+        outputs.metrics.clone(),
+        outputs.status.clone(),
     );
     metrics.config_reloaded(true);
-    let store = Arc::new(ExpositionStore::new(
-        crate::collect::family_order(),
-        settings.metrics_filter.clone(),
-    ));
-    let status = Arc::new(StatusBoard::default());
-    let mut supervisor =
-        Supervisor::start(&settings, store.clone(), metrics.clone(), status.clone())?;
+    let mut supervisor = Supervisor::start(&settings, outputs)?;
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let router = server::router(AppState {

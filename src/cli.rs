@@ -72,6 +72,11 @@ pub struct Cli {
     #[arg(long = "config.file", value_name = "PATH")]
     pub config_file: Option<PathBuf>,
 
+    /// Directory of the since-when history (when each number's status, quality, tier and
+    /// can-send last changed), kept across restarts. Relative to the working directory.
+    #[arg(long = "storage.path", value_name = "PATH", default_value = "data/")]
+    pub storage_path: PathBuf,
+
     /// Validate the flags and the configuration file, print a summary and exit.
     #[arg(long = "config.check")]
     pub config_check: bool,

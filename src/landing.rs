@@ -18,6 +18,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest as _, Sha256};
 
 use crate::scheduler::{AccountStatus, Failure};
+pub use crate::view::html::Filter;
 use crate::view::html::{AccountRefresh, fleet_section, time};
 use crate::view::{Fleet, Layout};
 
@@ -59,7 +60,7 @@ pub fn content_security_policy() -> &'static str {
 
 /// Every registered collector's columns and tables.
 fn layout() -> &'static Layout {
-    static LAYOUT: LazyLock<Layout> = LazyLock::new(crate::collect::layout);
+    static LAYOUT: LazyLock<Layout> = LazyLock::new(crate::history::layout);
     &LAYOUT
 }
 
@@ -77,25 +78,26 @@ struct CacheEntry {
 }
 
 impl FleetCache {
-    /// The fleet section for `fleet`, `status` and `account`: from the cache when nothing
+    /// The fleet section for `fleet`, `status` and `filter`: from the cache when nothing
     /// it shows has changed since the last render (the store builds a new [`Fleet`] on
-    /// every publish; the last-refresh column comes from `status`).
+    /// every publish; the last-refresh column comes from `status`). Only the unfiltered
+    /// section is cached.
     pub fn section(
         &self,
         fleet: &Arc<Fleet>,
         status: &[(String, AccountStatus)],
-        account: Option<&str>,
+        filter: Filter<'_>,
     ) -> Arc<str> {
         let accounts: Vec<AccountRefresh> = status
             .iter()
             .map(|(n, s)| (n.as_str(), s.last_success))
             .collect();
         let render = || -> Arc<str> {
-            fleet_section(fleet, layout(), &accounts, account)
+            fleet_section(fleet, layout(), &accounts, filter)
                 .into_string()
                 .into()
         };
-        if account.is_some() {
+        if filter.account.is_some() || filter.number.is_some() {
             return render();
         }
         let refreshed: Vec<Option<SystemTime>> = accounts.iter().map(|(_, t)| *t).collect();
@@ -245,6 +247,7 @@ mod tests {
     static META_SAYS: NoteKind = NoteKind {
         key: "problems",
         lead: "What Meta says",
+        in_fleet: true,
     };
 
     fn account(name: &str) -> (String, AccountStatus) {
@@ -252,8 +255,12 @@ mod tests {
     }
 
     fn section(fleet: &Fleet, status: &[(String, AccountStatus)], account: Option<&str>) -> String {
+        let filter = Filter {
+            account,
+            number: None,
+        };
         FleetCache::default()
-            .section(&Arc::new(fleet.clone()), status, account)
+            .section(&Arc::new(fleet.clone()), status, filter)
             .to_string()
     }
 
@@ -351,11 +358,12 @@ mod tests {
             &numbers(1, |_| ("CONNECTED", "GREEN")),
         )]));
         let status = vec![account("a")];
-        let first = cache.section(&fleet, &status, None);
-        assert!(Arc::ptr_eq(&first, &cache.section(&fleet, &status, None)));
+        let all = Filter::default();
+        let first = cache.section(&fleet, &status, all);
+        assert!(Arc::ptr_eq(&first, &cache.section(&fleet, &status, all)));
         let mut later = status.clone();
         later[0].1.last_success = Some(SystemTime::UNIX_EPOCH);
-        let refreshed = cache.section(&fleet, &later, None);
+        let refreshed = cache.section(&fleet, &later, all);
         assert!(!Arc::ptr_eq(&first, &refreshed));
         assert!(refreshed.contains("1970-01-01T00:00:00Z"));
     }

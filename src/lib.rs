@@ -16,7 +16,7 @@
 //!  8  landing  once  supervisor
 //!  7  scheduler
 //!  6  config  telemetry
-//!  5  cli  sim
+//!  5  cli  history  sim
 //!  4  collect
 //!  3  metrics
 //!  2  api
@@ -40,7 +40,8 @@
 //!   response DTOs, settings, families, demo answers and columns for people; their registry,
 //!   the context a run is given and the paced round.
 //! - [`cli`]: flags; [`sim`]: a signature-checking CAMS simulator for `--demo` and tests,
-//!   which answers with the collectors' demo answers.
+//!   which answers with the collectors' demo answers; [`history`]: since when each number
+//!   has its status, quality, tier and can-send, kept across restarts in `--storage.path`.
 //! - [`config`]: the YAML file, merged and validated settings; [`telemetry`]: logging.
 //! - [`scheduler`]: the account status board, the refresh and round bodies, the loops with
 //!   back-off, the failure rendering every surface shares, the single pass of `--once`.
@@ -70,6 +71,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod credentials;
+pub mod history;
 pub mod landing;
 pub mod metrics;
 pub mod once;

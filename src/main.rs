@@ -97,20 +97,22 @@ fn tune_malloc() {}
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (settings, loader, _sim): (_, app::SettingsLoader, _) = if cli.demo {
-        let (s, sim) = app::demo_settings(&cli).await?;
+        let (s, demo) = app::demo_settings(&cli).await?;
         let accounts = s.accounts.clone();
+        let storage = s.storage_path.clone();
         let cli = cli.clone();
         // A demo reload re-reads the file's refresh settings; the accounts stay simulated.
         let loader = Arc::new(move || {
             let mut s = app::demo_file_settings(&cli)?;
             s.accounts = accounts.clone();
+            s.storage_path = storage.clone();
             for a in &mut s.accounts {
                 a.collectors = s.collectors.clone();
                 a.signature_version = s.signature_version;
             }
             Ok(s)
         });
-        (s, loader, Some(sim))
+        (s, loader, Some(demo))
     } else {
         let settings = config::load(&cli, &|k| std::env::var(k).ok())?;
         let cli = cli.clone();

@@ -7,8 +7,6 @@
 //! `prom` output is byte for byte what /metrics would serve, less the `process_*` family.
 //! The renderers here are pure functions of the results.
 
-use std::sync::Arc;
-
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation as _;
@@ -16,9 +14,10 @@ use unicode_width::UnicodeWidthStr as _;
 
 use crate::cli::OnceFormat;
 use crate::config::Settings;
+use crate::history;
 use crate::metrics::exposition::plain_parts;
 use crate::metrics::{ExpositionStore, SelfMetrics};
-use crate::scheduler::{AccountStatus, Failure, OnceReport, Shared, StatusBoard, run_once};
+use crate::scheduler::{AccountStatus, Failure, OnceReport, Outputs, Shared, run_once};
 use crate::view::term::{TABLE_WIDTH, paint, wrap};
 use crate::view::{Fleet, Layout, json as view_json, printable};
 
@@ -38,18 +37,18 @@ pub struct Output {
 /// `format`. `color` asks for ANSI styles in the table (the caller decides from the
 /// terminal and `NO_COLOR`).
 pub async fn run(settings: &Settings, format: OnceFormat, color: bool) -> anyhow::Result<Output> {
-    let metrics = Arc::new(
-        SelfMetrics::new(settings.refresh_interval)?.with_filter(settings.metrics_filter.clone()),
-    );
-    metrics.set_shard(settings.shard, settings.total_shards);
-    let store = Arc::new(ExpositionStore::new(
-        crate::collect::family_order(),
-        settings.metrics_filter.clone(),
-    ));
-    let status = Arc::new(StatusBoard::default());
-    let shared = Shared::new(settings, store.clone(), metrics.clone(), status.clone())?;
+    // Reads the history if there is one (the since times), never writes it: a one-off run
+    // must not move a daemon's "since" or race its writes.
+    let outputs = Outputs::new(settings, history::Mode::ReadOnly)?;
+    let shared = Shared::new(settings, &outputs)?;
     let report = run_once(&shared, &settings.accounts).await;
-    let layout = crate::collect::layout();
+    let Outputs {
+        store,
+        metrics,
+        status,
+        ..
+    } = outputs;
+    let layout = history::layout();
     let text = match format {
         OnceFormat::Table => {
             table(&store.fleet(), &layout, &status.snapshot(), &report, color).into_bytes()

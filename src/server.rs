@@ -144,10 +144,11 @@ async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
     }
 }
 
-/// `?account=` of the landing page.
+/// `?account=` and `?number=` of the landing page.
 #[derive(Debug, Deserialize)]
 struct LandingQuery {
     account: Option<String>,
+    number: Option<String>,
 }
 
 /// The landing page: never calls the API; the fleet table comes from the store's snapshot.
@@ -158,8 +159,11 @@ async fn landing_page(
     let status = state.status.snapshot();
     let fleet = state.store.fleet();
     // `?account=` (empty, as the form's "all accounts" sends it) is the whole fleet.
-    let account = query.account.as_deref().filter(|a| !a.is_empty());
-    let section = state.landing.section(&fleet, &status, account);
+    let filter = landing::Filter {
+        account: query.account.as_deref().filter(|a| !a.is_empty()),
+        number: query.number.as_deref().filter(|n| !n.is_empty()),
+    };
+    let section = state.landing.section(&fleet, &status, filter);
     let page = landing::render(&state.telemetry_path, &status, &section);
     let mut response = Html(page).into_response();
     if let Ok(csp) = HeaderValue::from_str(landing::content_security_policy()) {

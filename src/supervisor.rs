@@ -17,7 +17,7 @@ use tracing::info;
 use crate::api::ApiError;
 use crate::config::{AccountSettings, Settings};
 use crate::metrics::{ExpositionStore, SelfMetrics};
-use crate::scheduler::{self, Shared, StatusBoard};
+use crate::scheduler::{self, Outputs, Shared, StatusBoard};
 
 struct Running {
     fingerprint: String,
@@ -42,6 +42,7 @@ pub struct Supervisor {
     store: Arc<ExpositionStore>,
     metrics: Arc<SelfMetrics>,
     status: Arc<StatusBoard>,
+    outputs: Outputs,
     shared: Arc<Shared>,
     global: String,
     tasks: BTreeMap<String, Running>,
@@ -82,6 +83,7 @@ fn global_fingerprint(s: &Settings) -> String {
         total_shards: _,
         other_shards_accounts: _,
         config_file: _,
+        storage_path: _,
     } = s;
     format!(
         "{refresh_interval:?}|{max_staleness:?}|{api_timeout:?}|{api_max_body_bytes}|\
@@ -104,18 +106,16 @@ fn account_fingerprint(a: &AccountSettings) -> String {
 
 impl Supervisor {
     /// Starts a task per account in `settings`.
-    pub fn start(
-        settings: &Settings,
-        store: Arc<ExpositionStore>,
-        metrics: Arc<SelfMetrics>,
-        status: Arc<StatusBoard>,
-    ) -> Result<Self, ApiError> {
-        let shared = Shared::new(settings, store.clone(), metrics.clone(), status.clone())?;
-        metrics.set_shard(settings.shard, settings.total_shards);
+    pub fn start(settings: &Settings, outputs: Outputs) -> Result<Self, ApiError> {
+        let shared = Shared::new(settings, &outputs)?;
+        outputs
+            .metrics
+            .set_shard(settings.shard, settings.total_shards);
         let mut sup = Supervisor {
-            store,
-            metrics,
-            status,
+            store: outputs.store.clone(),
+            metrics: outputs.metrics.clone(),
+            status: outputs.status.clone(),
+            outputs,
             shared,
             global: global_fingerprint(settings),
             tasks: BTreeMap::new(),
@@ -129,12 +129,7 @@ impl Supervisor {
         let global = global_fingerprint(settings);
         let restart_all = global != self.global;
         if restart_all {
-            self.shared = Shared::new(
-                settings,
-                self.store.clone(),
-                self.metrics.clone(),
-                self.status.clone(),
-            )?;
+            self.shared = Shared::new(settings, &self.outputs)?;
             self.global = global;
             self.metrics.set_refresh_interval(settings.refresh_interval);
         }

@@ -18,8 +18,8 @@ use chatapp_exporter::cli::Cli;
 use chatapp_exporter::collect::REGISTRY;
 use chatapp_exporter::config::{self, FileConfig};
 use chatapp_exporter::credentials::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET};
-use chatapp_exporter::metrics::{ExpositionStore, SelfMetrics};
-use chatapp_exporter::scheduler::{Shared, StatusBoard, run_once};
+use chatapp_exporter::metrics::SelfMetrics;
+use chatapp_exporter::scheduler::{Outputs, Shared, run_once};
 use chatapp_exporter::sim::{Backend, SimRequest, SimResponse};
 use clap::Parser as _;
 use common::{account, promtool_check, sim_keys};
@@ -141,10 +141,11 @@ async fn every_collector_renders_its_fixtures_as_its_golden_file() {
     shop.collectors = settings.collectors.clone();
     settings.accounts = vec![shop];
 
-    let metrics = Arc::new(SelfMetrics::new(settings.refresh_interval).unwrap());
-    let store = Arc::new(ExpositionStore::default());
-    let status = Arc::new(StatusBoard::default());
-    let shared = Shared::new(&settings, store.clone(), metrics, status).unwrap();
+    let outputs = Outputs::in_memory(Arc::new(
+        SelfMetrics::new(settings.refresh_interval).unwrap(),
+    ));
+    let store = outputs.store.clone();
+    let shared = Shared::new(&settings, &outputs).unwrap();
     let report = run_once(&shared, &settings.accounts).await;
     assert!(report.all_ok(), "{:?}", report.accounts);
 

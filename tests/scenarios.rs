@@ -937,7 +937,8 @@ async fn demo_serves_the_same_metrics_under_v3() {
             version,
         ])
         .unwrap();
-        let (settings, sim) = chatapp_exporter::app::demo_settings(&cli).await.unwrap();
+        let (settings, demo) = chatapp_exporter::app::demo_settings(&cli).await.unwrap();
+        let sim = demo.sim;
         let app = spawn_app(settings).await;
         let s = app
             .wait_for("both demo accounts up", |s| {

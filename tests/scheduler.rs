@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chatapp_exporter::metrics::{ExpositionStore, SelfMetrics};
-use chatapp_exporter::scheduler::StatusBoard;
+use chatapp_exporter::scheduler::{Outputs, StatusBoard};
 use chatapp_exporter::sim::{SimResponse, Simulator};
 use chatapp_exporter::supervisor::Supervisor;
 use common::*;
@@ -116,12 +116,11 @@ impl Rig {
         .into();
         let args: Vec<&str> = flags.iter().map(String::as_str).collect();
         let settings = settings(&args, configured.clone());
-        let store = Arc::new(ExpositionStore::default());
         let metrics = Arc::new(SelfMetrics::new(interval).unwrap());
-        let status = Arc::new(StatusBoard::default());
+        let outputs = Outputs::in_memory(metrics.clone());
+        let (store, status) = (outputs.store.clone(), outputs.status.clone());
         let start = Instant::now();
-        let supervisor =
-            Supervisor::start(&settings, store.clone(), metrics.clone(), status.clone()).unwrap();
+        let supervisor = Supervisor::start(&settings, outputs).unwrap();
         let mut rig = Rig {
             supervisor: Some(supervisor),
             flags,

@@ -32,8 +32,8 @@ use super::round::Wake;
 use super::waba::BoundWaba;
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, NoSettings, Operation,
-    Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_str, label_value, non_empty,
-    push_state_set,
+    Schedule, StateSetDef, Tenant, Tracked, UnknownValue, family, gauge, label_str, label_value,
+    non_empty, push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
 use crate::metrics::{AccountExposition, EnumMode};
@@ -77,6 +77,15 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         },
     ],
     view: VIEW,
+    tracked: &[Tracked {
+        column: &CAN_SEND,
+        field: "can_send",
+        since_column: crate::view::Column::json_number("can_send_since"),
+        since: FamilyDef {
+            name: "chatapp_phone_number_can_send_since_timestamp_seconds",
+            help: "Unix time since which the number has had its current can-send state (GetWhatsappHealthStatus CanSendMessage), as the exporter observed it (kept across restarts in --storage.path); the first observation when the change was not seen.",
+        },
+    }],
 };
 
 /// `chatapp_phone_number_can_send`.
@@ -317,6 +326,7 @@ pub static CAN_SEND: Column = Column::text("can_send", "Can send", Some("CAN SEN
 pub static META_SAYS: NoteKind = NoteKind {
     key: "problems",
     lead: "What Meta says",
+    in_fleet: true,
 };
 
 /// What the collector shows people.

@@ -83,11 +83,18 @@ pub fn family_order() -> Vec<&'static str> {
     all_families().map(|f| f.name).collect()
 }
 
-/// Every object family of every collector, in exposition order.
+/// Every object family of every collector, in exposition order, then the "since" families
+/// of their tracked columns.
 pub fn all_families() -> impl Iterator<Item = &'static FamilyDef> {
-    REGISTRY
+    let own = REGISTRY
         .iter()
-        .flat_map(|c| c.spec().families.iter().copied())
+        .flat_map(|c| c.spec().families.iter().copied());
+    own.chain(tracked().map(|t| &t.since))
+}
+
+/// Every collector's tracked columns, in registry order.
+pub fn tracked() -> impl Iterator<Item = &'static Tracked> {
+    REGISTRY.iter().flat_map(|c| c.spec().tracked.iter())
 }
 
 /// Every registered collector's columns, notes and tables, in registry order.
@@ -117,6 +124,22 @@ pub struct CollectorSpec {
     pub needs: &'static [Need],
     /// What it shows people: its columns of the numbers table, its notes and tables.
     pub view: ViewSpec,
+    /// Its columns whose changes are remembered across restarts ([`Tracked`]).
+    pub tracked: &'static [Tracked],
+}
+
+/// A column of the numbers table whose value changes are remembered, with the family that
+/// says since when a number has its current value (`crate::history`).
+#[derive(Debug)]
+pub struct Tracked {
+    /// The column (its cells are the values).
+    pub column: &'static crate::view::Column,
+    /// The field's name in the list of changes (`status`, `quality`, ...).
+    pub field: &'static str,
+    /// `chatapp_phone_number_<field>_since_timestamp_seconds`.
+    pub since: FamilyDef,
+    /// Since when, in the `--once` JSON document (Unix seconds; not a page column).
+    pub since_column: crate::view::Column,
 }
 
 /// When a collector runs.

@@ -73,6 +73,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     enabled_in_demo: true,
     needs: &[],
     view: VIEW,
+    tracked: &[],
 };
 
 /// Templates per list page (the SDK's default is 10; 50 costs a fifth of the calls).

@@ -129,6 +129,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         },
     ],
     view: VIEW,
+    tracked: &[],
 };
 
 /// The length of the window.
@@ -195,6 +196,7 @@ pub static SENT: Column = Column {
     term: None,
     numeric: true,
     show: show_against,
+    page: true,
 };
 
 /// Delivered of sent in the window, on each number's row.
@@ -204,6 +206,7 @@ pub static DELIVERED: Column = Column {
     term: None,
     numeric: true,
     show: show_share,
+    page: true,
 };
 
 /// Both in one terminal column: `90%/97%`, the share of the limit sent and the share
@@ -230,6 +233,7 @@ const fn count(key: &'static str, title: &'static str, term: &'static str) -> Co
         term: Some(term),
         numeric: true,
         show: show_share,
+        page: true,
     }
 }
 
@@ -244,6 +248,7 @@ pub static T_SENT: Column = Column {
     term: Some("SENT"),
     numeric: true,
     show: show_plain,
+    page: true,
 };
 /// Delivered of sent.
 pub static T_DELIVERED: Column = count("delivered_24h", "Delivered", "DELIVERED");

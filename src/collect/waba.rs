@@ -38,6 +38,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     enabled_in_demo: true,
     needs: &[],
     view: ViewSpec::NONE,
+    tracked: &[],
 };
 
 /// The `waba` collector.

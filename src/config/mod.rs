@@ -120,6 +120,8 @@ pub struct Settings {
     pub other_shards_accounts: usize,
     /// The file the settings came from, for reloads.
     pub config_file: Option<PathBuf>,
+    /// `--storage.path`: the directory of the since-when history.
+    pub storage_path: PathBuf,
 }
 
 /// One account to poll.

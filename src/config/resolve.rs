@@ -96,6 +96,7 @@ pub fn resolve(
         other_shards_accounts: configured - accounts.len(),
         accounts,
         config_file: cli.config_file.clone(),
+        storage_path: cli.storage_path.clone(),
     })
 }
 

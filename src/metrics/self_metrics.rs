@@ -56,6 +56,8 @@ pub struct SelfMetrics {
     shard_ordinal: Gauge,
     total_shards: Gauge,
     reload_ok: Gauge,
+    storage_written: Gauge,
+    storage_errors: prometheus::IntCounter,
     reload_success_time: Gauge,
     web_reload_ok: Gauge,
     codes: Mutex<HashSet<String>>,
@@ -235,6 +237,14 @@ impl SelfMetrics {
                 &["account", "cust_space_id", "region_id"],
             )?,
             collector: CollectorSeries::new(&r)?,
+            storage_written: r.gauge(
+                "chatapp_storage_last_write_success_timestamp_seconds",
+                "Unix time of the last successful write of the since-when history (--storage.path); 0 while nothing was written.",
+            )?,
+            storage_errors: r.register(prometheus::IntCounter::with_opts(Opts::new(
+                "chatapp_storage_write_errors_total",
+                "Writes of the since-when history (--storage.path) that failed; the history is kept in memory and written again at the next change.",
+            ))?)?,
             reload_ok: r.gauge(
                 "chatapp_config_last_reload_successful",
                 "1 if the last configuration load (at start, SIGHUP or POST /-/reload) succeeded.",
@@ -456,6 +466,19 @@ impl SelfMetrics {
         if let Some(series) = self.lock_series().get_mut(account) {
             series.collectors.remove(collector);
         }
+        self.changed();
+    }
+
+    /// Records a successful write of the history store.
+    pub fn storage_written(&self, now: SystemTime) {
+        let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.storage_written.set(ts.as_secs_f64());
+        self.changed();
+    }
+
+    /// Counts a failed write of the history store.
+    pub fn storage_write_failed(&self) {
+        self.storage_errors.inc();
         self.changed();
     }
 

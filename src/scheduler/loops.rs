@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use super::failure::log_failure;
-use super::run::{AccountRun, Instance, inputs_changed, own_round, refresh};
+use super::run::{AccountRun, Instance, inputs_changed, own_round, refresh, remember};
+use crate::view::Facts;
 use super::{Failure, MAX_BACKOFF, OWN_STALE_AFTER_ROUNDS, RefreshError, Shared};
 use crate::api::ErrorKind;
 use crate::config::AccountSettings;
@@ -197,6 +198,7 @@ async fn own_loop(
             _ = sleep_until_opt(stale_at) => {
                 warn!(collector, rounds = OWN_STALE_AFTER_ROUNDS, "no successful round for this many rounds; dropping the collector's series");
                 shared.store.set(name, collector, None);
+                remember(shared, name, instance.collector.spec().tracked, &Facts::default());
                 state.serving = false;
                 continue;
             }
@@ -325,6 +327,8 @@ fn drop_stale(
     let name = account.settings.name.as_str();
     for i in instances {
         shared.store.set(name, i.name(), None);
+        // Their states are unknown now: the since series go too.
+        remember(shared, name, i.collector.spec().tracked, &Facts::default());
     }
     state.serving = false;
     shared.status.update(name, |s| s.serving_data = false);

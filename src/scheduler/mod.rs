@@ -35,6 +35,7 @@ mod pass;
 mod run;
 mod status;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::api::{ApiClient, ApiError, ClientOptions};
 use crate::collect::REGISTRY;
 use crate::config::{AccountSettings, Settings};
+use crate::history::{self, History};
 use crate::metrics::{EnumMode, ExpositionStore, SelfMetrics};
 use crate::ratelimit::{KeyedLimits, Rates};
 
@@ -59,6 +61,61 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
 /// successful run.
 pub const OWN_STALE_AFTER_ROUNDS: u32 = 3;
 
+/// What outlives a reload: where every account's results go.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// Rendered families and facts, for `/metrics`, the landing page and `--once`.
+    pub store: Arc<ExpositionStore>,
+    /// Self metrics.
+    pub metrics: Arc<SelfMetrics>,
+    /// Per-account status for the landing page and readiness.
+    pub status: Arc<StatusBoard>,
+    /// Since when each number has its tracked states.
+    pub history: Arc<History>,
+}
+
+impl Outputs {
+    /// The outputs of a process running `settings`: the self metrics and the store filtered
+    /// by `--metrics.allowlist`/`--metrics.denylist`, and the history of `--storage.path`
+    /// (its file per shard) used as `use_history` says.
+    pub fn new(
+        settings: &Settings,
+        use_history: impl FnOnce(PathBuf) -> history::Mode,
+    ) -> Result<Self, prometheus::Error> {
+        let metrics = Arc::new(
+            SelfMetrics::new(settings.refresh_interval)?
+                .with_filter(settings.metrics_filter.clone()),
+        );
+        metrics.set_shard(settings.shard, settings.total_shards);
+        let store = Arc::new(ExpositionStore::new(
+            crate::collect::family_order(),
+            settings.metrics_filter.clone(),
+        ));
+        let file = history::file_in(
+            &settings.storage_path,
+            settings.shard,
+            settings.total_shards,
+        );
+        let history = Arc::new(History::open(use_history(file), Some(metrics.clone())));
+        Ok(Outputs {
+            store,
+            metrics,
+            status: Arc::default(),
+            history,
+        })
+    }
+
+    /// Empty outputs around `metrics`, with a history kept in memory (tests, benches).
+    pub fn in_memory(metrics: Arc<SelfMetrics>) -> Self {
+        Outputs {
+            store: Arc::default(),
+            metrics,
+            status: Arc::default(),
+            history: Arc::default(),
+        }
+    }
+}
+
 /// What every account task shares.
 #[derive(Debug)]
 pub struct Shared {
@@ -70,6 +127,8 @@ pub struct Shared {
     pub store: Arc<ExpositionStore>,
     /// Per-account status for the landing page and readiness.
     pub status: Arc<StatusBoard>,
+    /// Since when each number has its tracked states.
+    pub history: Arc<History>,
     /// Interval between refreshes.
     pub interval: Duration,
     /// How long last good data is served after failures.
@@ -85,13 +144,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Builds the shared state for `settings` around the long-lived store, metrics and status.
-    pub fn new(
-        settings: &Settings,
-        store: Arc<ExpositionStore>,
-        metrics: Arc<SelfMetrics>,
-        status: Arc<StatusBoard>,
-    ) -> Result<Arc<Self>, ApiError> {
+    /// Builds the shared state for `settings` around the long-lived outputs.
+    pub fn new(settings: &Settings, outputs: &Outputs) -> Result<Arc<Self>, ApiError> {
+        let Outputs {
+            store,
+            metrics,
+            status,
+            history,
+        } = outputs.clone();
         Ok(Arc::new(Shared {
             client: ApiClient::new(ClientOptions {
                 timeout: settings.api_timeout,
@@ -100,6 +160,7 @@ impl Shared {
             metrics,
             store,
             status,
+            history,
             interval: settings.refresh_interval,
             max_staleness: settings.max_staleness,
             permits: Semaphore::new(MAX_CONCURRENT_REFRESHES),

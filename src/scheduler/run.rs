@@ -25,6 +25,7 @@ use crate::collect::{
 };
 use crate::config::AccountSettings;
 use crate::credentials::{Credentials, read_secret_file};
+use crate::view::Facts;
 
 /// Most detail lines (Meta's suggested fixes, ...) kept per collector for the landing page.
 const MAX_DETAILS: usize = 50;
@@ -369,6 +370,7 @@ pub(super) fn record(
             for v in shared.metrics.unknown_values(&c.unknown) {
                 warn!(collector, field = v.field, value = %v.value, "value not in the known states; exported as an extra state");
             }
+            remember(shared, name, instance.collector.spec().tracked, &c.facts);
             shared.store.publish(
                 name,
                 collector,
@@ -400,6 +402,37 @@ pub(super) fn record(
     }
 }
 
+/// Records the states of the collector's tracked columns in the history and serves the
+/// account's since families and facts; writes the history store off the runtime when
+/// something changed.
+pub(super) fn remember(
+    shared: &Shared,
+    account: &str,
+    tracked: &[crate::collect::Tracked],
+    facts: &Facts,
+) {
+    if tracked.is_empty() {
+        return;
+    }
+    let now = crate::history::now();
+    let changed = shared.history.observe(account, facts, tracked, now);
+    match shared.history.render(account, HISTORY_NOTE, now) {
+        Ok((exposition, facts)) => shared.store.publish(
+            account,
+            crate::history::SLOT,
+            Some((Arc::new(exposition), Arc::new(facts))),
+        ),
+        Err(e) => warn!(error = %e, "cannot render the since-when families (a bug)"),
+    }
+    if changed {
+        let history = shared.history.clone();
+        tokio::task::spawn_blocking(move || history.save(now));
+    }
+}
+
+/// The HELP suffix of the since families.
+const HISTORY_NOTE: &str = "Updated when the collector that reports the field runs.";
+
 /// Lets a collector follow what another collector of the account published.
 pub(super) fn inputs_changed(shared: &Shared, account: &AccountRun, instance: &mut Instance) {
     let name = account.settings.name.as_str();
@@ -427,8 +460,7 @@ mod tests {
 
     use super::*;
     use crate::collect::{CollectorSpec, NoSettings, Schedule};
-    use crate::metrics::{ExpositionStore, SelfMetrics};
-    use crate::scheduler::StatusBoard;
+    use crate::metrics::SelfMetrics;
 
     /// Runs before the panic, and the runs that panicked.
     static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -448,6 +480,7 @@ mod tests {
         enabled_in_demo: false,
         needs: &[],
         view: crate::view::ViewSpec::NONE,
+        tracked: &[],
     };
 
     impl crate::collect::Collector for Panicky {
@@ -487,9 +520,9 @@ mod tests {
         };
         let settings = crate::config::resolve(&cli, Default::default(), &env).unwrap();
         let metrics = Arc::new(SelfMetrics::new(Duration::from_secs(60)).unwrap());
-        let status = Arc::new(StatusBoard::default());
-        let store = Arc::new(ExpositionStore::default());
-        let shared = Shared::new(&settings, store, metrics.clone(), status.clone()).unwrap();
+        let outputs = crate::scheduler::Outputs::in_memory(metrics.clone());
+        let status = outputs.status.clone();
+        let shared = Shared::new(&settings, &outputs).unwrap();
         let mut account_settings = settings.accounts[0].clone();
         account_settings.collectors.clear();
         status.register(&account_settings);

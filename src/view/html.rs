@@ -16,14 +16,32 @@ pub const FLEET_ROWS: usize = 500;
 /// An account as the fleet view needs it: its name and its last successful refresh.
 pub type AccountRefresh<'a> = (&'a str, Option<SystemTime>);
 
-/// The numbers and the collectors' tables, of every account or of `account`. `accounts`
-/// are every account (for the filter) with its last successful refresh.
+/// Which part of the fleet a page shows: `?account=` and `?number=`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    /// One account.
+    pub account: Option<&'a str>,
+    /// One number (of any account, or of `account`): with every note, those kept out of
+    /// the fleet table too (its recent changes).
+    pub number: Option<&'a str>,
+}
+
+impl Filter<'_> {
+    fn keeps(&self, row: &NumberRow) -> bool {
+        self.account.is_none_or(|a| row.account == a)
+            && self.number.is_none_or(|n| row.phone_number == n)
+    }
+}
+
+/// The numbers and the collectors' tables, of every account or those `filter` keeps.
+/// `accounts` are every account (for the filter) with its last successful refresh.
 pub fn fleet_section(
     fleet: &Fleet,
     layout: &Layout,
     accounts: &[AccountRefresh<'_>],
-    account: Option<&str>,
+    filter: Filter<'_>,
 ) -> Markup {
+    let account = filter.account;
     let refreshed: BTreeMap<&str, Option<SystemTime>> = accounts.iter().copied().collect();
     let unknown = account.filter(|a| !refreshed.contains_key(a));
     html! {
@@ -44,7 +62,7 @@ pub fn fleet_section(
         @if let Some(a) = unknown {
             p { "No account is named “" (a) "”." }
         } @else {
-            (numbers(fleet, layout, &refreshed, account))
+            (numbers(fleet, layout, &refreshed, filter))
             @for table in &layout.tables {
                 (collector_table(fleet, table, account))
             }
@@ -57,13 +75,9 @@ fn numbers(
     fleet: &Fleet,
     layout: &Layout,
     refreshed: &BTreeMap<&str, Option<SystemTime>>,
-    account: Option<&str>,
+    filter: Filter<'_>,
 ) -> Markup {
-    let rows: Vec<&NumberRow> = fleet
-        .numbers
-        .iter()
-        .filter(|r| account.is_none_or(|a| r.account == a))
-        .collect();
+    let rows: Vec<&NumberRow> = fleet.numbers.iter().filter(|r| filter.keeps(r)).collect();
     if rows.is_empty() {
         return html! { p { "No numbers yet." } };
     }
@@ -73,8 +87,10 @@ fn numbers(
         .columns
         .iter()
         .copied()
-        .filter(|c| rows.iter().any(|r| r.value(c).is_some()))
+        .filter(|c| c.page && rows.iter().any(|r| r.value(c).is_some()))
         .collect();
+    // One number shows every note; the fleet only those meant for it.
+    let shown = |n: &&crate::view::Note| filter.number.is_some() || n.kind.in_fleet;
     // What Meta says goes on a row of its own under the number: the reasons are
     // sentences, and as a column they pushed the table past a laptop's width.
     let span = columns.len() + 3;
@@ -95,15 +111,15 @@ fn numbers(
                     tr class={ "sev-" (r.severity.word()) } data-severity=(r.severity.word()) {
                         td class="marker" { (r.marker) }
                         td { (r.account) }
-                        td { (r.phone_number) }
+                        td { a href=(number_link(r)) { (r.phone_number) } }
                         @for c in &columns { (cell(c, r.value(c))) }
                         td { (time(refreshed.get(r.account.as_str()).copied().flatten())) }
                     }
-                    @if !r.notes.is_empty() {
+                    @if r.notes.iter().any(|n| shown(&n)) {
                         tr class={ "detail sev-" (r.severity.word()) } {
                             td {}
                             td class="why" colspan=(span) {
-                                @for (i, n) in r.notes.iter().enumerate() {
+                                @for (i, n) in r.notes.iter().filter(shown).enumerate() {
                                     @if i > 0 { br; }
                                     (n.kind.lead) ": " (n.text)
                                 }
@@ -121,6 +137,16 @@ fn numbers(
             }
         }
     }
+}
+
+/// The page of one number: `?account=<account>&number=<number>`, both percent-encoded.
+fn number_link(r: &NumberRow) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    format!(
+        "?account={}&number={}",
+        utf8_percent_encode(&r.account, NON_ALPHANUMERIC),
+        utf8_percent_encode(&r.phone_number, NON_ALPHANUMERIC)
+    )
 }
 
 /// One collector's table, when it has rows for the accounts shown.
@@ -189,7 +215,13 @@ mod tests {
         };
         let accounts = [("a", None)];
         let html = |facts: &Facts| {
-            fleet_section(&Fleet::build([("a", facts)]), &layout, &accounts, None).into_string()
+            fleet_section(
+                &Fleet::build([("a", facts)]),
+                &layout,
+                &accounts,
+                Filter::default(),
+            )
+            .into_string()
         };
         assert!(!html(&facts).contains("<th>Can send</th>"));
         facts.numbers[1].cells.push(Cell {

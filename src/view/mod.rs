@@ -83,6 +83,9 @@ pub struct Column {
     pub numeric: bool,
     /// How a value reads.
     pub show: Show,
+    /// Shown on the landing page (else only in the JSON document and, with `term`, the
+    /// terminal).
+    pub page: bool,
 }
 
 impl Column {
@@ -94,6 +97,21 @@ impl Column {
             term,
             numeric: false,
             show: show_plain,
+            page: true,
+        }
+    }
+}
+
+impl Column {
+    /// A number for the JSON document only (a Unix time, say).
+    pub const fn json_number(key: &'static str) -> Self {
+        Column {
+            key,
+            title: key,
+            term: None,
+            numeric: true,
+            show: show_plain,
+            page: false,
         }
     }
 }
@@ -154,6 +172,9 @@ pub struct NoteKind {
     pub key: &'static str,
     /// The words in front of the notes.
     pub lead: &'static str,
+    /// Shown under the number in the fleet table; else only when the page shows that one
+    /// number (`?number=`), and in the JSON document.
+    pub in_fleet: bool,
 }
 
 /// A table of a collector's own (rows that need attention).
@@ -506,6 +527,7 @@ pub(crate) mod fixtures {
     pub static META: NoteKind = NoteKind {
         key: "problems",
         lead: "What Meta says",
+        in_fleet: true,
     };
 }
 

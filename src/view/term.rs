@@ -43,7 +43,7 @@ pub fn fleet(fleet: &Fleet, layout: &Layout, color: bool) -> String {
                 .collect()
         });
         out.push('\n');
-        out.push_str(&render(&headers, cells, None, color));
+        out.push_str(&render(&headers, cells, None, color, false));
     }
     out
 }
@@ -84,7 +84,7 @@ fn numbers(fleet: &Fleet, layout: &Layout, color: bool) -> String {
         fixed.into_iter().chain(values).chain(made).collect()
     });
     let severities: Vec<Severity> = fleet.numbers.iter().map(|r| r.severity).collect();
-    let mut out = render(&headers, rows, Some(&severities), color);
+    let mut out = render(&headers, rows, Some(&severities), color, true);
     out.push_str(&format!(
         "{} numbers: {}\n",
         fleet.numbers.len(),
@@ -105,14 +105,16 @@ fn printable(s: &str) -> String {
     super::printable(s)
 }
 
-/// Lays out a table: columns two spaces apart, no borders, one line per row (what does not
-/// fit is cut with `…`), the whole within [`TABLE_WIDTH`]. With `severities`, the first
-/// column of each row is painted in its severity's colour.
+/// Lays out a table: columns two spaces apart, no borders, the whole within
+/// [`TABLE_WIDTH`]; with `one_line`, one line per row (what does not fit is cut with `…`),
+/// else long cells wrap. With `severities`, the first column of each row is painted in its
+/// severity's colour.
 fn render(
     headers: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
     severities: Option<&[Severity]>,
     color: bool,
+    one_line: bool,
 ) -> String {
     let mut table = Table::new();
     table
@@ -127,7 +129,9 @@ fn render(
     for cells in rows {
         markers.push(cells.first().cloned().unwrap_or_default());
         let mut row = Row::from(cells);
-        row.max_height(1);
+        if one_line {
+            row.max_height(1);
+        }
         table.add_row(row);
     }
     let last = table.column_count().saturating_sub(1);

@@ -276,12 +276,19 @@ pub fn settings(args: &[&str], accounts: Vec<AccountSettings>) -> Settings {
         _ => None,
     };
     let mut s = config::resolve(&cli, FileConfig::default(), &env).expect("test flags are valid");
+    s.storage_path = storage_dir();
     s.accounts = accounts;
     for a in &mut s.accounts {
         a.collectors = s.collectors.clone();
         a.signature_version = s.signature_version;
     }
     s
+}
+
+/// A directory of this test process for the history store, under cargo's scratch directory
+/// for integration tests (never the checkout's `data/`).
+pub fn storage_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("storage-{}", std::process::id()))
 }
 
 /// Fast settings for end-to-end scenarios: refresh every second (the smallest interval the

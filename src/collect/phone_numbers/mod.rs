@@ -26,8 +26,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, Operation, Schedule, SettingsBlock,
-    SettingsError, Tenant, UnknownValue, label_str, non_empty,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
+    SettingsBlock, SettingsError, Tenant, Tracked, UnknownValue, label_str, non_empty,
 };
 use crate::api::model::Text;
 use crate::metrics::exposition::BlockWriter;
@@ -36,7 +36,7 @@ pub use convert::convert;
 pub use families::*;
 pub use model::{PhoneNumber, PhoneNumbersResponse};
 pub use render::render;
-pub use tiers::TierLimits;
+pub use tiers::{TierLimits, lower_tier};
 pub use view::{MESSAGING_LIMIT, QUALITY, STATUS, TIER, VERIFIED_NAME, facts, verdict};
 
 /// `QueryChatappPhoneNumbers`: no parameters beyond the tenant's (no `Status` filter: we
@@ -60,6 +60,35 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     enabled_in_demo: true,
     needs: &[],
     view: view::VIEW,
+    tracked: &[
+        Tracked {
+            column: &view::STATUS,
+            field: "status",
+            since_column: crate::view::Column::json_number("status_since"),
+            since: FamilyDef {
+                name: "chatapp_phone_number_status_since_timestamp_seconds",
+                help: "Unix time since which the number has had its current Status, as the exporter observed it (kept across restarts in --storage.path); the first observation when the change was not seen.",
+            },
+        },
+        Tracked {
+            column: &view::QUALITY,
+            field: "quality",
+            since_column: crate::view::Column::json_number("quality_since"),
+            since: FamilyDef {
+                name: "chatapp_phone_number_quality_rating_since_timestamp_seconds",
+                help: "Unix time since which the number has had its current QualityRating, as the exporter observed it (kept across restarts in --storage.path); the first observation when the change was not seen.",
+            },
+        },
+        Tracked {
+            column: &view::TIER,
+            field: "tier",
+            since_column: crate::view::Column::json_number("tier_since"),
+            since: FamilyDef {
+                name: "chatapp_phone_number_messaging_limit_tier_since_timestamp_seconds",
+                help: "Unix time since which the number has had its current MessagingLimitTier, as the exporter observed it (kept across restarts in --storage.path); the first observation when the change was not seen.",
+            },
+        },
+    ],
 };
 
 /// `collectors.phone_numbers:` beyond `enabled`.

@@ -67,3 +67,39 @@ impl<'de> Deserialize<'de> for TierLimits {
         Ok(TierLimits::with_overrides(&overrides))
     }
 }
+
+/// Meta's tiers from the lowest, in both vocabularies: a FLAGGED number whose quality does
+/// not recover within 7 days goes back to CONNECTED one tier lower.
+const LADDERS: [&[&str]; 2] = [
+    &[
+        "TIER_250",
+        "TIER_1K",
+        "TIER_2K",
+        "TIER_10K",
+        "TIER_100K",
+        "TIER_UNLIMITED",
+    ],
+    &["TIER_10", "TIER_50", "TIER_1000", "UNLIMITED"],
+];
+
+/// The tier below `tier` (`None` for the lowest or an unknown tier).
+pub fn lower_tier(tier: &str) -> Option<&'static str> {
+    LADDERS.iter().find_map(|ladder| {
+        let i = ladder.iter().position(|t| *t == tier)?;
+        i.checked_sub(1).map(|below| ladder[below])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tier_below_in_either_vocabulary() {
+        assert_eq!(lower_tier("TIER_10K"), Some("TIER_2K"));
+        assert_eq!(lower_tier("TIER_1K"), Some("TIER_250"));
+        assert_eq!(lower_tier("TIER_250"), None);
+        assert_eq!(lower_tier("TIER_1000"), Some("TIER_50"));
+        assert_eq!(lower_tier("TIER_NOT_SET"), None);
+    }
+}

@@ -28,6 +28,7 @@ pub static TIER: Column = Column {
     term: Some("TIER"),
     numeric: false,
     show: show_tier,
+    page: true,
 };
 
 /// Unique recipients per 24 hours of the tier; not in the terminal (the tier says it, and
@@ -38,6 +39,7 @@ pub static MESSAGING_LIMIT: Column = Column {
     term: None,
     numeric: true,
     show: show_limit,
+    page: true,
 };
 
 /// The columns, in order.
