@@ -49,6 +49,8 @@ impl ReloadApp {
             "chatapp_exporter".to_owned(),
             "--config.file".to_owned(),
             config_file.display().to_string(),
+            "--storage.path".to_owned(),
+            storage_dir().display().to_string(),
         ];
         argv.extend(extra.iter().map(|s| s.to_string()));
         let cli = Cli::try_parse_from(argv).unwrap();

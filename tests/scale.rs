@@ -102,6 +102,8 @@ async fn two_hundred_accounts_refresh_within_one_interval_under_the_rate_limit()
         &RATE.to_string(),
         // This test is about the refresh's two operations.
         "--no-collector.health",
+        "--storage.path",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/scale-storage"),
     ])
     .unwrap();
     let settings = config::load(&cli, &|_| None).unwrap();
