@@ -406,7 +406,7 @@ def build():
     L.add(waba_send, 8, 4)
     L.add(stat("Collectors failing",
                "count(max by (account, collector) (chatapp_collector_success{%s}) == 0) or vector(0)" % ACC,
-               "Collectors (phone_numbers, waba, health, templates) whose last run failed, over all accounts "
+               "Collectors (phone_numbers, waba, health, templates, usage) whose last run failed, over all accounts "
                "(see the Collectors table and ChatAppCollectorFailing).",
                thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]), 4, 4)
     error_columns = [
@@ -662,6 +662,111 @@ def build():
                   "properties": [{"id": "custom.width", "value": 90}]}],
                 "Account"), 24, 10)
 
+    # --- Usage ------------------------------------------------------------------------------
+    # The usage collector (GetChatappPhoneNumberMetric, GetChatappTemplateMetric) is off by
+    # default: without --collector.usage (and the account's EnableWhatsappROIMetric) these panels
+    # are empty. Its *_24h families count the 24 hours before the account's usage data horizon,
+    # which lags real time by a day or more.
+    L.row("Usage")
+    window = ("in the 24 hours before the account's usage data horizon, which lags real time by a day or "
+              "more (usage collector, off by default: --collector.usage and the account's "
+              "EnableWhatsappROIMetric)")
+
+    number = "account, phone_number"
+
+    def per(by, expr):
+        """One series per `by` (two exporters scraping the same account export the same values)."""
+        return "max by (%s) (%s)" % (by, expr)
+
+    def share(numerator, denominator, by):
+        """numerator / denominator, both already one series per `by`; a denominator of 0 leaves it out."""
+        return "%s\n  / on (%s)\n(%s > 0)" % (numerator, by, denominator)
+
+    # (title, description, numerator, denominator, whether a low share is the bad side)
+    for title, description, numerator, denominator, low_is_bad in [
+        ("Sent 24 h / messaging limit per number",
+         "Messages each number sent %s, as a share of its messaging limit. Meta's limit counts unique "
+         "recipients of business-initiated conversations, not messages: this is an upper bound of the share "
+         "the limit counts. Above the dashed line (80%%) ChatAppPhoneNumberNearMessagingLimit fires after "
+         "30m. Unlimited numbers and tiers without a mapped limit are left out." % window,
+         "chatapp_phone_number_messages_sent_24h{%s}" % NUM,
+         "chatapp_phone_number_messaging_limit{%s} < +Inf" % NUM, False),
+        ("Delivered / sent per number",
+         "Share of the messages each number sent that reached the recipients' phones, %s. Below the dashed "
+         "line (80%%), with at least 100 sent, ChatAppPhoneNumberDeliveryRateLow fires after 1h." % window,
+         "chatapp_phone_number_messages_delivered_24h{%s}" % NUM,
+         "chatapp_phone_number_messages_sent_24h{%s}" % NUM, True),
+    ]:
+        panel = timeseries(title, description,
+                           [target(share(per(number, numerator), per(number, denominator), number) + NAME_JOIN,
+                                   legend="{{verified_name}} +{{phone_number}}")],
+                           unit="percentunit", step=True)
+        steps = ([{"color": "red", "value": None}, {"color": "green", "value": 0.8}] if low_is_bad
+                 else [{"color": "green", "value": None}, {"color": "orange", "value": 0.8}])
+        panel["fieldConfig"]["defaults"]["thresholds"] = {"mode": "absolute", "steps": steps}
+        panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] = {"mode": "dashed"}
+        L.add(panel, 9, 8)
+    age = stat("Usage data age",
+               "time() - max by (account) (chatapp_usage_window_end_timestamp_seconds{%s})" % ACC,
+               "How old each account's usage data horizon is: the end of the newest half-hour bucket CAMS "
+               "returned (chatapp_usage_window_end_timestamp_seconds). A day or more is usual; above 3 days "
+               "ChatAppUsageDataStale fires.",
+               thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 3 * 86400}],
+               legend="{{account}}", text_mode="value_and_name", unit="s")
+    age["fieldConfig"]["defaults"]["decimals"] = 1
+    age["fieldConfig"]["defaults"]["noValue"] = "no usage data"
+    L.add(age, 6, 8)
+    # One row per marketing template and language: counts, then each step's share of the one before.
+    key = "account, template_code, language"
+    sent, delivered, read = (per(key, "chatapp_template_messages_%s_24h{%s}" % (step, ACC))
+                             for step in ("sent", "delivered", "read"))
+    # Clicks on all the template's buttons (one series per button type).
+    clicked = "sum by (%s) (%s)" % (key, per(key + ", button_type", "chatapp_template_button_clicks_24h{%s}" % ACC))
+    funnel_columns = [
+        ("account", "Account"),
+        ("template_name", "Template"),
+        ("template_code", "Code"),
+        ("language", "Language"),
+        ("Value #B", "Sent"),
+        ("Value #C", "Delivered"),
+        ("Value #D", "Read"),
+        ("Value #E", "Clicked"),
+        ("Value #F", "Delivered / sent"),
+        ("Value #G", "Read / delivered"),
+        ("Value #H", "Clicked / read"),
+    ]
+    funnel = table(
+        "Marketing template funnel",
+        "Each marketing template (and language) %s: messages sent, delivered, read, and button clicks (all "
+        "buttons), then each step's share of the one before. Delivered / sent below 80%%, with at least 100 "
+        "sent, fires ChatAppTemplateDeliveryRateLow. Needs the templates collector too (it lists the "
+        "marketing templates); the buttons' texts are on the exporter's landing page." % window,
+        [target("max by (%s, template_name) (chatapp_template_info{%s} and on (%s) %s)" % (key, ACC, key, sent),
+                "A", instant=True, fmt="table")]
+        + [target(expr, ref, instant=True, fmt="table") for ref, expr in zip("BCDE", [sent, delivered, read, clicked])]
+        + [target(share(numerator, denominator, key), ref, instant=True, fmt="table")
+           for ref, numerator, denominator in [("F", delivered, sent), ("G", read, delivered), ("H", clicked, read)]],
+        {
+            "excludeByName": {"Time": True, "Value #A": True},
+            "indexByName": {name: i for i, (name, _) in enumerate(funnel_columns)},
+            "renameByName": dict(funnel_columns),
+        },
+        [{"matcher": {"id": "byRegexp", "options": "^(Sent|Delivered|Read|Clicked)$"},
+          "properties": [{"id": "unit", "value": "short"}, {"id": "decimals", "value": 0}]},
+         {"matcher": {"id": "byRegexp", "options": "^.+ / .+$"},
+          "properties": [{"id": "unit", "value": "percentunit"}, {"id": "decimals", "value": 0}]},
+         {"matcher": {"id": "byName", "options": "Delivered / sent"},
+          "properties": [
+              {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+              {"id": "thresholds", "value": {"mode": "absolute", "steps": [
+                  {"color": "red", "value": None}, {"color": "green", "value": 0.8}]}},
+          ]},
+         {"matcher": {"id": "byName", "options": "Language"},
+          "properties": [{"id": "custom.width", "value": 90}]}],
+        "Sent")
+    funnel["options"]["sortBy"] = [{"displayName": "Sent", "desc": True}]
+    L.add(funnel, 24, 8)
+
     # --- Exporter health --------------------------------------------------------------------
     L.row("Exporter")
     L.add(timeline("Refresh status per account",
@@ -678,8 +783,9 @@ def build():
     L.add(timeline("Collector status",
                    "chatapp_collector_success: 1 when the collector's last run for the account succeeded. "
                    "phone_numbers and waba make up the refresh behind chatapp_up; health "
-                   "(GetWhatsappHealthStatus) and templates (ListChatappTemplate, GetChatappTemplateDetail; "
-                   "off by default) run on their own intervals.",
+                   "(GetWhatsappHealthStatus), templates (ListChatappTemplate, GetChatappTemplateDetail; "
+                   "off by default) and usage (GetChatappPhoneNumberMetric, GetChatappTemplateMetric; off by "
+                   "default) run on their own intervals.",
                    "max by (account, collector) (chatapp_collector_success{%s})" % ACC, "{{account}} {{collector}}",
                    UP_MAPPINGS), 12, 6)
     collector_columns = [("account", "Account"), ("collector", "Collector"), ("Value #A", "Last run"),
