@@ -12,6 +12,7 @@
 # 3. .ci/ops/e2e-check.py: waits until ChatAppPhoneNumberQualityRed and (from the health
 #    collector) ChatAppPhoneNumberCannotSend fire for the demo's number 6580000003 and (from the
 #    templates collector) ChatAppTemplateQualityRed and ChatAppTemplateRejected for demo-retail,
+#    and (from the usage collector) ChatAppPhoneNumberNearMessagingLimit for 6580000001,
 #    checks the other steady demo alerts, the alerts that must stay silent, that every collector
 #    succeeds and rule health, then runs every query of dashboards/chatapp-overview.json and
 #    lists each one that returns no data.

@@ -10,12 +10,16 @@
    for the first two minutes of every six; its detail is read within the templates collector's
    first 1m round) and ChatAppTemplateRejected (flash_deal) fire for demo-retail, each naming its
    template in the description. ChatAppTemplateQualityRed resolves when spring_sale turns GREEN, so
-   it also counts when Prometheus' ALERTS series shows it fired since the start.
+   it also counts when Prometheus' ALERTS series shows it fired since the start. From the usage
+   collector (1m with --demo), ChatAppPhoneNumberNearMessagingLimit fires for 6580000001 "Acme
+   Support", which sends 90% of its 10K tier.
 2. Checks that the demo's other steady conditions fire (FLAGGED, RESTRICTED, PENDING, the WABA
    under review, the unknown NameStatus value), that the alerts in NEVER_FIRING neither fire nor
    are pending (ChatAppExporterDown, ChatAppPhoneNumberDisappeared, no BLOCKED WABA or
    demo-travel number, no failing collector of demo-retail, which is never throttled, no template
-   alert for demo-travel, whose 120 templates are all approved and GREEN), that every collector
+   alert for demo-travel, whose 120 templates are all approved and GREEN, no stale usage data,
+   whose horizon lags about 90 minutes, no other number near its limit, no template delivering
+   below 80%), that every collector
    of every demo account succeeds at least once within three of its rounds (so the demo-travel
    collectors, which fail now and then on its throttled requests, cannot keep
    ChatAppCollectorFailing firing), and that every rule evaluates without error.
@@ -53,6 +57,10 @@ WAITED_FIRING = [
     ("ChatAppTemplateQualityRed", {"account": "demo-retail"},
      {"names_template": ("spring_sale", "en"), "history": True}),
     ("ChatAppTemplateRejected", {"account": "demo-retail"}, {"names_template": ("flash_deal", "en")}),
+    # Usage collector (1m with --demo): "Acme Support" sends 9,024 messages a day against its
+    # 10K tier (90%).
+    ("ChatAppPhoneNumberNearMessagingLimit", {"account": "demo-retail", "phone_number": "6580000001"},
+     {"verified_name": "Acme Support"}),
 ]
 # (alertname, labels that must match) the demo makes fire steadily.
 EXPECTED_FIRING = [
@@ -77,6 +85,17 @@ NEVER_FIRING = [
     # demo-travel's templates are all approved and GREEN; the template alerts are per account.
     ("ChatAppTemplateQualityRed", {"account": "demo-travel"}),
     ("ChatAppTemplateRejected", {"account": "demo-travel"}),
+    # The demo's usage data ends about 90 minutes before now: never 3 days old.
+    ("ChatAppUsageDataStale", {}),
+    # "Acme Sales" sends at most 1,488 of 2,000 (74%, while RED); demo-travel's numbers at most
+    # 29% (one is unlimited). Its delivery rate drops to 55% while RED (2 minutes of every 6),
+    # so ChatAppPhoneNumberDeliveryRateLow may fire for it: not checked either way.
+    ("ChatAppPhoneNumberNearMessagingLimit", {"phone_number": "6580000002"}),
+    ("ChatAppPhoneNumberNearMessagingLimit", {"account": "demo-travel"}),
+    ("ChatAppPhoneNumberDeliveryRateLow", {"phone_number": "6580000001"}),
+    ("ChatAppPhoneNumberDeliveryRateLow", {"account": "demo-travel"}),
+    # spring_sale, the one marketing template with usage, delivers 95%.
+    ("ChatAppTemplateDeliveryRateLow", {}),
 ]
 
 
