@@ -14,6 +14,8 @@ use bytes::Bytes;
 use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
 
 use super::UnknownValue;
+use super::exposition::openmetrics;
+use super::format::Format;
 use crate::api::ApiError;
 
 /// How long [`SelfMetrics::encoded`] may reuse an encoding while no `chatapp_*` self metric
@@ -77,7 +79,11 @@ struct Encoding {
     /// [`SelfMetrics::generation`] read before encoding: every change counted up to it is in.
     generation: u64,
     at: Instant,
+    /// The Prometheus text format 0.0.4.
     bytes: Bytes,
+    /// The same metrics in OpenMetrics, made from `bytes` on the first OpenMetrics scrape
+    /// that reads this encoding (so both formats show the same values).
+    openmetrics: Option<Bytes>,
 }
 
 #[derive(Debug, Default)]
@@ -312,25 +318,41 @@ impl SelfMetrics {
     /// registry, reading `/proc` for the `process_*` metrics) was most of a scrape's CPU
     /// once the object families became shared bytes, and grows with the number of accounts.
     pub fn encoded(&self) -> Bytes {
+        self.encoded_in(Format::Text)
+    }
+
+    /// [`SelfMetrics::encoded`] in `format`. OpenMetrics is converted from the 0.0.4
+    /// encoding ([`openmetrics::convert`]: counters and `_info` families get their
+    /// OpenMetrics metadata), once per encoding; it has no `# EOF`, since the object
+    /// families follow it.
+    pub fn encoded_in(&self, format: Format) -> Bytes {
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
         // Read before encoding: a change that lands during the encoding bumps the
         // generation past this value, so the next scrape encodes again.
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some(c) = cached.as_ref()
-            && c.generation == generation
-            && c.at.elapsed() < PROCESS_METRICS_MAX_AGE
-        {
-            return c.bytes.clone();
-        }
-        let mut out = Vec::with_capacity(8 * 1024);
-        self.encode(&mut out);
-        let bytes = Bytes::from(out);
-        *cached = Some(Encoding {
-            generation,
-            at: Instant::now(),
-            bytes: bytes.clone(),
+        let fresh = cached.as_ref().is_some_and(|c| {
+            c.generation == generation && c.at.elapsed() < PROCESS_METRICS_MAX_AGE
         });
-        bytes
+        if !fresh {
+            *cached = None;
+        }
+        let encoding = cached.get_or_insert_with(|| {
+            let mut out = Vec::with_capacity(8 * 1024);
+            self.encode(&mut out);
+            Encoding {
+                generation,
+                at: Instant::now(),
+                bytes: Bytes::from(out),
+                openmetrics: None,
+            }
+        });
+        match format {
+            Format::Text => encoding.bytes.clone(),
+            Format::OpenMetrics => encoding
+                .openmetrics
+                .get_or_insert_with(|| Bytes::from(openmetrics::convert(&encoding.bytes)))
+                .clone(),
+        }
     }
 
     /// Marks the encoding out of date; every method that changes a series calls it last.
@@ -700,5 +722,35 @@ mod tests {
         let _ = m.encoded();
         m.remove_account("a");
         assert!(!text(&m.encoded()).contains(r#"account="a""#));
+    }
+
+    #[test]
+    fn openmetrics_is_the_same_encoding_converted_once() {
+        let m = SelfMetrics::new(Duration::from_secs(60)).unwrap();
+        m.add_account("a", "c", "r", &["Op"]);
+        m.api_request("a", "Op");
+        let plain = m.encoded_in(Format::Text);
+        let om = m.encoded_in(Format::OpenMetrics);
+        assert_eq!(om, openmetrics::convert(&plain), "from the same encoding");
+        for line in [
+            "# TYPE chatapp_build info\n",
+            "# TYPE chatapp_account info\n",
+            "# TYPE chatapp_api_requests counter\n",
+            "chatapp_api_requests_total{account=\"a\",operation=\"Op\"} 1\n",
+        ] {
+            assert!(text(&om).contains(line), "{line} missing:\n{}", text(&om));
+        }
+        assert!(!text(&om).contains("# EOF"), "the object families follow");
+        // Reused, not converted again, until something changes.
+        assert_eq!(m.encoded_in(Format::OpenMetrics).as_ptr(), om.as_ptr());
+        m.api_request("a", "Op");
+        let after = m.encoded_in(Format::OpenMetrics);
+        assert!(
+            text(&after).contains(r#"chatapp_api_requests_total{account="a",operation="Op"} 2"#)
+        );
+        assert!(
+            text(&m.encoded())
+                .contains(r#"chatapp_api_requests_total{account="a",operation="Op"} 2"#)
+        );
     }
 }

@@ -18,10 +18,13 @@
 //!
 //! Here: [`AccountExposition`], one account's rendered families. Beside it: `block` (blocks
 //! and their reuse), `text` (the format's escaping, headers and values), `body` (what a
-//! scrape sends and its gzip framing) and `store` (the slots and their stitching).
+//! scrape sends and its gzip framing), `store` (the slots and their stitching, in both
+//! formats) and [`openmetrics`] (the OpenMetrics headers made from the 0.0.4 ones, and
+//! `# EOF`).
 
 mod block;
 mod body;
+pub mod openmetrics;
 mod store;
 mod text;
 
@@ -124,6 +127,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::metrics::Format;
     use crate::metrics::family::{FamilyDef, family, gauge};
 
     const DEF: FamilyDef = FamilyDef {
@@ -177,7 +181,8 @@ mod tests {
         store.set("a", "c", Some(account("1", 5.0)));
         store.set("b", "c", Some(account("2", 6.0)));
         let empty = Arc::new(Exposition::default());
-        for cur in [store.current(), empty] {
+        let openmetrics = store.current_in(Format::OpenMetrics);
+        for cur in [store.current(), openmetrics, empty] {
             for head in [
                 &b""[..],
                 b"# self metrics\nchatapp_up 1\n",
@@ -195,6 +200,107 @@ mod tests {
                 want.extend_from_slice(&cur.text.to_vec());
                 assert_eq!(out, want);
             }
+        }
+    }
+
+    const INFO: FamilyDef = FamilyDef {
+        name: "chatapp_phone_number_info",
+        help: "A \"number\"; always 1.",
+    };
+
+    fn with_info(phone: &str) -> Arc<AccountExposition> {
+        let mut info = family(&INFO, "note");
+        info.mut_metric()
+            .push(gauge(&[("phone_number", phone)], 1.0));
+        let mut limit = family(&DEF, "note");
+        limit
+            .mut_metric()
+            .push(gauge(&[("phone_number", phone)], f64::INFINITY));
+        Arc::new(AccountExposition::render(&[info, limit]).unwrap())
+    }
+
+    fn text_of(e: &Exposition) -> String {
+        String::from_utf8(e.text.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn openmetrics_is_the_same_samples_under_its_own_headers_and_eof() {
+        let store = ExpositionStore::default();
+        // Before anything is published: the empty MetricSet, which still needs its EOF.
+        assert_eq!(text_of(&store.current_in(Format::OpenMetrics)), "# EOF\n");
+        assert!(store.current().text.is_empty());
+
+        store.set("a", "c", Some(with_info("1")));
+        store.set("b", "c", Some(with_info("2")));
+        assert_eq!(
+            text_of(&store.current_in(Format::Text)),
+            "# HELP chatapp_phone_number_info A \"number\"; always 1. note\n\
+             # TYPE chatapp_phone_number_info gauge\n\
+             chatapp_phone_number_info{phone_number=\"1\"} 1\n\
+             chatapp_phone_number_info{phone_number=\"2\"} 1\n\
+             # HELP chatapp_phone_number_messaging_limit test note\n\
+             # TYPE chatapp_phone_number_messaging_limit gauge\n\
+             chatapp_phone_number_messaging_limit{phone_number=\"1\"} +Inf\n\
+             chatapp_phone_number_messaging_limit{phone_number=\"2\"} +Inf\n"
+        );
+        assert_eq!(
+            text_of(&store.current_in(Format::OpenMetrics)),
+            "# TYPE chatapp_phone_number info\n\
+             # HELP chatapp_phone_number A \\\"number\\\"; always 1. note\n\
+             chatapp_phone_number_info{phone_number=\"1\"} 1\n\
+             chatapp_phone_number_info{phone_number=\"2\"} 1\n\
+             # TYPE chatapp_phone_number_messaging_limit gauge\n\
+             # HELP chatapp_phone_number_messaging_limit test note\n\
+             chatapp_phone_number_messaging_limit{phone_number=\"1\"} +Inf\n\
+             chatapp_phone_number_messaging_limit{phone_number=\"2\"} +Inf\n\
+             # EOF\n"
+        );
+        // The sample chunks are the same shared bytes in both formats.
+        let (text, om) = (store.current(), store.current_in(Format::OpenMetrics));
+        assert_eq!(text.text.parts()[1].as_ptr(), om.text.parts()[1].as_ptr());
+
+        // Dropping every account leaves only the EOF.
+        store.set("a", "c", None);
+        store.set("b", "c", None);
+        assert_eq!(text_of(&store.current_in(Format::OpenMetrics)), "# EOF\n");
+    }
+
+    #[test]
+    fn openmetrics_headers_are_converted_once_and_kept_while_used() {
+        let store = ExpositionStore::default();
+        store.set("a", "c", Some(with_info("1")));
+        let header = store.current_in(Format::OpenMetrics).text.parts()[0].clone();
+        assert!(header.starts_with(b"# TYPE chatapp_phone_number info\n"));
+        // Another publish with the same HELP: the same header block, not a new conversion.
+        store.set("b", "c", Some(with_info("2")));
+        store.set("a", "c", Some(with_info("3")));
+        let again = store.current_in(Format::OpenMetrics).text.parts()[0].clone();
+        assert_eq!(header.as_ptr(), again.as_ptr());
+        assert_eq!(store.openmetrics_header_count(), 2, "one per family in use");
+        store.set("a", "c", None);
+        store.set("b", "c", None);
+        assert_eq!(
+            store.openmetrics_header_count(),
+            0,
+            "unused headers are dropped"
+        );
+    }
+
+    #[test]
+    fn the_filter_applies_to_both_formats() {
+        let store = ExpositionStore::new(
+            Vec::new(),
+            crate::metrics::FamilyFilter::new(&[], &["chatapp_phone_number_info".to_owned()])
+                .unwrap(),
+        );
+        store.set("a", "c", Some(with_info("1")));
+        for format in [Format::Text, Format::OpenMetrics] {
+            let text = text_of(&store.current_in(format));
+            assert!(!text.contains("chatapp_phone_number_info"), "{text}");
+            assert!(
+                text.contains("chatapp_phone_number_messaging_limit{"),
+                "{text}"
+            );
         }
     }
 }

@@ -1,15 +1,16 @@
 //! The store: every (account, collector)'s rendering, stitched family by family into the
 //! [`Exposition`] a scrape serves and published through an [`ArcSwap`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
-use super::{AccountExposition, Block, Exposition};
+use super::{AccountExposition, Block, BlockWriter, Exposition, openmetrics};
 use crate::metrics::filter::FamilyFilter;
+use crate::metrics::format::Format;
 use crate::view::{Facts, Fleet};
 
 /// Every (account, collector)'s current rendering and the stitched result.
@@ -20,14 +21,26 @@ use crate::view::{Facts, Fleet};
 /// injected ([`ExpositionStore::new`]): the store knows nothing about collectors, which sit
 /// above it. A slot also holds what the collector learned for people ([`Facts`]), so the
 /// landing page's fleet view comes from the same snapshot as `/metrics`.
-#[derive(Debug, Default)]
+///
+/// Both text formats are stitched at every publish, from the same blocks: OpenMetrics
+/// differs only in some families' headers (see [`openmetrics`]) and in its `# EOF`, so a
+/// scrape in either format is a pointer load and the sample text is shared, not doubled;
+/// what is doubled is the buffer of compressed blocks (about 1/25 of the text).
+#[derive(Debug)]
 pub struct ExpositionStore {
     /// Family names in exposition order; families not listed follow in order of first
     /// appearance.
     order: Vec<&'static str>,
     filter: FamilyFilter,
     slots: Mutex<BTreeMap<(String, String), Slot>>,
+    /// The Prometheus text format 0.0.4.
     current: ArcSwap<Exposition>,
+    /// OpenMetrics 1.0.0: the same, with OpenMetrics headers and `# EOF`.
+    openmetrics: ArcSwap<Exposition>,
+    /// OpenMetrics headers by the 0.0.4 header text they were made from, kept from one
+    /// publish to the next while a family uses them, so a publish compresses none anew
+    /// unless a HELP text changed. Only locked under `slots`.
+    openmetrics_headers: Mutex<HashMap<Bytes, Block>>,
     /// Bumped at every change of the slots.
     generation: AtomicU64,
     /// The fleet view and the generation it was built from.
@@ -39,6 +52,26 @@ pub struct ExpositionStore {
 struct Slot {
     exposition: Arc<AccountExposition>,
     facts: Arc<Facts>,
+}
+
+impl Default for ExpositionStore {
+    fn default() -> Self {
+        ExpositionStore {
+            order: Vec::new(),
+            filter: FamilyFilter::default(),
+            slots: Mutex::default(),
+            current: ArcSwap::default(),
+            openmetrics: ArcSwap::from_pointee({
+                // Before the first publish OpenMetrics is the empty MetricSet: `# EOF`.
+                let mut empty = Stitched::with_capacity(0);
+                empty.add(openmetrics::eof());
+                empty.finish()
+            }),
+            openmetrics_headers: Mutex::default(),
+            generation: AtomicU64::default(),
+            fleet: Mutex::default(),
+        }
+    }
 }
 
 impl ExpositionStore {
@@ -104,9 +137,18 @@ impl ExpositionStore {
         }
     }
 
-    /// The exposition to serve now.
+    /// The exposition to serve now, in the Prometheus text format 0.0.4.
     pub fn current(&self) -> Arc<Exposition> {
         self.current.load_full()
+    }
+
+    /// The exposition to serve now, in `format`. The two are published together, from the
+    /// same slots.
+    pub fn current_in(&self, format: Format) -> Arc<Exposition> {
+        match format {
+            Format::Text => self.current.load_full(),
+            Format::OpenMetrics => self.openmetrics.load_full(),
+        }
     }
 
     /// Every account's numbers and collector tables as the current slots describe them, worst
@@ -140,9 +182,23 @@ impl ExpositionStore {
     /// Publishing under the slots' lock keeps two concurrent refreshes from publishing out
     /// of order; scrapes never take this lock.
     fn changed(&self, slots: &BTreeMap<(String, String), Slot>) {
-        self.current
-            .store(Arc::new(stitch(&self.order, &self.filter, slots)));
+        let mut headers = self
+            .openmetrics_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (text, openmetrics) = stitch(&self.order, &self.filter, slots, &mut headers);
+        self.current.store(Arc::new(text));
+        self.openmetrics.store(Arc::new(openmetrics));
         self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many OpenMetrics headers are kept (tests).
+    #[cfg(test)]
+    pub(super) fn openmetrics_header_count(&self) -> usize {
+        self.openmetrics_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Slot>> {
@@ -151,51 +207,89 @@ impl ExpositionStore {
 }
 
 /// Lists the slots' blocks so that each family appears once, with one header, in `order`
-/// (families not in it follow in order of first appearance). Only reference counts change:
-/// no text is copied.
+/// (families not in it follow in order of first appearance), in both formats: the
+/// OpenMetrics one with each header converted (taken from `headers` when an earlier publish
+/// made it; `headers` is left holding those used now) and `# EOF` last. Only reference
+/// counts change: no sample text is copied.
 fn stitch(
     order: &[&'static str],
     filter: &FamilyFilter,
     slots: &BTreeMap<(String, String), Slot>,
-) -> Exposition {
+    headers: &mut HashMap<Bytes, Block>,
+) -> (Exposition, Exposition) {
     let mut names: Vec<&str> = order.to_vec();
     for f in slots.values().flat_map(|s| &s.exposition.families) {
         if !names.contains(&f.name.as_str()) {
             names.push(&f.name);
         }
     }
-    let mut out = Exposition::default();
-    // The compressed blocks are copied into one buffer (about 1/25 of the text): a gzip
-    // scrape is then three writes, where a list of small blocks (~1 KiB each) cost hyper a
-    // write per 16 of them and capped gzip scrapes far below a static file's rate.
-    let mut deflate = Vec::with_capacity(
-        slots
-            .values()
-            .flat_map(|s| &s.exposition.families)
-            .flat_map(|f| std::iter::once(&f.header).chain(&f.blocks))
-            .map(|b| b.deflate.len())
-            .sum(),
-    );
-    let mut add = |b: &Block| {
-        if !b.text.is_empty() {
-            out.text.push(&b.text);
-            deflate.extend_from_slice(&b.deflate);
-            out.crc.combine(&b.crc);
-        }
-    };
+    let compressed: usize = slots
+        .values()
+        .flat_map(|s| &s.exposition.families)
+        .flat_map(|f| std::iter::once(&f.header).chain(&f.blocks))
+        .map(|b| b.deflate.len())
+        .sum();
+    let mut text = Stitched::with_capacity(compressed);
+    // OpenMetrics headers can be a line longer (`# UNIT`); `# EOF` comes last.
+    let mut om = Stitched::with_capacity(compressed + 1024);
+    let mut previous = std::mem::take(headers);
+    let mut writer: Option<BlockWriter> = None;
     for name in names.into_iter().filter(|n| filter.keeps(n)) {
         let mut header_written = false;
         for slot in slots.values() {
             for f in slot.exposition.families.iter().filter(|f| f.name == name) {
                 if !header_written {
-                    add(&f.header);
+                    text.add(&f.header);
+                    let converted = headers.entry(f.header.text.clone()).or_insert_with(|| {
+                        previous.remove(&f.header.text).unwrap_or_else(|| {
+                            let writer = writer.get_or_insert_with(|| BlockWriter::new(None));
+                            writer.block(&openmetrics::convert(&f.header.text))
+                        })
+                    });
+                    om.add(converted);
                     header_written = true;
                 }
-                f.blocks.iter().for_each(&mut add);
+                for b in &f.blocks {
+                    text.add(b);
+                    om.add(b);
+                }
             }
         }
     }
-    deflate.shrink_to_fit();
-    out.deflate.push(&Bytes::from(deflate));
-    out
+    om.add(openmetrics::eof());
+    (text.finish(), om.finish())
+}
+
+/// One exposition being stitched.
+struct Stitched {
+    out: Exposition,
+    deflate: Vec<u8>,
+}
+
+impl Stitched {
+    /// Room for `compressed` bytes of DEFLATE blocks, so the buffer is not regrown.
+    fn with_capacity(compressed: usize) -> Self {
+        Stitched {
+            out: Exposition::default(),
+            deflate: Vec::with_capacity(compressed),
+        }
+    }
+
+    fn add(&mut self, b: &Block) {
+        if !b.text.is_empty() {
+            self.out.text.push(&b.text);
+            // The compressed blocks are copied into one buffer (about 1/25 of the text): a
+            // gzip scrape is then three writes, where a list of small blocks (~1 KiB each)
+            // cost hyper a write per 16 of them and capped gzip scrapes far below a static
+            // file's rate.
+            self.deflate.extend_from_slice(&b.deflate);
+            self.out.crc.combine(&b.crc);
+        }
+    }
+
+    fn finish(mut self) -> Exposition {
+        self.deflate.shrink_to_fit();
+        self.out.deflate.push(&Bytes::from(self.deflate));
+        self.out
+    }
 }
