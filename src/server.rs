@@ -7,6 +7,11 @@
 //! bytes (no copy). When the scraper accepts gzip (Prometheus does), the object part is
 //! the DEFLATE data compressed once per refresh, and the self-metrics block goes in front
 //! of it as stored blocks in the same gzip member.
+//!
+//! The text format is negotiated per request from `Accept` ([`crate::metrics::format`]):
+//! Prometheus asks for OpenMetrics first and gets it; no header, `*/*` or anything else gets
+//! the 0.0.4 text. Both formats are cached per snapshot, so either is the same pointer load
+//! and the same shared chunks; nothing of one request's choice outlives it.
 
 use std::sync::Arc;
 
@@ -22,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::landing::{self, FleetCache};
 use crate::metrics::exposition::{gzip_parts, plain_parts};
-use crate::metrics::{CONTENT_TYPE, ExpositionStore, SelfMetrics};
+use crate::metrics::{ExpositionStore, SelfMetrics, negotiate};
 use crate::scheduler::StatusBoard;
 
 /// What the handlers read.
@@ -57,8 +62,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let own = state.metrics.encoded();
-    let objects = state.store.current();
+    let negotiated = negotiate(
+        headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    );
+    let own = state.metrics.encoded_in(negotiated.format());
+    let objects = state.store.current_in(negotiated.format());
     let wants_gzip = accepts_gzip(&headers);
     // The body is a stream over the shared chunks of the current exposition and the self
     // metrics (re-encoded when they changed): per scrape only the gzip framing is
@@ -72,12 +83,19 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     };
     let mut response = body.into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(negotiated.content_type()),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if wants_gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    // Caches between scraper and exporter must key on both negotiated headers.
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Encoding"),
+    );
     response
 }
 

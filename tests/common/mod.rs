@@ -470,31 +470,41 @@ impl std::io::Write for LogCapture {
     }
 }
 
-/// Runs `promtool check metrics` on `text` when promtool is on PATH; returns false (after
-/// printing a note) when it is not. Fails the test when promtool reports a problem.
-pub fn promtool_check(what: &str, text: &str) -> bool {
+/// Runs `program args` with `text` on its stdin and waits for it; `None` when the program
+/// is not installed.
+fn run_with_stdin(program: &str, args: &[&str], text: &str) -> Option<std::process::Output> {
     use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
+    let child = Command::new(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("note: promtool is not on PATH; skipped `promtool check metrics` of {what}");
-            return false;
-        }
-        Err(e) => panic!("cannot run promtool: {e}"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("cannot run {program}: {e}"),
     };
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(text.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("promtool runs");
+        .unwrap_or_else(|e| panic!("write to {program}: {e}"));
+    Some(
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("{program} runs: {e}")),
+    )
+}
+
+/// Runs `promtool check metrics` on `text` when promtool is on PATH; returns false (after
+/// printing a note) when it is not. Fails the test when promtool reports a problem.
+pub fn promtool_check(what: &str, text: &str) -> bool {
+    let Some(out) = run_with_stdin("promtool", &["check", "metrics"], text) else {
+        eprintln!("note: promtool is not on PATH; skipped `promtool check metrics` of {what}");
+        return false;
+    };
     assert!(
         out.status.success(),
         "promtool check metrics rejected {what}:\n{}{}",
@@ -502,4 +512,34 @@ pub fn promtool_check(what: &str, text: &str) -> bool {
         String::from_utf8_lossy(&out.stderr)
     );
     true
+}
+
+/// Parses `text` with the official Python client's OpenMetrics parser
+/// (`prometheus_client.openmetrics.parser`) when python3 has it; returns its `family type`
+/// lines, or `None` (after printing a note) when python3 or the package is missing (CI
+/// installs it in `.ci/check-openmetrics.sh`). Fails the test when the parser rejects `text`.
+pub fn openmetrics_parse(what: &str, text: &str) -> Option<String> {
+    const SCRIPT: &str = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        for f in text_string_to_metric_families(sys.stdin.read()):\n    print(f.name, f.type)\n";
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let out = have
+        .then(|| run_with_stdin("python3", &["-c", SCRIPT], text))
+        .flatten();
+    let Some(out) = out else {
+        eprintln!(
+            "note: python3 with prometheus_client is not available; skipped its OpenMetrics parser on {what}"
+        );
+        return None;
+    };
+    assert!(
+        out.status.success(),
+        "prometheus_client's OpenMetrics parser rejected {what}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).expect("UTF-8"))
 }
