@@ -1,6 +1,8 @@
 //! Golden files: the object families rendered from API fixtures, byte for byte. They are the
 //! metrics contract (names, HELP, labels, StateSet expansion, tier limits, escaping, order)
-//! that dashboards and alerts depend on; a change shows up as a diff to review.
+//! that dashboards and alerts depend on; a change shows up as a diff to review. `*.om` are
+//! the same in OpenMetrics, as Prometheus negotiates it (metadata and `# EOF` differ, samples
+//! do not).
 //!
 //! Each fixture goes through the same steps as a refresh: the client's success decision and
 //! DTO decoding (`api::client::interpret`), the conversion (`collect`), rendering
@@ -17,8 +19,8 @@ use chatapp_exporter::api::client::interpret;
 use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
 use chatapp_exporter::collect::waba::BindWabaResponse;
 use chatapp_exporter::collect::{TierLimits, UnknownValue, phone_numbers, waba};
-use chatapp_exporter::metrics::{AccountExposition, EnumMode, ExpositionStore};
-use common::{Scrape, promtool_check};
+use chatapp_exporter::metrics::{AccountExposition, EnumMode, ExpositionStore, Format};
+use common::{Scrape, openmetrics_parse, promtool_check};
 
 /// The HELP suffix a refresh every minute (the default interval) adds.
 const NOTE: &str = "Refreshed every 1m in the background.";
@@ -80,22 +82,33 @@ fn render(input: &Input) -> (AccountExposition, phone_numbers::Report, Vec<Unkno
 
 /// The stitched exposition of `inputs`, as /metrics serves the object part.
 fn exposition(inputs: &[&Input]) -> String {
+    exposition_in(inputs, Format::Text)
+}
+
+/// The same in `format`.
+fn exposition_in(inputs: &[&Input], format: Format) -> String {
     let store = ExpositionStore::default();
     for input in inputs {
         store.set(input.account, "test", Some(Arc::new(render(input).0)));
     }
-    String::from_utf8(store.current().text.to_vec()).expect("UTF-8")
+    String::from_utf8(store.current_in(format).text.to_vec()).expect("UTF-8")
 }
 
-fn golden_path(name: &str) -> PathBuf {
+/// `tests/golden/<file>`.
+fn golden_path(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
-        .join(format!("{name}.prom"))
+        .join(file)
 }
 
 /// Compares `actual` with `tests/golden/<name>.prom`, or rewrites it under UPDATE_GOLDEN.
 fn check_golden(name: &str, actual: &str) {
-    let path = golden_path(name);
+    check_golden_file(&format!("{name}.prom"), actual);
+}
+
+/// Compares `actual` with `tests/golden/<file>`, or rewrites it under UPDATE_GOLDEN.
+fn check_golden_file(file: &str, actual: &str) {
+    let path = golden_path(file);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
         eprintln!("note: rewrote {}", path.display());
@@ -238,9 +251,36 @@ fn hostile_input_is_contained() {
 #[test]
 fn golden_files_pass_promtool() {
     for name in ["full", "seed", "hostile", "two-accounts"] {
-        let text = std::fs::read_to_string(golden_path(name)).unwrap();
+        let text = std::fs::read_to_string(golden_path(&format!("{name}.prom"))).unwrap();
         if !promtool_check(&format!("tests/golden/{name}.prom"), &text) {
             return;
+        }
+    }
+}
+
+/// The OpenMetrics rendering of the same fixtures (`tests/golden/*.om`): the 0.0.4 sample
+/// lines under OpenMetrics headers (`_info` families as type `info`), then `# EOF`; read by
+/// prometheus_client's OpenMetrics parser when python3 has it.
+#[test]
+fn openmetrics_matches_golden_and_shares_the_samples() {
+    let samples = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    for (name, inputs) in [("full", &[&FULL][..]), ("hostile", &[&HOSTILE][..])] {
+        let om = exposition_in(inputs, Format::OpenMetrics);
+        check_golden_file(&format!("{name}.om"), &om);
+        assert!(om.ends_with("\n# EOF\n"));
+        assert_eq!(samples(&om), samples(&exposition(inputs)), "{name}");
+        assert!(om.contains("# TYPE chatapp_phone_number info\n"));
+        assert!(om.contains("# TYPE chatapp_waba info\n"));
+        if let Some(types) = openmetrics_parse(&format!("tests/golden/{name}.om"), &om) {
+            assert!(
+                types.lines().any(|l| l == "chatapp_phone_number info"),
+                "{types}"
+            );
         }
     }
 }

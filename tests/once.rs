@@ -90,6 +90,16 @@ fn prom_is_exposition_text_without_process_metrics() {
         "{text}"
     );
     assert!(!text.contains("process_"), "{text}");
+    // Still 0.0.4 (node_exporter's textfile collector reads no OpenMetrics): no `# EOF`, and
+    // counters and `_info` families under their 0.0.4 names.
+    assert!(!text.contains("# EOF"), "{text}");
+    for line in [
+        "# TYPE chatapp_build_info gauge\n",
+        "# TYPE chatapp_phone_number_info gauge\n",
+        "# TYPE chatapp_api_requests_total counter\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
 }
 
 #[test]
