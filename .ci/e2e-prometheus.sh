@@ -14,8 +14,9 @@
 #    templates collector) ChatAppTemplateQualityRed and ChatAppTemplateRejected for demo-retail,
 #    and (from the usage collector) ChatAppPhoneNumberNearMessagingLimit for 6580000001,
 #    checks the other steady demo alerts, the alerts that must stay silent, that every collector
-#    succeeds and rule health, then runs every query of dashboards/chatapp-overview.json and
-#    lists each one that returns no data.
+#    succeeds and rule health, that Prometheus scraped OpenMetrics (it asks for it first) and
+#    holds every series the exporter serves, then runs every query of
+#    dashboards/chatapp-overview.json and lists each one that returns no data.
 # Everything started here is stopped on exit. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,5 +95,6 @@ pids+=($!)
 wait_http "http://127.0.0.1:$prom_port/-/ready" 30
 echo "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') ready on 127.0.0.1:$prom_port"
 
-python3 .ci/ops/e2e-check.py "http://127.0.0.1:$prom_port" dashboards/chatapp-overview.json
+python3 .ci/ops/e2e-check.py "http://127.0.0.1:$prom_port" dashboards/chatapp-overview.json \
+  "http://127.0.0.1:$exporter_port/metrics"
 echo "e2e-prometheus: OK (exporter arguments: ${exporter_args[*]:-none})"

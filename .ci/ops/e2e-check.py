@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The checks of .ci/e2e-prometheus.sh against a live Prometheus scraping `chatapp_exporter --demo`.
 
-    python3 .ci/ops/e2e-check.py PROMETHEUS_URL DASHBOARD.json
+    python3 .ci/ops/e2e-check.py PROMETHEUS_URL DASHBOARD.json [EXPORTER_METRICS_URL]
 
 1. Waits (up to E2E_ALERT_TIMEOUT seconds, default 150, for all of them together) until
    ChatAppPhoneNumberQualityRed and ChatAppPhoneNumberCannotSend (BLOCKED, from the health
@@ -23,7 +23,10 @@
    of every demo account succeeds at least once within three of its rounds (so the demo-travel
    collectors, which fail now and then on its throttled requests, cannot keep
    ChatAppCollectorFailing firing), and that every rule evaluates without error.
-3. Runs every panel query of the dashboard (template variables substituted) and fails, listing
+3. With EXPORTER_METRICS_URL: checks that Prometheus scraped OpenMetrics (it asks for it first;
+   its metadata then names counters without `_total` and `_info` families as type info) and
+   holds every series the exporter serves (per metric name, as many series as a 0.0.4 scrape).
+4. Runs every panel query of the dashboard (template variables substituted) and fails, listing
    them, on each query that errors or returns no data; checks each query variable returns values
    and each annotation query is valid PromQL.
 """
@@ -36,6 +39,7 @@ import urllib.parse
 import urllib.request
 
 PROM, DASHBOARD = sys.argv[1].rstrip("/"), sys.argv[2]
+EXPORTER = sys.argv[3] if len(sys.argv) > 3 else None
 ALERT_TIMEOUT = float(os.environ.get("E2E_ALERT_TIMEOUT", "150"))
 # Values for Grafana's variables: every template variable selects all ("All" = .*).
 BUILTINS = {"__rate_interval": "1m", "__interval": "30s", "__range": "5m", "__range_s": "300",
@@ -216,6 +220,62 @@ def check_collectors_succeed():
         time.sleep(2)
 
 
+# Metadata Prometheus keeps only when it scraped OpenMetrics: under 0.0.4 these families are
+# chatapp_api_requests_total (counter) and chatapp_phone_number_info / chatapp_build_info (gauge).
+OPENMETRICS_METADATA = {"chatapp_api_requests": "counter", "chatapp_phone_number": "info",
+                        "chatapp_build": "info", "chatapp_phone_number_status": "gauge"}
+# Series Prometheus adds to every target itself.
+SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+             "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+
+
+def exporter_series():
+    """Series per metric name in a 0.0.4 scrape of the exporter (no Accept header)."""
+    with urllib.request.urlopen(EXPORTER, timeout=10) as r:
+        text = r.read().decode("utf-8")
+    counts = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def check_openmetrics_and_series():
+    """Prometheus negotiated OpenMetrics, and it has every series of the exporter.
+
+    Series are compared per metric name between two 0.0.4 scrapes of the exporter that agree and
+    Prometheus in between (it scrapes every 2s), retried for up to 60s while the demo moves."""
+    ok = True
+    for family, kind in OPENMETRICS_METADATA.items():
+        r = get("/api/v1/metadata", metric=family)
+        got = [m.get("type") for m in r.get("data", {}).get(family, [])]
+        if kind not in got:
+            print("ERROR metadata of %s: %s, want type %s (was the scrape OpenMetrics?)" % (family, got or "none", kind),
+                  file=sys.stderr)
+            ok = False
+    if ok:
+        print("metadata: Prometheus scraped OpenMetrics (%s)"
+              % ", ".join("%s %s" % kv for kv in sorted(OPENMETRICS_METADATA.items())))
+    deadline = time.time() + 60
+    while True:
+        before = exporter_series()
+        time.sleep(4)  # two scrape intervals
+        r = get("/api/v1/query", query='count by (__name__) ({job="chatapp"})')
+        after = exporter_series()
+        stored = {x["metric"]["__name__"]: int(float(x["value"][1])) for x in r.get("data", {}).get("result", [])
+                  if x["metric"]["__name__"] not in SYNTHETIC}
+        if before == after == stored:
+            print("every series in Prometheus: %d names, %d series" % (len(stored), sum(stored.values())))
+            return ok
+        if time.time() > deadline:
+            names = sorted(set(after) | set(stored))
+            diff = ["%s: exporter %s, Prometheus %s" % (n, after.get(n), stored.get(n))
+                    for n in names if after.get(n) != stored.get(n)]
+            print("ERROR series per name differ (exporter vs Prometheus): %s" % "; ".join(diff[:10]), file=sys.stderr)
+            return False
+
+
 def check_other_alerts():
     ok = True
     deadline = time.time() + 30
@@ -345,6 +405,8 @@ def main():
     ok = wait_for_firing()
     ok = check_other_alerts() and ok
     ok = check_collectors_succeed() and ok
+    if EXPORTER:
+        ok = check_openmetrics_and_series() and ok
     ok = check_dashboard() and ok
     return 0 if ok else 1
 
