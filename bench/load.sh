@@ -8,6 +8,8 @@
 #      gzip -1 copy through gzip_static, so nginx also answers gzip without compressing per
 #      request) and with a Python prometheus_client exporter (bench/python_exporter.py);
 #   3. measures each with wrk, plain and with "Accept-Encoding: gzip": requests/s, p50, p99;
+#      the exporter also in OpenMetrics (Prometheus 2's Accept header), plain and gzip, each
+#      run right after its 0.0.4 twin;
 #   4. measures RSS (VmRSS/VmHWM from /proc): idle (--demo, default fleet), at
 #      $BIG_NUMBERS numbers idle and under $BIG_CONNS concurrent scrapes across refreshes,
 #      and across many gzip scrapes at $SOAK_NUMBERS extra numbers (up to $SOAK_REQUESTS
@@ -39,6 +41,8 @@ SKIP_MEMORY=${SKIP_MEMORY:-0}
 EXPORTER_PORT=19155
 NGINX_PORT=19156
 PYTHON_PORT=19157
+# Prometheus 2's Accept header: negotiates OpenMetrics 1.0.0.
+OM_ACCEPT='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
 
 mkdir -p "$WORK/www" "$WORK/nginx"
 PIDS=()
@@ -104,10 +108,11 @@ rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 # wrk with --latency; prints "req/s p50_ms p99_ms requests"
-run_wrk() { # url [gzip]
-  local url=$1 gzip=${2:-} out
+run_wrk() { # url [mode: plain (default), gzip, om, om-gzip]
+  local url=$1 mode=${2:-plain} out
   local args=(-t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 30s --latency)
-  [[ -n $gzip ]] && args+=(-H 'Accept-Encoding: gzip')
+  [[ $mode == gzip || $mode == om-gzip ]] && args+=(-H 'Accept-Encoding: gzip')
+  [[ $mode == om || $mode == om-gzip ]] && args+=(-H "Accept: $OM_ACCEPT")
   out=$(wrk "${args[@]}" "$url")
   echo "$out" >>"$WORK/wrk.log"
   awk '
@@ -132,6 +137,8 @@ curl -fsS "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$WORK/www/metrics"
 curl -fsS -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$WORK/www/metrics.gz"
 cp "$WORK/www/metrics" "$WORK/www/whole"
 gzip -1 -c "$WORK/www/metrics" >"$WORK/www/whole.gz"
+OM_BYTES=$(curl -fsS -H "Accept: $OM_ACCEPT" "http://127.0.0.1:$EXPORTER_PORT/metrics" | wc -c)
+OM_GZ_BYTES=$(curl -fsS -H "Accept: $OM_ACCEPT" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" | wc -c)
 BODY_BYTES=$(wc -c <"$WORK/www/metrics")
 SERIES=$(grep -vc '^#' "$WORK/www/metrics")
 GZ_BYTES=$(wc -c <"$WORK/www/metrics.gz")
@@ -191,13 +198,15 @@ for target in exporter nginx python; do
     nginx) port=$NGINX_PORT ;;
     python) port=$PYTHON_PORT ;;
   esac
-  for mode in plain gzip; do
+  modes=(plain gzip)
+  [[ $target == exporter ]] && modes=(plain om gzip om-gzip)
+  for mode in "${modes[@]}"; do
     log "wrk $target $mode ($DURATION, $CONNS connections)"
-    R[$target.$mode]=$(run_wrk "http://127.0.0.1:$port/metrics" "$([[ $mode == gzip ]] && echo 1)")
+    R[$target.$mode]=$(run_wrk "http://127.0.0.1:$port/metrics" "$mode")
   done
 done
 log "wrk nginx gzip, whole body gzip -1 ($DURATION, $CONNS connections)"
-R[nginx-whole.gzip]=$(run_wrk "http://127.0.0.1:$NGINX_PORT/whole" 1)
+R[nginx-whole.gzip]=$(run_wrk "http://127.0.0.1:$NGINX_PORT/whole" gzip)
 stop_pid "$EXPORTER_PID"
 kill "$(cat "$WORK/nginx/nginx.pid")" && rm -f "$WORK/nginx/nginx.pid"
 
@@ -256,12 +265,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo
 echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNS -d$DURATION"
 echo "body at $NUMBERS extra numbers: $BODY_BYTES bytes, $SERIES series (exporter gzip $GZ_BYTES bytes, gzip -1 of the whole body $WHOLE_GZ_BYTES bytes)"
-printf '%-12s %-6s %12s %9s %9s %10s\n' target mode req/s p50_ms p99_ms requests
+echo "OpenMetrics body: $OM_BYTES bytes (gzip $OM_GZ_BYTES bytes)"
+printf '%-12s %-7s %12s %9s %9s %10s\n' target mode req/s p50_ms p99_ms requests
 for target in exporter nginx nginx-whole python; do
-  for mode in plain gzip; do
+  for mode in plain om gzip om-gzip; do
     [[ -n ${R[$target.$mode]:-} ]] || continue
     read -r rps p50 p99 n <<<"${R[$target.$mode]}"
-    printf '%-12s %-6s %12s %9s %9s %10s\n' "$target" "$mode" "$rps" "$p50" "$p99" "$n"
+    printf '%-12s %-7s %12s %9s %9s %10s\n' "$target" "$mode" "$rps" "$p50" "$p99" "$n"
   done
 done
 for mode in plain gzip; do
@@ -278,6 +288,11 @@ for mode in plain gzip; do
   fi
   echo "$line"
 done
+read -r p _ <<<"${R[exporter.plain]}"
+read -r o _ <<<"${R[exporter.om]}"
+read -r g _ <<<"${R[exporter.gzip]}"
+read -r og _ <<<"${R[exporter.om-gzip]}"
+echo "ratio OpenMetrics/0.0.4: plain $(ratio "$o" "$p")  gzip $(ratio "$og" "$g")"
 if [[ $SKIP_MEMORY != 1 ]]; then
   echo "RSS idle (--demo): $(mib "$IDLE_RSS") MiB"
   echo "RSS soak at $SOAK_NUMBERS extra numbers: before $(mib "$SOAK_BEFORE") MiB, after $soak_done gzip scrapes $(mib "$SOAK_AFTER") MiB (VmHWM $(mib "$SOAK_HWM") MiB)"
