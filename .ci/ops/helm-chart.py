@@ -44,9 +44,8 @@ RELEASE = "chatapp-exporter"
 NAMESPACE = "monitoring"
 
 # Render-only shapes: (name, base values file or None, overlay). Not installable with today's
-# exporter, so they get no --config.check.
+# exporter (--shard=auto), so they get no --config.check.
 OVERLAYS = [
-    ("storage-emptydir", None, {"storage": {"enabled": True, "emptyDir": {"sizeLimit": "1Gi"}}}),
     (
         "sharded-storage-pvc-auto",
         "sharded-values.yaml",
