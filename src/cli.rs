@@ -153,8 +153,10 @@ pub struct Cli {
     pub api_rate_limit: u32,
 
     /// This process's shard (0-based): it refreshes only the accounts whose name hashes to it.
-    #[arg(long = "shard", value_name = "N", default_value_t = 0)]
-    pub shard: u32,
+    /// `auto` takes it from the ordinal suffix of the host name (`$HOSTNAME`, which
+    /// Kubernetes sets to the pod name: a StatefulSet's `chatapp-exporter-2` is shard 2).
+    #[arg(long = "shard", value_name = "N|auto", default_value = "0")]
+    pub shard: Shard,
 
     /// Number of shards the accounts are split across (one exporter process per shard).
     #[arg(long = "total-shards", value_name = "N", default_value_t = 1)]
@@ -216,6 +218,28 @@ fn disable_id(name: &str) -> String {
 
 fn interval_id(name: &str) -> String {
     format!("collector.{name}.interval")
+}
+
+/// `--shard`: a number, or `auto` (from the host name's ordinal suffix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shard {
+    /// This shard.
+    Index(u32),
+    /// From the host name.
+    Auto,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "auto" {
+            return Ok(Shard::Auto);
+        }
+        s.parse()
+            .map(Shard::Index)
+            .map_err(|_| format!("{s:?} is neither a shard number nor auto"))
+    }
 }
 
 impl Cli {

@@ -129,6 +129,44 @@ fn a_secret_pasted_in_the_wrong_place_is_not_repeated_by_the_error() {
 }
 
 #[test]
+fn shard_auto_takes_the_ordinal_of_the_pod_name() {
+    let with_host = |host: &'static str| {
+        move |k: &str| match k {
+            "HOSTNAME" => Some(host.to_owned()),
+            "ALIBABA_CLOUD_ACCESS_KEY_ID" => Some("LTAI5tTestKeyForConfig".to_owned()),
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET" => Some(SECRET.to_owned()),
+            _ => None,
+        }
+    };
+    let load = |host: &'static str, total: &str| {
+        config::load(
+            &cli(&["--shard=auto", "--total-shards", total]),
+            &with_host(host),
+        )
+    };
+    assert_eq!(load("chatapp-exporter-0", "3").unwrap().shard, 0);
+    assert_eq!(load("x-12", "13").unwrap().shard, 12);
+    let e = load("x", "3").unwrap_err().to_string();
+    assert!(
+        e.starts_with("--shard: auto needs a host name ending in -<ordinal>"),
+        "{e}"
+    );
+    assert!(e.contains("\"x\""), "the error names the host name: {e}");
+    let e = load("x-12", "3").unwrap_err().to_string();
+    assert!(e.contains("12 must be below --total-shards (3)"), "{e}");
+    // The same ordinal from the flag, as before.
+    assert_eq!(
+        config::load(
+            &cli(&["--shard", "1", "--total-shards", "3"]),
+            &with_host("x")
+        )
+        .unwrap()
+        .shard,
+        1
+    );
+}
+
+#[test]
 fn explicit_flags_beat_the_file() {
     let s = load("good.ok.yaml", &["--refresh.interval", "90s"]).unwrap();
     assert_eq!(s.refresh_interval, Duration::from_secs(90));

@@ -13,7 +13,7 @@ use super::{
     AccountSettings, CollectorSettings, ConfigError, DEFAULT_ACCOUNT, DEFAULT_MAX_STALENESS,
     DEFAULT_REFRESH_INTERVAL, DEMO_REFRESH_INTERVAL, Settings, invalid,
 };
-use crate::cli::Cli;
+use crate::cli::{Cli, Shard};
 use crate::collect::{self, DynCollector, REGISTRY, Schedule};
 use crate::credentials::{CredentialError, CredentialSource};
 use crate::metrics::FamilyFilter;
@@ -74,9 +74,9 @@ pub fn resolve(
         }
         accounts.push(account);
     }
-    check_shards(cli)?;
+    let this_shard = shard(cli, env)?;
     let configured = accounts.len();
-    accounts.retain(|a| shard_of(&a.name, cli.total_shards) == cli.shard);
+    accounts.retain(|a| shard_of(&a.name, cli.total_shards) == this_shard);
 
     Ok(Settings {
         listen_address: cli.listen_address.clone(),
@@ -91,7 +91,7 @@ pub fn resolve(
         signature_version: cli.api_signature_version,
         enum_mode: cli.metrics_enum,
         metrics_filter: metrics_filter(cli)?,
-        shard: cli.shard,
+        shard: this_shard,
         total_shards: cli.total_shards,
         other_shards_accounts: configured - accounts.len(),
         accounts,
@@ -259,17 +259,48 @@ fn account(
     })
 }
 
-fn check_shards(cli: &Cli) -> Result<(), ConfigError> {
+/// This process's shard: `--shard`, or with `--shard=auto` the ordinal suffix of the host
+/// name (`$HOSTNAME` through `env`, else the system's), below `--total-shards`.
+fn shard(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
     if cli.total_shards == 0 {
         return Err(invalid("--total-shards", "must be at least 1"));
     }
-    if cli.shard >= cli.total_shards {
+    let shard = match cli.shard {
+        Shard::Index(n) => n,
+        Shard::Auto => {
+            let host = env("HOSTNAME")
+                .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_default();
+            ordinal(&host).ok_or_else(|| {
+                invalid(
+                    "--shard",
+                    format!(
+                        "auto needs a host name ending in -<ordinal>, as a StatefulSet's pods have (chatapp-exporter-2); the host name is {host:?}"
+                    ),
+                )
+            })?
+        }
+    };
+    if shard >= cli.total_shards {
         return Err(invalid(
             "--shard",
-            format!("must be below --total-shards ({})", cli.total_shards),
+            format!(
+                "{shard} must be below --total-shards ({})",
+                cli.total_shards
+            ),
         ));
     }
-    Ok(())
+    Ok(shard)
+}
+
+/// The ordinal of a StatefulSet pod's name: `x-12` → 12.
+pub fn ordinal(host: &str) -> Option<u32> {
+    let (_, suffix) = host.rsplit_once('-')?;
+    if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    suffix.parse().ok()
 }
 
 /// `--metrics.allowlist`/`--metrics.denylist`, refused when it drops a self metric a shipped

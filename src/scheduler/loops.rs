@@ -12,10 +12,10 @@ use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use super::failure::log_failure;
 use super::run::{AccountRun, Instance, inputs_changed, own_round, refresh, remember};
-use crate::view::Facts;
 use super::{Failure, MAX_BACKOFF, OWN_STALE_AFTER_ROUNDS, RefreshError, Shared};
 use crate::api::ErrorKind;
 use crate::config::AccountSettings;
+use crate::view::Facts;
 
 /// Starts the account's loops: the refresh (every refresh collector, together, every
 /// `--refresh.interval` at `phase`) and one loop per collector with its own schedule. They
