@@ -1,11 +1,8 @@
-//! `--web.config.file` parsing and checking: any text gives a spec or an error naming a key.
-//! (Parsing reads no files; the base directory does not exist.)
+//! cargo-fuzz entry point (nightly) of the target in `fuzz/targets/web_config.rs`, which the
+//! stable runner `tests/fuzz.rs` runs too.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../targets/web_config.rs"]
+mod target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = chatapp_exporter::web::parse(text, std::path::Path::new("/nonexistent"));
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| target::run(data));

@@ -1,0 +1,8 @@
+//! cargo-fuzz entry point (nightly) of the target in `fuzz/targets/terminal_table.rs`, which the
+//! stable runner `tests/fuzz.rs` runs too.
+#![no_main]
+
+#[path = "../targets/terminal_table.rs"]
+mod target;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| target::run(data));
