@@ -508,6 +508,68 @@ def build():
                 "every health interval).",
                 targets, organize, overrides, "Verified name"), 24, 10)
 
+    # How long each number has had its current status, quality rating, tier and can-send state:
+    # the exporter's since series (kept in its history store, --storage.path), each paired with
+    # the state series of the same target so that the state is a column beside its age.
+    def time_in_state(field, metric, label):
+        since = "chatapp_phone_number_%s_since_timestamp_seconds{%s}" % (field, NUM)
+        return ("max by (account, phone_number, %s) (\n  (time() - %s)\n  * ignoring (%s) group_left (%s)\n"
+                "  (%s{%s} == 1)\n)" % (label, since, label, label, metric, NUM))
+
+    since_targets = [
+        target("max by (account, phone_number, verified_name) (chatapp_phone_number_info{%s})" % NUM,
+               "A", instant=True, fmt="table"),
+        target(time_in_state("status", "chatapp_phone_number_status", "status"), "B",
+               instant=True, fmt="table"),
+        target(time_in_state("quality_rating", "chatapp_phone_number_quality_rating", "rating"), "C",
+               instant=True, fmt="table"),
+        target(time_in_state("messaging_limit_tier", "chatapp_phone_number_messaging_limit_tier", "tier"),
+               "D", instant=True, fmt="table"),
+        target(time_in_state("can_send", "chatapp_phone_number_can_send", "state"), "E",
+               instant=True, fmt="table"),
+    ]
+    since_columns = [
+        ("verified_name", "Verified name"),
+        ("phone_number", "Number"),
+        ("account", "Account"),
+        ("status", "Status"),
+        ("Value #B", "Status for"),
+        ("rating", "Quality"),
+        ("Value #C", "Quality for"),
+        ("tier", "Tier"),
+        ("Value #D", "Tier for"),
+        ("state", "Can send"),
+        ("Value #E", "Can send for"),
+    ]
+    durations = [
+        {"matcher": {"id": "byName", "options": name},
+         "properties": [{"id": "unit", "value": "s"}, {"id": "decimals", "value": 1}]}
+        for name in ("Status for", "Quality for", "Tier for", "Can send for")
+    ]
+    L.add(table("Time in current state",
+                "How long each number has had its current status, quality rating, messaging limit tier and "
+                "can-send state (health collector), as observed by the exporter: "
+                "time() - chatapp_phone_number_*_since_timestamp_seconds. The exporter keeps these times across "
+                "restarts in its history store (--storage.path); a number it first saw already in its state "
+                "counts from that first sighting, so the time is a lower bound. Meta lowers a FLAGGED number's "
+                "tier when its quality has not recovered within 7 days of being flagged: "
+                "ChatAppPhoneNumberFlaggedDowngradeSoon fires after 4 days FLAGGED, "
+                "ChatAppPhoneNumberRedForDays after 2 days RED. The exporter's landing page (\"Since when\") "
+                "gives the date the tier drops and each number's recent changes.",
+                since_targets,
+                {
+                    "excludeByName": {"Time": True, "Value #A": True},
+                    "indexByName": {name: i for i, (name, _) in enumerate(since_columns)},
+                    "renameByName": dict(since_columns),
+                },
+                [colour_column("Status", text_mappings(STATUS_COLOURS)),
+                 colour_column("Quality", text_mappings(QUALITY_COLOURS)),
+                 colour_column("Can send", text_mappings(CAN_SEND_COLOURS)),
+                 *durations,
+                 {"matcher": {"id": "byName", "options": "Number"},
+                  "properties": [{"id": "custom.width", "value": 130}]}],
+                "Verified name"), 24, 8)
+
     # --- History ----------------------------------------------------------------------------
     L.row("History")
     legend = "{{verified_name}} +{{phone_number}}"
