@@ -272,7 +272,13 @@ def config_check_shape(name, docs, binary, tmp):
         "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "acs:ram::1234567890123456:oidc-provider/ack-rrsa-example",
         "ALIBABA_CLOUD_OIDC_TOKEN_FILE": str(token),
     })
-    print("%s: %s --config.check" % (name, " ".join(container["args"])))
+    shown = " ".join(container["args"])
+    if workload["kind"] == "StatefulSet":
+        # Kubernetes sets a pod's host name to the pod's name, <StatefulSet>-<ordinal> here, and
+        # --shard=auto reads the ordinal from $HOSTNAME: the first pod's, not this machine's.
+        env["HOSTNAME"] = "%s-0" % workload["metadata"]["name"]
+        shown = "HOSTNAME=%s %s" % (env["HOSTNAME"], shown)
+    print("%s: %s --config.check" % (name, shown))
     result = subprocess.run([binary, *args, "--config.check"], env=env, capture_output=True, text=True)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
