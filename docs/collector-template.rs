@@ -16,8 +16,9 @@ use serde_json::json;
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse};
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, Operation, Schedule,
-    SettingsBlock, SettingsError, StateSetDef, Tenant, family, gauge, non_empty, push_state_set,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, Operation, Role,
+    Schedule, SettingsBlock, SettingsError, StateSetDef, Tenant, family, gauge, non_empty,
+    push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
 use crate::metrics::AccountExposition;
@@ -65,6 +66,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         interval: Duration::from_secs(30 * 60),
         demo_interval: Duration::from_secs(60),
     },
+    role: Role::Objects,
     enabled_by_default: false,
     enabled_in_demo: true,
     needs: &[Need {

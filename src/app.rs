@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::cli::Cli;
-use crate::config::{self, AccountSettings, ConfigError, Settings};
+use crate::collect::discovery::DiscoverySettings;
+use crate::config::{self, AccountSettings, CollectorSettings, ConfigError, Settings};
 use crate::credentials::{CredentialSource, Credentials};
 use crate::history;
 use crate::scheduler::Outputs;
@@ -56,10 +57,14 @@ pub struct Demo {
     pub storage: tempfile::TempDir,
 }
 
-/// Starts the simulated backend and returns settings whose two accounts point at it, with
-/// the history in a temporary directory.
+/// Starts the simulated backend and returns settings whose accounts point at it (two
+/// accounts, and the ISV parent `demo-isv`, whose customers are discovered), with the
+/// history in a temporary directory.
 pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Demo)> {
-    let fleet = Arc::new(demo::DemoFleet::new(cli.demo_extra_numbers));
+    let fleet = Arc::new(demo::DemoFleet::new(
+        cli.demo_extra_numbers,
+        cli.demo_extra_accounts,
+    ));
     let sim = Simulator::start(fleet, demo::DemoFleet::keys())
         .await
         .context("cannot start the demo backend on 127.0.0.1")?;
@@ -83,18 +88,50 @@ pub async fn demo_settings(cli: &Cli) -> anyhow::Result<(Settings, Demo)> {
             credentials: creds.clone(),
             collectors: settings.collectors.clone(),
             signature_version: settings.signature_version,
+            children: None,
+            origin: None,
         },
         AccountSettings {
             name: demo::TRAVEL.into(),
             endpoint: sim.endpoint(),
             cust_space_id: Some(demo::TRAVEL_SPACE.into()),
             isv_code_file: None,
-            credentials: creds,
+            credentials: creds.clone(),
             collectors: settings.collectors.clone(),
             signature_version: settings.signature_version,
+            children: None,
+            origin: None,
+        },
+        AccountSettings {
+            name: demo::ISV.into(),
+            endpoint: sim.endpoint(),
+            cust_space_id: None,
+            isv_code_file: None,
+            credentials: creds,
+            collectors: vec![demo_discovery()],
+            signature_version: settings.signature_version,
+            children: Some(settings.collectors.clone()),
+            origin: None,
         },
     ];
     Ok((settings, Demo { sim, storage }))
+}
+
+/// The demo parent's discovery: every minute, leaving out the `test-` instances.
+fn demo_discovery() -> CollectorSettings {
+    let collector = crate::collect::discovery_collector();
+    let interval = match collector.spec().schedule {
+        crate::collect::Schedule::Own { demo_interval, .. } => demo_interval,
+        crate::collect::Schedule::Refresh => config::DEMO_REFRESH_INTERVAL,
+    };
+    CollectorSettings {
+        name: collector.spec().name,
+        interval,
+        settings: crate::collect::AnySettings::new(DiscoverySettings {
+            exclude: vec!["test-.*".into()],
+            ..Default::default()
+        }),
+    }
 }
 
 /// Produces fresh settings for a reload (re-reads the config file and the environment).
@@ -131,10 +168,11 @@ pub async fn run_with_web(
     web: crate::web::WebSettings,
 ) -> anyhow::Result<()> {
     let outputs = Outputs::new(&settings, history::Mode::ReadWrite)?;
-    let (store, metrics, status) = (
+    let (store, metrics, status, discovered) = (
         outputs.store.clone(),
         outputs.metrics.clone(),
         outputs.status.clone(),
+        outputs.discovered.clone(),
     );
     metrics.config_reloaded(true);
     let mut supervisor = Supervisor::start(&settings, outputs)?;
@@ -166,6 +204,7 @@ pub async fn run_with_web(
     }));
 
     let mut hangups = hangup_signals();
+    let mut discovered = discovered.subscribe();
     tokio::pin!(shutdown);
     loop {
         let reply = tokio::select! {
@@ -181,6 +220,13 @@ pub async fn run_with_web(
                 error!(error = format!("{e:#}"), "the HTTP server is gone; stopping");
                 supervisor.shutdown().await;
                 return Err(e);
+            }
+            Ok(()) = discovered.changed() => {
+                // A parent's customers changed: start and stop only them.
+                if let Err(e) = supervisor.rediscover().await {
+                    error!(error = %e, "cannot apply the discovered accounts");
+                }
+                continue;
             }
             _ = hangups.recv() => None,
             Some(reply) = reload_rx.recv() => Some(reply),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, Parser, ValueEnum};
 
-use crate::collect::{REGISTRY, Schedule};
+use crate::collect::{Schedule, object_collectors};
 
 /// Prometheus exporter for Alibaba Cloud Chat App Message Service (WhatsApp sending numbers).
 ///
@@ -80,6 +80,11 @@ pub struct Cli {
     /// Validate the flags and the configuration file, print a summary and exit.
     #[arg(long = "config.check")]
     pub config_check: bool,
+
+    /// With --config.check: also run discovery (ListInstance) for every account with
+    /// `discover:`, and list the customers found and the shard that owns each. Calls the API.
+    #[arg(long = "discover", requires = "config_check")]
+    pub discover: bool,
 
     /// Run every enabled collector of every account once, print the result and exit (0: every
     /// account succeeded, 1: one failed, 2: configuration error). Opens no listener.
@@ -174,6 +179,11 @@ pub struct Cli {
     #[arg(long = "demo.extra-numbers", value_name = "N", default_value_t = 0)]
     pub demo_extra_numbers: usize,
 
+    /// Number of generated ISV customers of 20 numbers each that the demo's parent account
+    /// discovers (beyond the scripted ones), for load tests.
+    #[arg(long = "demo.extra-accounts", value_name = "N", default_value_t = 0)]
+    pub demo_extra_accounts: usize,
+
     /// `--collector.<name>`, `--no-collector.<name>`, `--collector.<name>.interval`.
     #[command(flatten)]
     pub collectors: CollectorFlags,
@@ -190,7 +200,8 @@ pub enum OnceFormat {
     Prom,
 }
 
-/// The collector flags, generated from [`crate::collect::REGISTRY`] as node_exporter
+/// The collector flags, generated from [`crate::collect::REGISTRY`] (its object collectors)
+/// as node_exporter
 /// generates its own: `--collector.<name>` and `--no-collector.<name>` (the last one given
 /// wins), and `--collector.<name>.interval` for collectors with a loop of their own.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -258,7 +269,7 @@ impl Cli {
 
 impl Args for CollectorFlags {
     fn augment_args(mut cmd: Command) -> Command {
-        for c in REGISTRY {
+        for c in object_collectors() {
             let spec = c.spec();
             let name = spec.name;
             let default = match (spec.enabled_by_default, spec.enabled_in_demo) {
@@ -316,7 +327,7 @@ impl Args for CollectorFlags {
 impl FromArgMatches for CollectorFlags {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let mut given = BTreeMap::new();
-        for c in REGISTRY {
+        for c in object_collectors() {
             let name = c.spec().name;
             let flag = |id: String| m.try_get_one::<bool>(&id).ok().flatten().copied();
             let enabled = match (flag(enable_id(name)), flag(disable_id(name))) {

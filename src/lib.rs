@@ -14,7 +14,7 @@
 //! 10  app
 //!  9  server
 //!  8  landing  once  supervisor
-//!  7  scheduler
+//!  7  discovery  scheduler
 //!  6  config  telemetry
 //!  5  cli  history  sim
 //!  4  collect
@@ -43,6 +43,8 @@
 //!   which answers with the collectors' demo answers; [`history`]: since when each number
 //!   has its status, quality, tier and can-send, kept across restarts in `--storage.path`.
 //! - [`config`]: the YAML file, merged and validated settings; [`telemetry`]: logging.
+//! - [`discovery`]: the customers a parent's discovery found, made into accounts (names,
+//!   inheritance, shards).
 //! - [`scheduler`]: the account status board, the refresh and round bodies, the loops with
 //!   back-off, the failure rendering every surface shares, the single pass of `--once`.
 //! - [`landing`]: the landing page; [`once`]: `--once`'s output; [`supervisor`]: the running
@@ -71,6 +73,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod credentials;
+pub mod discovery;
 pub mod history;
 pub mod landing;
 pub mod metrics;

@@ -107,7 +107,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s.accounts = accounts.clone();
             s.storage_path = storage.clone();
             for a in &mut s.accounts {
-                a.collectors = s.collectors.clone();
+                match &mut a.children {
+                    // The parent keeps its discovery; its customers get the collectors.
+                    Some(children) => *children = s.collectors.clone(),
+                    None => a.collectors = s.collectors.clone(),
+                }
                 a.signature_version = s.signature_version;
             }
             Ok(s)
@@ -127,6 +131,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.config_check {
         print!("{}", settings.summary());
         print!("{}", web.summary());
+        if cli.discover {
+            print!("{}", chatapp_exporter::once::discover(&settings).await?);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if cli.once {

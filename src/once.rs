@@ -14,6 +14,7 @@ use unicode_width::UnicodeWidthStr as _;
 
 use crate::cli::OnceFormat;
 use crate::config::Settings;
+use crate::discovery;
 use crate::history;
 use crate::metrics::exposition::plain_parts;
 use crate::metrics::{ExpositionStore, SelfMetrics};
@@ -41,7 +42,7 @@ pub async fn run(settings: &Settings, format: OnceFormat, color: bool) -> anyhow
     // must not move a daemon's "since" or race its writes.
     let outputs = Outputs::new(settings, history::Mode::ReadOnly)?;
     let shared = Shared::new(settings, &outputs)?;
-    let report = run_once(&shared, &settings.accounts).await;
+    let report = run_with_discovered(&shared, &outputs, settings).await;
     let Outputs {
         store,
         metrics,
@@ -60,6 +61,79 @@ pub async fn run(settings: &Settings, format: OnceFormat, color: bool) -> anyhow
         text,
         all_ok: report.all_ok(),
     })
+}
+
+/// Runs every configured account once (parents run their discovery), then every customer
+/// the parents found that belongs to this shard.
+async fn run_with_discovered(
+    shared: &std::sync::Arc<Shared>,
+    outputs: &Outputs,
+    settings: &Settings,
+) -> OnceReport {
+    let mut report = run_once(shared, &settings.accounts).await;
+    let (expanded, kept) = discovery::expand(settings, &outputs.discovered.snapshot());
+    for (parent, n) in &kept {
+        outputs.metrics.set_discovered(parent, *n);
+    }
+    let customers = &expanded[settings.accounts.len()..];
+    if !customers.is_empty() {
+        report
+            .accounts
+            .extend(run_once(shared, customers).await.accounts);
+    }
+    report
+}
+
+/// `--config.check --discover`: runs each parent's discovery once and lists what it found:
+/// every customer with the account it becomes and the shard that owns it.
+pub async fn discover(settings: &Settings) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let parents: Vec<_> = settings
+        .accounts
+        .iter()
+        .filter(|a| a.children.is_some())
+        .cloned()
+        .collect();
+    let mut s = String::new();
+    if parents.is_empty() {
+        s.push_str("discovery: no account has discover:\n");
+        return Ok(s);
+    }
+    let outputs = Outputs::new(settings, history::Mode::ReadOnly)?;
+    let shared = Shared::new(settings, &outputs)?;
+    let report = run_once(&shared, &parents).await;
+    let found = outputs.discovered.snapshot();
+    for (parent, result) in &report.accounts {
+        let _ = writeln!(s, "discovery of {parent}:");
+        if let Err(f) = result {
+            let _ = writeln!(s, "  failed: {f}\n  {}", f.hint);
+            continue;
+        }
+        let instances = found.get(parent).map_or(&[][..], |d| &d.instances[..]);
+        let _ = writeln!(
+            s,
+            "  {} customers (after include/exclude); this process is shard {} of {}",
+            instances.len(),
+            settings.shard,
+            settings.total_shards
+        );
+        for i in instances {
+            let account = format!("{parent}/{}", i.cust_space_id);
+            let shard = crate::config::shard_of(&account, settings.total_shards);
+            let _ = writeln!(
+                s,
+                "    - {}  {}  shard {shard}{}",
+                printable(&account),
+                printable(&i.instance_name),
+                if shard == settings.shard {
+                    " (this one)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(s)
 }
 
 /// The exposition as /metrics serves it, without the `process_*` metrics.

@@ -6,6 +6,11 @@
 //! running undisturbed. A change of the global refresh or API settings restarts every task
 //! with the new values. Object data already served is kept until the restarted task's first
 //! success replaces it, so a reload never blanks the dashboards.
+//!
+//! Discovered customers ([`crate::discovery`]) are applied the same way: when a parent's
+//! discovery finds a different set, [`Supervisor::rediscover`] expands the running
+//! configuration again and starts the new customers and stops the gone ones, touching no
+//! other account.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,7 +20,9 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::api::ApiError;
+use crate::collect::published::DiscoveryBoard;
 use crate::config::{AccountSettings, Settings};
+use crate::discovery;
 use crate::metrics::{ExpositionStore, SelfMetrics};
 use crate::scheduler::{self, Outputs, Shared, StatusBoard};
 
@@ -46,6 +53,11 @@ pub struct Supervisor {
     shared: Arc<Shared>,
     global: String,
     tasks: BTreeMap<String, Running>,
+    /// The configuration applied last, before expansion.
+    config: Settings,
+    discovered: Arc<DiscoveryBoard>,
+    /// The parents of the last expansion, whose `chatapp_discovered_accounts` is set.
+    parents: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -115,17 +127,54 @@ impl Supervisor {
             store: outputs.store.clone(),
             metrics: outputs.metrics.clone(),
             status: outputs.status.clone(),
+            discovered: outputs.discovered.clone(),
             outputs,
             shared,
             global: global_fingerprint(settings),
             tasks: BTreeMap::new(),
+            config: settings.clone(),
+            parents: BTreeSet::new(),
         };
-        sup.spawn_initial(settings);
+        let expanded = sup.expand(settings);
+        sup.spawn_initial(&expanded);
         Ok(sup)
+    }
+
+    /// The running configuration with every parent's discovered customers added, and their
+    /// counts set.
+    fn expand(&mut self, settings: &Settings) -> Settings {
+        let parents: Vec<&str> = settings
+            .accounts
+            .iter()
+            .filter(|a| a.children.is_some())
+            .map(|a| a.name.as_str())
+            .collect();
+        self.discovered.retain(&parents);
+        let (accounts, kept) = discovery::expand(settings, &self.discovered.snapshot());
+        for (parent, n) in &kept {
+            self.metrics.set_discovered(parent, *n);
+        }
+        for gone in self.parents.iter().filter(|p| !kept.contains_key(*p)) {
+            self.metrics.remove_discovered(gone);
+        }
+        self.parents = kept.into_keys().collect();
+        Settings {
+            accounts,
+            ..settings.clone()
+        }
+    }
+
+    /// Applies what the parents' discovery found last to the running configuration: new
+    /// customers start, gone ones stop with their series, the others are not touched.
+    pub async fn rediscover(&mut self) -> Result<(), ApiError> {
+        let config = self.config.clone();
+        self.apply(&config).await
     }
 
     /// Applies a new configuration; see the module documentation.
     pub async fn apply(&mut self, settings: &Settings) -> Result<(), ApiError> {
+        self.config = settings.clone();
+        let settings = &self.expand(settings);
         let global = global_fingerprint(settings);
         let restart_all = global != self.global;
         if restart_all {
@@ -149,7 +198,7 @@ impl Supervisor {
             self.store.remove_account(&name);
             self.metrics.remove_account(&name);
             self.status.remove(&name);
-            info!(account = %name, "account removed by reload");
+            info!(account = %name, "account removed");
         }
         self.spawn_changed(settings, restart_all).await;
         Ok(())
@@ -257,6 +306,8 @@ mod tests {
                 settings: AnySettings::new(NoSettings {}),
             }],
             signature_version: Default::default(),
+            children: None,
+            origin: None,
         }
     }
 
@@ -275,9 +326,11 @@ mod tests {
             credentials: _,
             collectors: _,
             signature_version: _,
+            children: _,
+            origin: _,
         } = account();
         type Change = (&'static str, fn(&mut AccountSettings));
-        let changes: [Change; 10] = [
+        let changes: [Change; 12] = [
             ("name", |a| a.name = "shop-b".into()),
             ("endpoint", |a| a.endpoint = "http://127.0.0.1:2".into()),
             ("cust_space_id", |a| a.cust_space_id = None),
@@ -319,6 +372,16 @@ mod tests {
             }),
             ("signature_version", |a| {
                 a.signature_version = crate::api::SignatureVersion::V3
+            }),
+            ("children: a parent's collectors", |a| {
+                a.children = Some(Vec::new())
+            }),
+            ("origin: a renamed instance", |a| {
+                a.origin = Some(crate::config::Origin {
+                    parent: "isv".into(),
+                    instance_id: "cams-1".into(),
+                    instance_name: "renamed".into(),
+                })
             }),
         ];
         for (field, change) in changes {

@@ -167,6 +167,43 @@ fn shard_auto_takes_the_ordinal_of_the_pod_name() {
 }
 
 #[test]
+fn a_parent_runs_only_discovery_and_every_shard_keeps_it() {
+    let s = load("discover.ok.yaml", &["--total-shards", "4", "--shard", "3"]).unwrap();
+    let isv = s
+        .accounts
+        .iter()
+        .find(|a| a.name == "isv")
+        .expect("every shard keeps the parent");
+    assert_eq!(enabled(isv), [("discovery", 900)]);
+    // Its collectors: block is its customers': the top level's health switched off here.
+    let children: Vec<&str> = isv
+        .children
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(children, ["phone_numbers", "waba"]);
+    assert!(isv.isv_code_file.is_some());
+    let settings = format!("{:?}", isv.collectors[0].settings);
+    assert!(
+        settings.contains("shop-.*") && settings.contains("test-.*"),
+        "{settings}"
+    );
+    // Only shop-a is split by the hash; the count of other shards' accounts ignores parents.
+    assert_eq!(
+        s.other_shards_accounts + s.accounts.iter().filter(|a| a.children.is_none()).count(),
+        1
+    );
+    let summary = s.summary();
+    assert!(summary.contains("discover:"), "{summary}");
+    assert!(
+        summary.contains("each an account <name>/<CustSpaceId> with phone_numbers, waba"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn explicit_flags_beat_the_file() {
     let s = load("good.ok.yaml", &["--refresh.interval", "90s"]).unwrap();
     assert_eq!(s.refresh_interval, Duration::from_secs(90));
@@ -196,6 +233,29 @@ fn each_invalid_file_names_its_problem() {
             ],
         ),
         ("bad-duration.bad.yaml", &["refresh.interval", "line 1"]),
+        (
+            "discover-with-space.bad.yaml",
+            &[
+                "accounts[0].cust_space_id",
+                "a parent",
+                "remove cust_space_id",
+            ],
+        ),
+        (
+            "discover-bad-regex.bad.yaml",
+            &[
+                "accounts[0].discover.exclude[0]",
+                "not a valid regular expression",
+            ],
+        ),
+        (
+            "discover-channel.bad.yaml",
+            &["accounts[0].discover.channel_type", "whatsapp, messenger"],
+        ),
+        (
+            "collectors-discovery.bad.yaml",
+            &["collectors.discovery", "discover: block"],
+        ),
         (
             "bad-endpoint.bad.yaml",
             &["accounts[0].endpoint", "is not a URL"],
@@ -368,7 +428,7 @@ fn bad_testdata_is_all_covered() {
     files.sort();
     assert_eq!(
         files.len(),
-        16,
+        20,
         "add new .bad.yaml files to each_invalid_file_names_its_problem"
     );
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chatapp_exporter::cli::Cli;
-use chatapp_exporter::collect::REGISTRY;
+use chatapp_exporter::collect::{REGISTRY, object_collectors};
 use chatapp_exporter::config::{self, FileConfig};
 use chatapp_exporter::credentials::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET};
 use chatapp_exporter::metrics::SelfMetrics;
@@ -51,6 +51,16 @@ impl Backend for Fixtures {
             Some(body) => SimResponse::raw(200, body.clone()),
             None => SimResponse::error(404, "InvalidApi.NotFound", "no fixture"),
         }
+    }
+}
+
+/// The discovery collector with its default settings.
+fn discovery_settings() -> config::CollectorSettings {
+    let c = chatapp_exporter::collect::discovery_collector();
+    config::CollectorSettings {
+        name: c.spec().name,
+        interval: std::time::Duration::from_secs(600),
+        settings: c.settings(Default::default()).unwrap(),
     }
 }
 
@@ -117,11 +127,7 @@ async fn every_collector_renders_its_fixtures_as_its_golden_file() {
         .unwrap();
     // Every collector on; every operation fast (the contract is about the output, not pacing).
     let mut args: Vec<String> = ["x", "--api.rate-limit", "1000"].map(String::from).into();
-    args.extend(
-        REGISTRY
-            .iter()
-            .map(|c| format!("--collector.{}", c.spec().name)),
-    );
+    args.extend(object_collectors().map(|c| format!("--collector.{}", c.spec().name)));
     let cli = Cli::try_parse_from(&args).unwrap();
     let file = FileConfig {
         rate_limits: REGISTRY
@@ -139,17 +145,39 @@ async fn every_collector_renders_its_fixtures_as_its_golden_file() {
     let mut settings = config::resolve(&cli, file, &env).unwrap();
     let mut shop = account("shop", &sim);
     shop.collectors = settings.collectors.clone();
-    settings.accounts = vec![shop];
+    // A parent whose discovery lists the fixture's instances.
+    let mut isv = account("isv", &sim);
+    isv.cust_space_id = None;
+    isv.children = Some(settings.collectors.clone());
+    isv.collectors = vec![discovery_settings()];
+    settings.accounts = vec![shop, isv];
 
     let outputs = Outputs::in_memory(Arc::new(
         SelfMetrics::new(settings.refresh_interval).unwrap(),
     ));
     let store = outputs.store.clone();
+    let discovered = outputs.discovered.clone();
     let shared = Shared::new(&settings, &outputs).unwrap();
     let report = run_once(&shared, &settings.accounts).await;
     assert!(report.all_ok(), "{:?}", report.accounts);
 
-    for c in REGISTRY {
+    // The discovery collector's contract is what it publishes: the fixture's instances.
+    let found = discovered.snapshot();
+    let names: Vec<(&str, &str)> = found["isv"]
+        .instances
+        .iter()
+        .map(|i| (i.cust_space_id.as_str(), i.instance_name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("2934000001", "shop-acme"),
+            ("2934000002", "travel-globetrotter"),
+            ("2934000003", "test-sandbox")
+        ]
+    );
+
+    for c in object_collectors() {
         let name = c.spec().name;
         let rendered = store
             .get("shop", name)

@@ -49,6 +49,7 @@ fn every_metric_is_documented_in_the_readme() {
         "chatapp_api_request_errors_total",
         "chatapp_unknown_enum_values_total",
         "chatapp_account_info",
+        "chatapp_discovered_accounts",
         "chatapp_collector_success",
         "chatapp_collector_last_success_timestamp_seconds",
         "chatapp_collector_duration_seconds",

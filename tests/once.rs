@@ -36,12 +36,38 @@ fn the_table_lists_the_worst_number_first_and_fits_a_terminal() {
     assert!(first.contains("6580000003"), "{stdout}");
     assert!(
         // Acme Support sends 90% of its messaging limit (the usage collector): NEAR LIMIT.
-        stdout.contains("7 numbers: 1 blocked, 1 flagged, 2 limited, 1 yellow, 2 ok"),
+        // The ISV parent's customers add three numbers, one YELLOW (in the first two minutes
+        // of the demo's cycle; `--once` runs in them).
+        stdout.contains("10 numbers: 1 blocked, 1 flagged, 2 limited, 2 yellow, 4 ok"),
         "{stdout}"
     );
     assert!(
-        stdout.lines().any(|l| l.starts_with("demo-travel  ok")),
+        stdout
+            .lines()
+            .any(|l| l.starts_with("demo-travel          ok")),
         "{stdout}"
+    );
+    // Discovery ran first, then every customer it kept (not the excluded `test-sandbox`),
+    // shown in the numbers table by the customer's space.
+    assert!(
+        stdout.contains("demo-isv             ok (2 customers of 3 instances"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo-isv/2934000101  ok (2 numbers"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo-isv  2934000101  shop-bloom"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("YELLOW      …/2934000101  66000000001"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("2934000104"),
+        "test-sandbox is excluded: {stdout}"
     );
     for l in stdout.lines() {
         assert!(
@@ -63,17 +89,27 @@ fn json_is_a_versioned_document_worst_first() {
     assert_eq!(doc["version"], 1);
     assert_eq!(doc["ok"], true);
     let numbers = doc["numbers"].as_array().unwrap();
-    assert_eq!(numbers.len(), 7);
+    assert_eq!(numbers.len(), 10);
     assert_eq!(numbers[0]["phone_number"], "6580000003");
     assert_eq!(numbers[0]["severity"], "blocked");
-    assert_eq!(numbers[6]["severity"], "ok");
+    assert_eq!(numbers[9]["severity"], "ok");
     let accounts: Vec<&str> = doc["accounts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a["account"].as_str().unwrap())
         .collect();
-    assert_eq!(accounts, ["demo-retail", "demo-travel"]);
+    assert_eq!(
+        accounts,
+        [
+            "demo-retail",
+            "demo-travel",
+            "demo-isv",
+            "demo-isv/2934000101",
+            "demo-isv/2934000103"
+        ]
+    );
+    assert_eq!(doc["discovered"][0]["cust_space_id"], "2934000101", "{doc}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! are reached too.
 
 use chatapp_exporter::api::client::interpret;
+use chatapp_exporter::collect::discovery::ListInstanceResponse;
 use chatapp_exporter::collect::health::HealthStatusResponse;
 use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
 use chatapp_exporter::collect::templates::{TemplateDetailResponse, TemplateListResponse};
@@ -44,6 +45,7 @@ pub fn run(data: &[u8]) {
     let _ = interpret::<TemplateDetailResponse>(status, body, "sts", "LTAI-fuzz");
     let _ = interpret::<NumberMetricResponse>(status, body, "sts", "LTAI-fuzz");
     let _ = interpret::<TemplateMetricResponse>(status, body, "sts", "LTAI-fuzz");
+    let _ = interpret::<ListInstanceResponse>(status, body, "sts", "LTAI-fuzz");
 }
 
 /// Renders the families as `/metrics` does (a family left with no series is skipped there,

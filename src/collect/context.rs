@@ -193,6 +193,14 @@ impl<'a> Ctx<'a> {
                 };
                 &stripped
             }
+            Tenant::None => {
+                stripped = Target {
+                    isv_code: None,
+                    cust_space_id: None,
+                    ..api.target.clone()
+                };
+                &stripped
+            }
         };
         let result = api.client.call(op.action, target, api.creds, params).await;
         self.finish(op, result)

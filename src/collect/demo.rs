@@ -14,6 +14,11 @@
 //!   RED number; a RESTRICTED one; and a PENDING one whose `NameStatus` is a value the
 //!   exporter does not know yet. `--demo.extra-numbers` adds generated numbers here.
 //! - `demo-travel` ([`TRAVEL_SPACE`]), an ISV sub-customer whose WABA is still in review.
+//! - the customers of the ISV parent `demo-isv`, which `ListInstance` lists: `shop-bloom`
+//!   (one GREEN and one YELLOW number), `shop-corner` (listed only from two minutes into
+//!   each [`CYCLE`]: a customer onboarded), `trial-dash` (listed only for the first four
+//!   minutes: a customer leaving) and `test-sandbox` (which the demo's `exclude:` leaves
+//!   out); `--demo.extra-accounts` adds generated customers of 20 numbers each.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -178,7 +183,33 @@ pub enum Space {
     Retail,
     /// `demo-travel`: [`TRAVEL_SPACE`].
     Travel,
+    /// A customer of `demo-isv`: its index in [`DemoWorld::customers`].
+    Customer(usize),
 }
+
+/// A sub-customer of the ISV parent, as `ListInstance` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoInstance {
+    /// `CustSpaceId`.
+    pub cust_space_id: String,
+    /// `InstanceId`.
+    pub instance_id: String,
+    /// `InstanceName`.
+    pub name: String,
+}
+
+/// The scripted customers of `demo-isv`: name, `CustSpaceId`, and the part of the cycle
+/// (in seconds) in which `ListInstance` lists them.
+const CUSTOMERS: [(&str, &str, std::ops::Range<u64>); 4] = [
+    ("shop-bloom", "2934000101", 0..360),
+    ("shop-corner", "2934000102", 120..360),
+    ("trial-dash", "2934000103", 0..240),
+    ("test-sandbox", "2934000104", 0..360),
+];
+/// Generated customer `i` has the `CustSpaceId` `GENERATED_SPACE_BASE + i`.
+const GENERATED_SPACE_BASE: u64 = 2_935_000_000;
+/// Numbers of each generated customer.
+pub const GENERATED_CUSTOMER_NUMBERS: usize = 20;
 
 /// One demo number, as the API describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +241,7 @@ pub struct DemoNumber {
 pub struct DemoWorld {
     elapsed: Duration,
     extra_numbers: usize,
+    extra_accounts: usize,
 }
 
 impl DemoWorld {
@@ -219,7 +251,48 @@ impl DemoWorld {
         DemoWorld {
             elapsed,
             extra_numbers,
+            extra_accounts: 0,
         }
+    }
+
+    /// The same world with `n` generated customers of `demo-isv`.
+    #[must_use]
+    pub fn with_extra_accounts(mut self, n: usize) -> Self {
+        self.extra_accounts = n;
+        self
+    }
+
+    /// Every customer of `demo-isv`, listed now or not: the scripted ones, then the
+    /// generated ones.
+    pub fn customers(&self) -> impl Iterator<Item = DemoInstance> + '_ {
+        let scripted = CUSTOMERS.iter().map(|(name, space, _)| DemoInstance {
+            cust_space_id: (*space).to_owned(),
+            instance_id: format!("cams-{space}"),
+            name: (*name).to_owned(),
+        });
+        let generated = (0..self.extra_accounts).map(|i| {
+            let space = GENERATED_SPACE_BASE + i as u64;
+            DemoInstance {
+                cust_space_id: space.to_string(),
+                instance_id: format!("cams-{space}"),
+                name: format!("customer-{i:04}"),
+            }
+        });
+        scripted.chain(generated)
+    }
+
+    /// The customers `ListInstance` lists now, in a stable order.
+    pub fn instances(&self) -> Vec<DemoInstance> {
+        let phase = self.phase();
+        self.customers()
+            .enumerate()
+            .filter(|(i, _)| {
+                CUSTOMERS
+                    .get(*i)
+                    .is_none_or(|(_, _, when)| when.contains(&phase))
+            })
+            .map(|(_, c)| c)
+            .collect()
     }
 
     /// Time since the demo started.
@@ -234,10 +307,32 @@ impl DemoWorld {
 
     /// The account `request` is about, from its `CustSpaceId`.
     pub fn space(&self, request: &SimRequest) -> Space {
-        if request.param("CustSpaceId") == Some(TRAVEL_SPACE) {
-            Space::Travel
-        } else {
-            Space::Retail
+        let Some(space) = request.param("CustSpaceId") else {
+            return Space::Retail;
+        };
+        if space == TRAVEL_SPACE {
+            return Space::Travel;
+        }
+        if let Some(i) = CUSTOMERS.iter().position(|(_, s, _)| *s == space) {
+            return Space::Customer(i);
+        }
+        match space
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_sub(GENERATED_SPACE_BASE))
+        {
+            Some(i) if (i as usize) < self.extra_accounts => {
+                Space::Customer(CUSTOMERS.len() + i as usize)
+            }
+            _ => Space::Retail,
+        }
+    }
+
+    /// The `InstanceName` of a customer.
+    pub fn customer_name(&self, i: usize) -> String {
+        match CUSTOMERS.get(i) {
+            Some((name, _, _)) => (*name).to_owned(),
+            None => format!("customer-{:04}", i - CUSTOMERS.len()),
         }
     }
 
@@ -257,6 +352,7 @@ impl DemoWorld {
         match space {
             Space::Retail => self.retail_numbers(),
             Space::Travel => travel_numbers(),
+            Space::Customer(i) => self.customer_numbers(i),
         }
     }
 
@@ -264,7 +360,7 @@ impl DemoWorld {
     pub fn extra_numbers(&self, space: Space) -> usize {
         match space {
             Space::Retail => self.extra_numbers,
-            Space::Travel => 0,
+            Space::Travel | Space::Customer(_) => 0,
         }
     }
 
@@ -276,6 +372,29 @@ impl DemoWorld {
         let i: usize = phone.strip_prefix("65")?.parse().ok()?;
         let i = i.checked_sub(EXTRA_BASE)?;
         (i < self.extra_numbers(space)).then(|| extra_number(i))
+    }
+
+    /// A customer's numbers: `66`, the customer's index on seven digits, the number's on
+    /// two. `shop-bloom`'s second number is YELLOW.
+    fn customer_numbers(&self, i: usize) -> Vec<DemoNumber> {
+        let name = self.customer_name(i);
+        let count = match i {
+            0 => 2,
+            _ if i < CUSTOMERS.len() => 1,
+            _ => GENERATED_CUSTOMER_NUMBERS,
+        };
+        (0..count)
+            .map(|j| {
+                let quality = if i == 0 && j == 1 { "YELLOW" } else { "GREEN" };
+                scripted(
+                    &format!("66{i:07}{j:02}"),
+                    &format!("{name} sender {j}"),
+                    "CONNECTED",
+                    quality,
+                    if j % 2 == 0 { "TIER_1K" } else { "TIER_10K" },
+                )
+            })
+            .collect()
     }
 
     fn retail_numbers(&self) -> Vec<DemoNumber> {
@@ -408,5 +527,64 @@ mod tests {
         );
         assert_eq!(w.number(Space::Retail, "65100000003"), None);
         assert_eq!(w.number(Space::Travel, "65100000000"), None);
+    }
+
+    #[test]
+    fn customers_come_and_go_with_the_cycle_and_answer_by_their_space() {
+        let listed = |s| -> Vec<String> {
+            DemoWorld::new(Duration::from_secs(s), 0)
+                .with_extra_accounts(2)
+                .instances()
+                .into_iter()
+                .map(|i| i.name)
+                .collect()
+        };
+        let always = [
+            "shop-bloom",
+            "test-sandbox",
+            "customer-0000",
+            "customer-0001",
+        ];
+        assert_eq!(
+            listed(60),
+            ["shop-bloom", "trial-dash", always[1], always[2], always[3]]
+        );
+        assert_eq!(
+            listed(200),
+            [
+                "shop-bloom",
+                "shop-corner",
+                "trial-dash",
+                always[1],
+                always[2],
+                always[3]
+            ]
+        );
+        assert_eq!(
+            listed(300),
+            ["shop-bloom", "shop-corner", always[1], always[2], always[3]]
+        );
+        let world = DemoWorld::new(Duration::ZERO, 0).with_extra_accounts(2);
+        let request = |space: &str| SimRequest {
+            method: "POST".into(),
+            action: "QueryChatappPhoneNumbers".into(),
+            params: BTreeMap::from([("CustSpaceId".to_owned(), space.to_owned())]),
+            signature: "v1",
+        };
+        assert_eq!(world.space(&request("2934000102")), Space::Customer(1));
+        assert_eq!(world.space(&request("2935000001")), Space::Customer(5));
+        assert_eq!(
+            world.space(&request("2935000002")),
+            Space::Retail,
+            "beyond the generated"
+        );
+        assert_eq!(
+            world.numbers(Space::Customer(5)).len(),
+            GENERATED_CUSTOMER_NUMBERS
+        );
+        assert_eq!(world.numbers(Space::Customer(0))[1].quality, "YELLOW");
+        let phone = &world.numbers(Space::Customer(5))[3].phone;
+        assert!(world.number(Space::Customer(5), phone).is_some());
+        assert!(world.number(Space::Customer(4), phone).is_none());
     }
 }

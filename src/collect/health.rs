@@ -32,8 +32,8 @@ use super::round::Wake;
 use super::waba::BoundWaba;
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, NoSettings, Operation,
-    Schedule, StateSetDef, Tenant, Tracked, UnknownValue, family, gauge, label_str, label_value,
-    non_empty, push_state_set,
+    Role, Schedule, StateSetDef, Tenant, Tracked, UnknownValue, family, gauge, label_str,
+    label_value, non_empty, push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
 use crate::metrics::{AccountExposition, EnumMode};
@@ -62,6 +62,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         interval: Duration::from_secs(10 * 60),
         demo_interval: Duration::from_secs(30),
     },
+    role: Role::Objects,
     enabled_by_default: true,
     enabled_in_demo: true,
     needs: &[
@@ -548,7 +549,8 @@ pub struct HealthError {
 
 /// The demo's answers: "Acme Promo" is BLOCKED by a payment-method error, "Acme Sales" is
 /// LIMITED while its quality is RED, the other retail numbers and the retail WABA are
-/// AVAILABLE; demo-travel's business is not verified yet, so its WABA and numbers are LIMITED.
+/// AVAILABLE, as are the ISV customers' (by the same rules); demo-travel's business is not
+/// verified yet, so its WABA and numbers are LIMITED.
 fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
     let space = world.space(request);
     let node = |kind: &str, key: &str, id: &str, can_send: &str, errors: serde_json::Value| json!({"EntityType": kind, key: id, "CanSendMessage": can_send, "Errors": errors});
@@ -587,7 +589,7 @@ fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
             ),
             None => return missing("WabaId"),
         },
-        (Space::Retail, Some("phone")) => {
+        (Space::Retail | Space::Customer(_), Some("phone")) => {
             let Some(number) = request
                 .param("PhoneNumber")
                 .and_then(|p| world.number(space, p))
@@ -627,7 +629,7 @@ fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
                 )],
             )
         }
-        (Space::Retail, Some("waba")) => match request.param("WabaId") {
+        (Space::Retail | Space::Customer(_), Some("waba")) => match request.param("WabaId") {
             Some(w) => (
                 "AVAILABLE",
                 vec![node("WABA", "WabaId", w, "AVAILABLE", json!([]))],

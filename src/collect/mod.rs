@@ -13,6 +13,7 @@
 
 mod context;
 pub mod demo;
+pub mod discovery;
 pub mod health;
 pub mod phone_numbers;
 pub mod published;
@@ -60,7 +61,22 @@ pub static REGISTRY: &[&dyn DynCollector] = &[
     &health::COLLECTOR,
     &templates::COLLECTOR,
     &usage::COLLECTOR,
+    &discovery::COLLECTOR,
 ];
+
+/// The collectors of an account's objects ([`Role::Objects`]): those `--collector.<name>`
+/// and `collectors.<name>` switch.
+pub fn object_collectors() -> impl Iterator<Item = &'static dyn DynCollector> {
+    REGISTRY
+        .iter()
+        .copied()
+        .filter(|c| c.spec().role == Role::Objects)
+}
+
+/// The collector that finds accounts ([`Role::Discovery`]), run by accounts with `discover:`.
+pub fn discovery_collector() -> &'static dyn DynCollector {
+    &discovery::COLLECTOR
+}
 
 /// The registered collector called `name`.
 pub fn find(name: &str) -> Option<&'static dyn DynCollector> {
@@ -116,6 +132,8 @@ pub struct CollectorSpec {
     pub families: &'static [&'static FamilyDef],
     /// When it runs.
     pub schedule: Schedule,
+    /// What it is for: an account's objects, or finding accounts.
+    pub role: Role,
     /// On unless switched off (`--no-collector.<name>`).
     pub enabled_by_default: bool,
     /// The same under `--demo`, whose simulated fleet shows every collector.
@@ -160,6 +178,18 @@ pub enum Schedule {
     },
 }
 
+/// What a collector is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// It reports an account's objects (numbers, WABA, templates, ...): switched with
+    /// `--collector.<name>` and `collectors.<name>`, run for every account.
+    Objects,
+    /// It finds accounts: configured by an account's `discover:` block, which makes the
+    /// account a parent that runs this collector and no other (its `collectors:` are its
+    /// children's). It has no flag and no `collectors.<name>` block.
+    Discovery,
+}
+
 /// An API operation a collector calls.
 #[derive(Debug)]
 pub struct Operation {
@@ -184,6 +214,8 @@ pub enum Tenant {
     SpaceAndIsvCode,
     /// `CustSpaceId` only (the operation has no `IsvCode`).
     Space,
+    /// Neither: the operation is about the caller itself (`ListInstance`).
+    None,
 }
 
 /// What one run produced.

@@ -5,6 +5,11 @@
 //! Each type is published by one collector after each successful run and read by the ones
 //! that declare a need of it.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
+
 use crate::api::model::Text;
 
 /// One number the phone-number list holds.
@@ -62,4 +67,79 @@ pub struct BoundWaba {
 pub struct MarketingTemplates {
     /// (code, language), sorted.
     pub templates: Vec<(Text, Text)>,
+}
+
+/// One ISV sub-customer a parent account found (`ListInstance`), its texts in label form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FoundInstance {
+    /// `CustSpaceId`: checked to be an ID (it names the account and goes into requests).
+    pub cust_space_id: String,
+    /// `InstanceId`; empty when absent.
+    pub instance_id: String,
+    /// `InstanceName`; empty when absent.
+    pub instance_name: String,
+    /// `State`; empty when absent.
+    pub state: String,
+}
+
+/// The sub-customers a parent keeps after its `include`/`exclude` patterns, one per
+/// `CustSpaceId`, sorted by it: published by `discovery`, and read by the supervisor, which
+/// makes each an account (`crate::discovery`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovered {
+    /// Sorted by `cust_space_id`, without repeats.
+    pub instances: Vec<FoundInstance>,
+}
+
+/// What each parent's discovery found in its last good round: filled by the scheduler from
+/// the published [`Discovered`], read by the supervisor (`crate::discovery`). A failed round
+/// publishes nothing, so the last good round's customers stay.
+#[derive(Debug)]
+pub struct DiscoveryBoard {
+    found: Mutex<BTreeMap<String, Arc<Discovered>>>,
+    /// Bumped when a parent's customers change.
+    changed: watch::Sender<u64>,
+}
+
+impl Default for DiscoveryBoard {
+    fn default() -> Self {
+        DiscoveryBoard {
+            found: Mutex::default(),
+            changed: watch::Sender::new(0),
+        }
+    }
+}
+
+impl DiscoveryBoard {
+    /// Records a parent's round; wakes the subscribers when its customers changed.
+    pub fn publish(&self, parent: &str, found: Arc<Discovered>) {
+        let mut all = self.found.lock().unwrap_or_else(PoisonError::into_inner);
+        if all.get(parent).is_some_and(|old| **old == *found) {
+            return;
+        }
+        all.insert(parent.to_owned(), found);
+        drop(all);
+        self.changed.send_modify(|g| *g += 1);
+    }
+
+    /// Forgets the parents not in `parents` (removed by a reload).
+    pub fn retain(&self, parents: &[&str]) {
+        self.found
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|p, _| parents.contains(&p.as_str()));
+    }
+
+    /// What every parent found.
+    pub fn snapshot(&self) -> BTreeMap<String, Arc<Discovered>> {
+        self.found
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A receiver that sees a change whenever a parent's customers change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
 }

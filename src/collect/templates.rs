@@ -31,7 +31,7 @@ use serde_json::json;
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::published::MarketingTemplates;
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation, Role,
     Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty,
     push_state_set,
 };
@@ -69,6 +69,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         interval: Duration::from_secs(30 * 60),
         demo_interval: Duration::from_secs(60),
     },
+    role: Role::Objects,
     enabled_by_default: false,
     enabled_in_demo: true,
     needs: &[],
@@ -635,8 +636,23 @@ struct DemoTemplate {
 /// The demo's templates: demo-retail has six, in every audit state; the marketing template
 /// `spring_sale` is RED for the first two minutes of every cycle, then GREEN, then YELLOW;
 /// `flash_deal` was rejected with a reason. demo-travel has 120 approved ones (three list
-/// pages of 50).
+/// pages of 50). Each ISV customer has two approved GREEN ones.
 fn demo_templates(world: &DemoWorld, space: Space) -> Vec<DemoTemplate> {
+    if let Space::Customer(_) = space {
+        let t = |code: &str, category| DemoTemplate {
+            code: code.to_owned(),
+            language: "en",
+            name: code.replace('_', " "),
+            category,
+            audit: "pass",
+            reason: "",
+            quality: "GREEN",
+        };
+        return vec![
+            t("order_update", "UTILITY"),
+            t("welcome_offer", "MARKETING"),
+        ];
+    }
     if space == Space::Travel {
         return (0..120)
             .map(|i| DemoTemplate {

@@ -37,8 +37,8 @@ use serde_json::json;
 use super::demo::{DemoNumber, DemoWorld, Reply, SimRequest, SimResponse};
 use super::published::{MarketingTemplates, NumberList};
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, Operation, Schedule,
-    SettingsBlock, SettingsError, Tenant, family, gauge, label_value, non_empty,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, Operation, Role,
+    Schedule, SettingsBlock, SettingsError, Tenant, family, gauge, label_value, non_empty,
 };
 use crate::api::ApiError;
 use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
@@ -114,6 +114,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
         interval: Duration::from_secs(30 * 60),
         demo_interval: Duration::from_secs(60),
     },
+    role: Role::Objects,
     enabled_by_default: false,
     enabled_in_demo: true,
     needs: &[

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation, Role,
     Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_value, push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
@@ -34,6 +34,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     operations: &[OPERATION],
     families: FAMILIES,
     schedule: Schedule::Refresh,
+    role: Role::Objects,
     enabled_by_default: true,
     enabled_in_demo: true,
     needs: &[],
@@ -189,16 +190,31 @@ pub struct Waba {
     pub business_name: Option<Text>,
 }
 
-/// The demo's answer: demo-retail's WABA is approved, demo-travel's still in review.
+/// The demo's answer: demo-retail's WABA is approved, demo-travel's still in review, each
+/// ISV customer's approved.
 fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
     let (id, name, business, review) = match world.space(request) {
-        Space::Retail => ("20393988393993001", "Acme Retail", "Acme Ltd", "APPROVED"),
+        Space::Retail => (
+            "20393988393993001".to_owned(),
+            "Acme Retail".to_owned(),
+            "Acme Ltd".to_owned(),
+            "APPROVED",
+        ),
         Space::Travel => (
-            "20393988393993002",
-            "Globetrotter Travel",
-            "Globetrotter Pte",
+            "20393988393993002".to_owned(),
+            "Globetrotter Travel".to_owned(),
+            "Globetrotter Pte".to_owned(),
             "PENDING",
         ),
+        Space::Customer(i) => {
+            let name = world.customer_name(i);
+            (
+                format!("2039398839{:07}", 1000 + i),
+                name.clone(),
+                format!("{name} Ltd"),
+                "APPROVED",
+            )
+        }
     };
     SimResponse::success(json!({
         "Data": {

@@ -78,6 +78,9 @@ pub struct AccountFile {
     /// a collector's RAM action switches that collector off here).
     #[serde(default)]
     pub collectors: BTreeMap<String, CollectorFile>,
+    /// `discover:`: the account is an ISV parent whose sub-customers (`ListInstance`) each
+    /// become an account with its credentials, endpoint, IsvCode and `collectors:`.
+    pub discover: Option<CollectorFile>,
 }
 
 /// `credentials:` of an account: every provider `type` (see [`crate::credentials::config`]).

@@ -141,6 +141,23 @@ pub struct AccountSettings {
     pub collectors: Vec<CollectorSettings>,
     /// How its requests are signed.
     pub signature_version: SignatureVersion,
+    /// A parent (`discover:`): the collectors of the accounts it discovers. Its own
+    /// `collectors` are the discovery collector alone.
+    pub children: Option<Vec<CollectorSettings>>,
+    /// A discovered account: its parent and instance.
+    pub origin: Option<Origin>,
+}
+
+/// Where a discovered account came from (`chatapp_account_info`'s `parent`,
+/// `instance_name` and `instance_id` labels).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The parent account's name.
+    pub parent: String,
+    /// `InstanceId`.
+    pub instance_id: String,
+    /// `InstanceName`.
+    pub instance_name: String,
 }
 
 /// One enabled collector of an account.

@@ -14,7 +14,7 @@ use super::{
     DEFAULT_REFRESH_INTERVAL, DEMO_REFRESH_INTERVAL, Settings, invalid,
 };
 use crate::cli::{Cli, Shard};
-use crate::collect::{self, DynCollector, REGISTRY, Schedule};
+use crate::collect::{self, DynCollector, REGISTRY, Role, Schedule, object_collectors};
 use crate::credentials::{CredentialError, CredentialSource};
 use crate::metrics::FamilyFilter;
 use crate::ratelimit::Rates;
@@ -61,6 +61,8 @@ pub fn resolve(
             credentials: CredentialSource::default_chain(env)?,
             collectors: collectors.clone(),
             signature_version: cli.api_signature_version,
+            children: None,
+            origin: None,
         });
     }
     let mut names = HashSet::new();
@@ -75,8 +77,11 @@ pub fn resolve(
         accounts.push(account);
     }
     let this_shard = shard(cli, env)?;
-    let configured = accounts.len();
-    accounts.retain(|a| shard_of(&a.name, cli.total_shards) == this_shard);
+    // Every shard runs every parent's discovery and keeps the customers that hash to it
+    // (`crate::discovery`), so parents are not split.
+    let configured = accounts.iter().filter(|a| a.children.is_none()).count();
+    accounts.retain(|a| a.children.is_some() || shard_of(&a.name, cli.total_shards) == this_shard);
+    let kept = accounts.iter().filter(|a| a.children.is_none()).count();
 
     Ok(Settings {
         listen_address: cli.listen_address.clone(),
@@ -93,7 +98,7 @@ pub fn resolve(
         metrics_filter: metrics_filter(cli)?,
         shard: this_shard,
         total_shards: cli.total_shards,
-        other_shards_accounts: configured - accounts.len(),
+        other_shards_accounts: configured - kept,
         accounts,
         config_file: cli.config_file.clone(),
         storage_path: cli.storage_path.clone(),
@@ -228,8 +233,21 @@ fn account(
         key: key("collectors"),
         blocks: &a.collectors,
     };
-    let collectors = resolve_collectors(cli, blocks, Some(&own), refresh_interval)?;
+    let mut collectors = resolve_collectors(cli, blocks, Some(&own), refresh_interval)?;
     check_needs(&collectors, &own.key)?;
+    let children = match &a.discover {
+        Some(block) => {
+            if a.cust_space_id.is_some() {
+                return Err(invalid(
+                    key("cust_space_id"),
+                    "an account with discover: is a parent: it lists its customers (each gets its CustSpaceId) and queries no numbers itself; remove cust_space_id",
+                ));
+            }
+            let discovery = discovery(cli, &key("discover"), block)?;
+            Some(std::mem::replace(&mut collectors, vec![discovery]))
+        }
+        None => None,
+    };
     let endpoint = a.endpoint.unwrap_or_else(|| cli.api_endpoint.clone());
     check_endpoint(&key("endpoint"), &endpoint)?;
     if let Some(p) = &a.isv_code_file {
@@ -256,6 +274,46 @@ fn account(
         credentials,
         collectors,
         signature_version: a.signature_version.unwrap_or(cli.api_signature_version),
+        children,
+        origin: None,
+    })
+}
+
+/// The discovery collector of a parent, from its `discover:` block: `interval` (the
+/// collector's default, shorter with `--demo`) and the collector's own keys.
+fn discovery(
+    cli: &Cli,
+    key: &str,
+    block: &CollectorFile,
+) -> Result<CollectorSettings, ConfigError> {
+    let c = collect::discovery_collector();
+    if block.enabled.is_some() {
+        return Err(invalid(
+            format!("{key}.enabled"),
+            "discover: has no enabled key: remove the block to stop discovering",
+        ));
+    }
+    let interval = match (block.interval, c.spec().schedule) {
+        (Some(d), _) => {
+            check_interval(&format!("{key}.interval"), d)?;
+            d
+        }
+        (None, Schedule::Own { demo_interval, .. }) if cli.demo => demo_interval,
+        (None, Schedule::Own { interval, .. }) => interval,
+        (None, Schedule::Refresh) => DEFAULT_REFRESH_INTERVAL,
+    };
+    let settings = c.settings(block.settings.clone()).map_err(|e| {
+        let at = [key, e.key.as_str()]
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect::<Vec<_>>()
+            .join(".");
+        invalid(at, e.message)
+    })?;
+    Ok(CollectorSettings {
+        name: c.spec().name,
+        interval,
+        settings,
     })
 }
 
@@ -368,13 +426,7 @@ impl TopBlocks {
             written_as.insert((phone.to_owned(), "tier_limits".to_owned()), String::new());
         }
         for name in blocks.keys() {
-            if collect::find(name).is_none() {
-                let known: Vec<&str> = REGISTRY.iter().map(|c| c.spec().name).collect();
-                return Err(invalid(
-                    format!("collectors.{name}"),
-                    format!("unknown collector; known: {}", known.join(", ")),
-                ));
-            }
+            check_collector_name(&format!("collectors.{name}"), name)?;
         }
         Ok(TopBlocks { blocks, written_as })
     }
@@ -397,17 +449,13 @@ fn resolve_collectors(
     account: Option<&AccountBlocks>,
     refresh_interval: Duration,
 ) -> Result<Vec<CollectorSettings>, ConfigError> {
-    if let Some(a) = account
-        && let Some(name) = a.blocks.keys().find(|n| collect::find(n).is_none())
-    {
-        let known: Vec<&str> = REGISTRY.iter().map(|c| c.spec().name).collect();
-        return Err(invalid(
-            format!("{}.{name}", a.key),
-            format!("unknown collector; known: {}", known.join(", ")),
-        ));
+    if let Some(a) = account {
+        for name in a.blocks.keys() {
+            check_collector_name(&format!("{}.{name}", a.key), name)?;
+        }
     }
     let mut out = Vec::new();
-    for c in REGISTRY {
+    for c in object_collectors() {
         let name = c.spec().name;
         let flag = cli.collectors.given.get(name).copied().unwrap_or_default();
         let own = account.and_then(|a| a.blocks.get(name).map(|b| (a.key.as_str(), b)));
@@ -421,8 +469,8 @@ fn resolve_collectors(
             } else {
                 c.spec().enabled_by_default
             });
-        let interval = interval(cli, *c, flag.interval, own, top_block, refresh_interval)?;
-        let settings = settings(*c, top, own)?;
+        let interval = interval(cli, c, flag.interval, own, top_block, refresh_interval)?;
+        let settings = settings(c, top, own)?;
         if enabled {
             out.push(CollectorSettings {
                 name,
@@ -432,6 +480,25 @@ fn resolve_collectors(
         }
     }
     Ok(out)
+}
+
+/// A `collectors:` key names an object collector (the discovery collector has a block of
+/// its own, `discover:`).
+fn check_collector_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    match collect::find(name).map(|c| c.spec().role) {
+        Some(Role::Objects) => Ok(()),
+        Some(Role::Discovery) => Err(invalid(
+            key,
+            "discovery is configured by an account's discover: block, not under collectors:",
+        )),
+        None => {
+            let known: Vec<&str> = object_collectors().map(|c| c.spec().name).collect();
+            Err(invalid(
+                key,
+                format!("unknown collector; known: {}", known.join(", ")),
+            ))
+        }
+    }
 }
 
 /// A collector's interval: `--refresh.interval` for the refresh collectors; else the flag,

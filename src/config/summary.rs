@@ -78,6 +78,16 @@ impl Settings {
                 "        collectors:    {}",
                 describe_collectors(&a.collectors)
             );
+            if let Some(children) = &a.children {
+                if let Some(d) = a.collectors.first() {
+                    let _ = writeln!(s, "        discover:      {:?}", d.settings);
+                }
+                let _ = writeln!(
+                    s,
+                    "        customers:     each an account <name>/<CustSpaceId> with {} (--config.check --discover lists them)",
+                    describe_collectors(children)
+                );
+            }
         }
         s
     }

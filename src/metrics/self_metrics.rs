@@ -39,6 +39,49 @@ pub mod build {
     pub const RUSTC_VERSION: &str = env!("CHATAPP_RUSTC_VERSION");
 }
 
+/// The labels of an account's `chatapp_account_info`.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountInfo<'a> {
+    /// `account`.
+    pub account: &'a str,
+    /// `cust_space_id`; empty without one.
+    pub cust_space_id: &'a str,
+    /// `region_id`; empty when the endpoint names none.
+    pub region_id: &'a str,
+    /// `parent`: the parent of a discovered account; empty otherwise.
+    pub parent: &'a str,
+    /// `instance_name` of a discovered account.
+    pub instance_name: &'a str,
+    /// `instance_id` of a discovered account.
+    pub instance_id: &'a str,
+}
+
+impl<'a> AccountInfo<'a> {
+    /// A configured account's labels (no parent or instance).
+    pub fn configured(account: &'a str, cust_space_id: &'a str, region_id: &'a str) -> Self {
+        AccountInfo {
+            account,
+            cust_space_id,
+            region_id,
+            parent: "",
+            instance_name: "",
+            instance_id: "",
+        }
+    }
+
+    /// In the order of the family's label names.
+    fn labels(&self) -> [&'a str; 6] {
+        [
+            self.account,
+            self.cust_space_id,
+            self.region_id,
+            self.parent,
+            self.instance_name,
+            self.instance_id,
+        ]
+    }
+}
+
 /// The exporter's own metrics.
 #[derive(Debug)]
 pub struct SelfMetrics {
@@ -54,6 +97,7 @@ pub struct SelfMetrics {
     api_errors: IntCounterVec,
     unknown_enum: IntCounterVec,
     account_info: GaugeVec,
+    discovered_accounts: GaugeVec,
     collector: CollectorSeries,
     shard_ordinal: Gauge,
     total_shards: Gauge,
@@ -239,8 +283,20 @@ impl SelfMetrics {
             )?,
             account_info: r.gauges(
                 "chatapp_account_info",
-                "Configured account: its ISV sub-customer space and the API region; always 1.",
-                &["account", "cust_space_id", "region_id"],
+                "Configured or discovered account: its ISV sub-customer space, the API region, and for a discovered account its parent and instance; always 1.",
+                &[
+                    "account",
+                    "cust_space_id",
+                    "region_id",
+                    "parent",
+                    "instance_name",
+                    "instance_id",
+                ],
+            )?,
+            discovered_accounts: r.gauges(
+                "chatapp_discovered_accounts",
+                "Customers the parent account's last good discovery round found that this shard monitors (after discover: include/exclude).",
+                &["account"],
             )?,
             collector: CollectorSeries::new(&r)?,
             storage_written: r.gauge(
@@ -392,15 +448,33 @@ impl SelfMetrics {
         self.changed();
     }
 
+    /// Sets `chatapp_discovered_accounts` of a parent.
+    pub fn set_discovered(&self, parent: &str, kept: usize) {
+        self.discovered_accounts
+            .with_label_values(&[parent])
+            .set(kept as f64);
+        self.changed();
+    }
+
+    /// Removes `chatapp_discovered_accounts` of an account that is no longer a parent.
+    pub fn remove_discovered(&self, parent: &str) {
+        let _ = self.discovered_accounts.remove_label_values(&[parent]);
+        self.changed();
+    }
+
     /// Registers an account: `chatapp_account_info`, and zeroed request counters so that
     /// `rate()` works from the first refresh.
-    pub fn add_account(&self, account: &str, cust_space_id: &str, region_id: &str, ops: &[&str]) {
-        self.account_info
-            .with_label_values(&[account, cust_space_id, region_id])
-            .set(1.0);
+    pub fn add_account(&self, info: &AccountInfo<'_>, ops: &[&str]) {
+        let account = info.account;
+        let labels = info.labels();
         let mut series = self.lock_series();
         let entry = series.entry(account.to_owned()).or_default();
-        entry.info = vec![account.into(), cust_space_id.into(), region_id.into()];
+        // A restarted account whose labels changed (a renamed instance) loses the old series.
+        if !entry.info.is_empty() && entry.info != labels {
+            let _ = self.account_info.remove_label_values(&entry.info);
+        }
+        self.account_info.with_label_values(&labels).set(1.0);
+        entry.info = labels.iter().map(|l| (*l).to_owned()).collect();
         for op in ops {
             self.api_requests.with_label_values(&[account, op]);
             entry.operations.insert((*op).to_owned());
@@ -421,6 +495,7 @@ impl SelfMetrics {
             &self.last_success,
             &self.refresh_duration,
             &self.backoff,
+            &self.discovered_accounts,
         ] {
             let _ = vec.remove_label_values(&[account]);
         }
@@ -666,8 +741,12 @@ mod tests {
         };
         let changes: Vec<Change> = vec![
             (
-                r#"chatapp_account_info{account="a",cust_space_id="c",region_id="r"} 1"#,
-                Box::new(|m| m.add_account("a", "c", "r", &["Op"])),
+                r#"chatapp_account_info{account="a",cust_space_id="c",instance_id="",instance_name="",parent="",region_id="r"} 1"#,
+                Box::new(|m| m.add_account(&AccountInfo::configured("a", "c", "r"), &["Op"])),
+            ),
+            (
+                r#"chatapp_discovered_accounts{account="isv"} 3"#,
+                Box::new(|m| m.set_discovered("isv", 3)),
             ),
             (
                 r#"chatapp_api_requests_total{account="a",operation="Op"} 1"#,
@@ -727,7 +806,7 @@ mod tests {
     #[test]
     fn openmetrics_is_the_same_encoding_converted_once() {
         let m = SelfMetrics::new(Duration::from_secs(60)).unwrap();
-        m.add_account("a", "c", "r", &["Op"]);
+        m.add_account(&AccountInfo::configured("a", "c", "r"), &["Op"]);
         m.api_request("a", "Op");
         let plain = m.encoded_in(Format::Text);
         let om = m.encoded_in(Format::OpenMetrics);

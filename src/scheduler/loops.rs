@@ -218,14 +218,25 @@ async fn own_loop(
         if let Some(plan) = plan {
             round = plan.round;
         }
+        let now = SystemTime::now();
         let backoff = match result {
             Ok(summary) => {
                 if state.succeeded() {
                     info!(collector, result = %summary, "collector recovered");
                 }
+                if !account.refreshes {
+                    account_result(shared, name, now, Ok(summary));
+                }
                 Duration::ZERO
             }
-            Err(e) => state.failed(&e, &Failure::new(&e, &actions), instance.interval),
+            Err(e) => {
+                let failure = Failure::new(&e, &actions);
+                let backoff = state.failed(&e, &failure, instance.interval);
+                if !account.refreshes {
+                    account_result(shared, name, now, Err(failure));
+                }
+                backoff
+            }
         };
         // Publications during the round were the collector's own inputs at work.
         inputs.mark_unchanged();
@@ -235,6 +246,20 @@ async fn own_loop(
             + jitter(instance.interval / 20)
             + backoff;
     }
+}
+
+/// The account's own line on the landing page, for an account without a refresh (a parent,
+/// which runs only its discovery): its collector's result.
+fn account_result(shared: &Shared, name: &str, now: SystemTime, result: Result<String, Failure>) {
+    shared.status.update(name, |s| {
+        s.last_attempt = Some(now);
+        if result.is_ok() {
+            s.last_success = Some(now);
+            s.last_success_at = Some(Instant::now());
+            s.serving_data = true;
+        }
+        s.last_result = Some(result);
+    });
 }
 
 /// The first point of the grid `origin + k·interval` (k ≥ 0) that is after `now`: a refresh

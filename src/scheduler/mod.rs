@@ -43,6 +43,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::api::{ApiClient, ApiError, ClientOptions};
 use crate::collect::REGISTRY;
+use crate::collect::published::DiscoveryBoard;
 use crate::config::{AccountSettings, Settings};
 use crate::history::{self, History};
 use crate::metrics::{EnumMode, ExpositionStore, SelfMetrics};
@@ -72,6 +73,8 @@ pub struct Outputs {
     pub status: Arc<StatusBoard>,
     /// Since when each number has its tracked states.
     pub history: Arc<History>,
+    /// The customers each parent's discovery found, for the supervisor.
+    pub discovered: Arc<DiscoveryBoard>,
 }
 
 impl Outputs {
@@ -102,6 +105,7 @@ impl Outputs {
             metrics,
             status: Arc::default(),
             history,
+            discovered: Arc::default(),
         })
     }
 
@@ -112,6 +116,7 @@ impl Outputs {
             metrics,
             status: Arc::default(),
             history: Arc::default(),
+            discovered: Arc::default(),
         }
     }
 }
@@ -129,6 +134,8 @@ pub struct Shared {
     pub status: Arc<StatusBoard>,
     /// Since when each number has its tracked states.
     pub history: Arc<History>,
+    /// Where the parents' discovery rounds go.
+    pub discovered: Arc<DiscoveryBoard>,
     /// Interval between refreshes.
     pub interval: Duration,
     /// How long last good data is served after failures.
@@ -151,6 +158,7 @@ impl Shared {
             metrics,
             status,
             history,
+            discovered,
         } = outputs.clone();
         Ok(Arc::new(Shared {
             client: ApiClient::new(ClientOptions {
@@ -161,6 +169,7 @@ impl Shared {
             store,
             status,
             history,
+            discovered,
             interval: settings.refresh_interval,
             max_staleness: settings.max_staleness,
             permits: Semaphore::new(MAX_CONCURRENT_REFRESHES),
@@ -191,10 +200,16 @@ fn register(shared: &Shared, account: &AccountSettings) {
         .filter(|c| account.collectors.iter().any(|s| s.name == c.spec().name))
         .flat_map(|c| c.spec().operations.iter().map(|o| o.action))
         .collect();
+    let origin = account.origin.clone().unwrap_or_default();
     shared.metrics.add_account(
-        &account.name,
-        account.cust_space_id.as_deref().unwrap_or(""),
-        &account.region_id(),
+        &crate::metrics::self_metrics::AccountInfo {
+            account: &account.name,
+            cust_space_id: account.cust_space_id.as_deref().unwrap_or(""),
+            region_id: &account.region_id(),
+            parent: &origin.parent,
+            instance_id: &origin.instance_id,
+            instance_name: &origin.instance_name,
+        },
         &operations,
     );
     for c in &account.collectors {

@@ -19,6 +19,7 @@ use tracing::{error, info, warn};
 
 use super::{Failure, RefreshError, Shared};
 use crate::api::Target;
+use crate::collect::published::Discovered;
 use crate::collect::{
     AnySettings, ApiAccess, CollectError, Collected, Ctx, DynCollector, Hooks, Inputs, RoundPlan,
     Schedule,
@@ -42,6 +43,9 @@ pub(super) struct AccountRun {
     pub(super) refreshed: watch::Sender<bool>,
     /// A one-shot run (`--once`): rounds are not spread over the interval.
     pub(super) once: bool,
+    /// Whether it has refresh collectors (a parent, which runs only its discovery, has
+    /// none: its own collector's result is then the account's).
+    pub(super) refreshes: bool,
 }
 
 impl AccountRun {
@@ -70,6 +74,7 @@ impl AccountRun {
             inputs: Inputs::default(),
             refreshed: watch::Sender::new(false),
             once,
+            refreshes: !refresh.is_empty(),
         };
         (run, refresh, own)
     }
@@ -377,6 +382,10 @@ pub(super) fn record(
                 Some((Arc::new(c.exposition), Arc::new(c.facts))),
             );
             if let Some(p) = c.published {
+                // A parent's customers go to the supervisor as well (`crate::discovery`).
+                if let Ok(found) = p.clone().downcast::<Discovered>() {
+                    shared.discovered.publish(name, found);
+                }
                 account.inputs.publish(p);
             }
             let summary = c.summary;
@@ -476,6 +485,7 @@ mod tests {
             interval: Duration::from_secs(60),
             demo_interval: Duration::from_secs(60),
         },
+        role: crate::collect::Role::Objects,
         enabled_by_default: false,
         enabled_in_demo: false,
         needs: &[],

@@ -25,21 +25,26 @@ pub const DEMO_ACCESS_KEY_SECRET: &str = "demo-secret-not-a-real-key";
 pub const RETAIL: &str = "demo-retail";
 /// The second demo account, an ISV sub-customer.
 pub const TRAVEL: &str = "demo-travel";
+/// The demo's ISV parent, whose customers are discovered.
+pub const ISV: &str = "demo-isv";
 
 /// The simulated fleet.
 #[derive(Debug)]
 pub struct DemoFleet {
     started: Instant,
     extra_numbers: usize,
+    extra_accounts: usize,
     travel_requests: AtomicU64,
 }
 
 impl DemoFleet {
-    /// A fleet starting now, with `extra_numbers` generated numbers in `demo-retail`.
-    pub fn new(extra_numbers: usize) -> Self {
+    /// A fleet starting now, with `extra_numbers` generated numbers in `demo-retail` and
+    /// `extra_accounts` generated customers of `demo-isv`.
+    pub fn new(extra_numbers: usize, extra_accounts: usize) -> Self {
         DemoFleet {
             started: Instant::now(),
             extra_numbers,
+            extra_accounts,
             travel_requests: AtomicU64::new(0),
         }
     }
@@ -58,6 +63,7 @@ impl DemoFleet {
     /// The world now.
     pub fn world(&self) -> DemoWorld {
         DemoWorld::new(self.started.elapsed(), self.extra_numbers)
+            .with_extra_accounts(self.extra_accounts)
     }
 
     /// Counts a request of a refresh collector's operation to `demo-travel`; true when it is

@@ -74,7 +74,7 @@ fn numbers(fleet: &Fleet, layout: &Layout, color: bool) -> String {
     let rows = fleet.numbers.iter().map(|r| {
         let fixed = [
             printable(&r.marker),
-            printable(&r.account),
+            short_account(&printable(&r.account)),
             printable(&r.phone_number),
         ];
         let values = columns.iter().map(|c| cell(c, r.value(c)));
@@ -91,6 +91,36 @@ fn numbers(fleet: &Fleet, layout: &Layout, color: bool) -> String {
         describe(&counts(&fleet.numbers))
     ));
     out
+}
+
+/// Widest account the numbers table shows whole; a longer one keeps its end.
+const ACCOUNT_WIDTH: usize = 16;
+
+/// An account as the numbers table shows it. A discovered account
+/// (`<parent>/<CustSpaceId>`) shows `…/` and the customer's space, the part that tells
+/// customers apart; another name wider than [`ACCOUNT_WIDTH`] keeps its end after `…`.
+/// The JSON document and the accounts list below have the full name.
+fn short_account(account: &str) -> String {
+    use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
+    let (prefix, rest) = match account.rsplit_once('/') {
+        Some((_, space)) if !space.is_empty() => ("…/", space),
+        _ if account.width() <= ACCOUNT_WIDTH => return account.to_owned(),
+        _ => ("…", account),
+    };
+    if prefix.width() + rest.width() <= ACCOUNT_WIDTH {
+        return format!("{prefix}{rest}");
+    }
+    let mut width = 1; // the "…"
+    let mut tail: Vec<char> = rest
+        .chars()
+        .rev()
+        .take_while(|c| {
+            width += c.width().unwrap_or(0);
+            width <= ACCOUNT_WIDTH
+        })
+        .collect();
+    tail.reverse();
+    format!("…{}", tail.into_iter().collect::<String>())
 }
 
 /// A cell as the terminal shows it: the column's terminal rendering, or `-`.
@@ -138,10 +168,11 @@ fn render(
     for (i, column) in table.column_iter_mut().enumerate() {
         column.set_padding((0, if i < last { 2 } else { 0 }));
     }
-    // The state word and the phone number are never cut: they are what the row says
-    // without colour, and what a person looks up. Both are short (a bounded word, digits).
+    // The state word, the account and the phone number are never cut: they are what the
+    // row says without colour, and what a person looks up. All are short (a bounded word,
+    // an account name or a customer's space, digits).
     if severities.is_some() {
-        for i in [0, 2] {
+        for i in [0, 1, 2] {
             if let Some(column) = table.column_mut(i) {
                 column.set_constraint(ColumnConstraint::ContentWidth);
             }
@@ -257,6 +288,27 @@ mod tests {
             "{text}"
         );
         assert!(text.contains('…'), "{text}");
+    }
+
+    #[test]
+    fn long_and_discovered_accounts_keep_the_end_that_tells_them_apart() {
+        assert_eq!(short_account("demo-retail"), "demo-retail");
+        assert_eq!(short_account("isv/2934000101"), "…/2934000101");
+        assert_eq!(
+            short_account("a-rather-long-account-name"),
+            "…ng-account-name"
+        );
+        assert_eq!(
+            short_account("isv/29340001012934000101"),
+            "…001012934000101"
+        );
+        for name in [
+            "x".repeat(40),
+            "界".repeat(30),
+            format!("p/{}", "界".repeat(30)),
+        ] {
+            assert!(short_account(&name).width() <= ACCOUNT_WIDTH, "{name}");
+        }
     }
 
     #[test]

@@ -256,6 +256,8 @@ pub fn account(name: &str, sim: &Simulator) -> AccountSettings {
         credentials: creds(KEY_ID, SECRET, None),
         collectors: Vec::new(),
         signature_version: Default::default(),
+        children: None,
+        origin: None,
     }
 }
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{
-    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Schedule,
+    CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Operation, Role, Schedule,
     SettingsBlock, SettingsError, Tenant, Tracked, UnknownValue, label_str, non_empty,
 };
 use crate::api::model::Text;
@@ -56,6 +56,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     operations: &[OPERATION],
     families: FAMILIES,
     schedule: Schedule::Refresh,
+    role: Role::Objects,
     enabled_by_default: true,
     enabled_in_demo: true,
     needs: &[],
@@ -175,7 +176,10 @@ impl Collector for PhoneNumbers {
         }
         Ok(Collected {
             exposition,
-            summary: format!("{} numbers", report.numbers),
+            summary: match report.numbers {
+                1 => "1 number".to_owned(),
+                n => format!("{n} numbers"),
+            },
             unknown: report.unknown,
             details: Vec::new(),
             facts: facts(numbers, tiers),
