@@ -17,7 +17,7 @@ use base64::Engine as _;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest as _, Sha256};
 
-use crate::scheduler::{AccountStatus, Failure};
+use crate::scheduler::{AccountStatus, CollectorStatus, Failure};
 pub use crate::view::html::Filter;
 use crate::view::html::{AccountRefresh, fleet_section, time};
 use crate::view::{Fleet, Layout};
@@ -118,19 +118,34 @@ impl FleetCache {
     }
 }
 
-/// The whole page. `fleet_html` is the fleet section (usually from [`FleetCache`]).
+/// Rows of the accounts table at most, and of the collectors table: at 1,000 accounts the
+/// page stays readable; the failing ones come first, the rest are counted, and
+/// `?account=` shows any one.
+pub const STATUS_ROWS: usize = 50;
+/// Lines of "Needs attention" at most.
+pub const DETAIL_LINES: usize = 100;
+
+/// The whole page. `fleet_html` is the fleet section (usually from [`FleetCache`]);
+/// `notes` are lines about the whole process; `account` is the `?account=` filter.
 pub fn render(
     telemetry_path: &str,
     status: &[(String, AccountStatus)],
+    notes: &[String],
+    account: Option<&str>,
     fleet_html: &str,
 ) -> String {
+    let status: Vec<(&str, &AccountStatus)> = status
+        .iter()
+        .filter(|(name, _)| account.is_none_or(|a| a == name))
+        .map(|(name, s)| (name.as_str(), s))
+        .collect();
     let details: Vec<(&str, &str, &str)> = status
         .iter()
         .flat_map(|(name, s)| {
             s.collectors.iter().flat_map(move |(collector, c)| {
                 c.details
                     .iter()
-                    .map(move |d| (name.as_str(), *collector, d.as_str()))
+                    .map(move |d| (*name, *collector, d.as_str()))
             })
         })
         .collect();
@@ -154,14 +169,20 @@ pub fn render(
                     li { a href=(telemetry_path) { "Metrics" } }
                     li { a href="/-/healthy" { "Health" } " · " a href="/-/ready" { "Readiness" } }
                 }
-                (accounts(status))
+                @for note in notes {
+                    p class="note" { (note) }
+                }
+                (accounts(&status))
                 (PreEscaped(fleet_html))
-                (collectors(status))
+                (collectors(&status))
                 @if !details.is_empty() {
                     h2 { "Needs attention" }
                     ul {
-                        @for (account, collector, d) in &details {
+                        @for (account, collector, d) in details.iter().take(DETAIL_LINES) {
                             li { (account) " (" (collector) "): " (d) }
+                        }
+                        @if details.len() > DETAIL_LINES {
+                            li { (details.len() - DETAIL_LINES) " more lines not shown (" code { "?account=" } " shows one account's)" }
                         }
                     }
                 }
@@ -171,8 +192,23 @@ pub fn render(
     .into_string()
 }
 
+/// Whether an account needs a look: its last result failed, or it serves no data.
+fn failing(s: &AccountStatus) -> bool {
+    matches!(s.last_result, Some(Err(_))) || (s.last_result.is_some() && !s.serving_data)
+}
+
+/// The first [`STATUS_ROWS`] of `rows`, the failing ones first (stable otherwise), and how
+/// many are left out.
+fn bounded<T>(mut rows: Vec<T>, failing: impl Fn(&T) -> bool) -> (Vec<T>, usize) {
+    rows.sort_by_key(|r| !failing(r));
+    let more = rows.len().saturating_sub(STATUS_ROWS);
+    rows.truncate(STATUS_ROWS);
+    (rows, more)
+}
+
 /// The accounts table: where each account's data comes from and its last refresh.
-fn accounts(status: &[(String, AccountStatus)]) -> Markup {
+fn accounts(status: &[(&str, &AccountStatus)]) -> Markup {
+    let (rows, more) = bounded(status.to_vec(), |(_, s)| failing(s));
     html! {
         h2 { "Accounts" }
         table id="accounts" {
@@ -181,7 +217,7 @@ fn accounts(status: &[(String, AccountStatus)]) -> Markup {
                 th { "Last attempt (UTC)" } th { "Last success (UTC)" } th { "Last result" }
                 th { "Serving data" }
             }
-            @for (name, s) in status {
+            @for (name, s) in &rows {
                 tr {
                     td { (name) }
                     td { (s.endpoint) }
@@ -193,11 +229,22 @@ fn accounts(status: &[(String, AccountStatus)]) -> Markup {
                 }
             }
         }
+        @if more > 0 {
+            p id="accounts-more" {
+                (more) " more accounts not shown, none failing; " code { "?account=NAME" }
+                " shows any one, " code { "/metrics" } " has them all."
+            }
+        }
     }
 }
 
 /// The collectors table: each collector of each account, its interval and last run.
-fn collectors(status: &[(String, AccountStatus)]) -> Markup {
+fn collectors(status: &[(&str, &AccountStatus)]) -> Markup {
+    let all: Vec<(&str, &str, &CollectorStatus)> = status
+        .iter()
+        .flat_map(|(name, s)| s.collectors.iter().map(move |(c, cs)| (*name, *c, cs)))
+        .collect();
+    let (rows, more) = bounded(all, |(_, _, c)| matches!(c.last_result, Some(Err(_))));
     html! {
         h2 { "Collectors" }
         table id="collectors" {
@@ -205,18 +252,22 @@ fn collectors(status: &[(String, AccountStatus)]) -> Markup {
                 th { "Account" } th { "Collector" } th { "Interval" } th { "Last run (UTC)" }
                 th { "Last success (UTC)" } th { "Last result" } th { "Note" }
             }
-            @for (name, s) in status {
-                @for (collector, c) in &s.collectors {
-                    tr {
-                        td { (name) }
-                        td { (collector) }
-                        td { (humantime::format_duration(c.interval)) }
-                        td { (time(c.last_attempt)) }
-                        td { (time(c.last_success)) }
-                        td { (result(&c.last_result)) }
-                        td { (c.note.as_deref().unwrap_or("")) }
-                    }
+            @for (name, collector, c) in &rows {
+                tr {
+                    td { (name) }
+                    td { (collector) }
+                    td { (humantime::format_duration(c.interval)) }
+                    td { (time(c.last_attempt)) }
+                    td { (time(c.last_success)) }
+                    td { (result(&c.last_result)) }
+                    td { (c.note.as_deref().unwrap_or("")) }
                 }
+            }
+        }
+        @if more > 0 {
+            p id="collectors-more" {
+                (more) " more collector runs not shown, none failing; " code { "?account=NAME" }
+                " shows one account's."
             }
         }
     }
@@ -304,7 +355,7 @@ mod tests {
             html.contains("What Meta says: 141010 &lt;b&gt;not verified&lt;/b&gt;</td></tr>"),
             "{html}"
         );
-        let page = render("/metrics\"><x", &[account("a\"<b>")], &html);
+        let page = render("/metrics\"><x", &[account("a\"<b>")], &[], None, &html);
         assert!(page.contains("href=\"/metrics&quot;&gt;&lt;x\""), "{page}");
         assert!(page.contains("<td>a&quot;&lt;b&gt;</td>"), "{page}");
     }
@@ -369,12 +420,62 @@ mod tests {
     }
 
     #[test]
+    fn a_thousand_accounts_show_the_failing_first_and_count_the_rest() {
+        let mut status: Vec<(String, AccountStatus)> = (0..1000)
+            .map(|i| {
+                let mut s = AccountStatus {
+                    last_result: Some(Ok("2 numbers".into())),
+                    serving_data: true,
+                    ..Default::default()
+                };
+                s.collectors = vec![("phone_numbers", CollectorStatus::default())];
+                (format!("isv/{i:04}"), s)
+            })
+            .collect();
+        let broken = Failure {
+            code: "Throttling.User".into(),
+            message: "Request was denied due to user flow control.".into(),
+            http_status: Some(400),
+            request_id: None,
+            hint: "the rate limit".into(),
+        };
+        status[777].1.last_result = Some(Err(broken.clone()));
+        status[777].1.collectors[0].1.last_result = Some(Err(broken));
+        let note = "1000 accounts under LTAI…ab cannot all refresh every 1m at 5/s".to_owned();
+        let page = render("/metrics", &status, std::slice::from_ref(&note), None, "");
+        assert!(page.contains(&note));
+        let table = &page
+            [page.find("id=\"accounts\"").unwrap()..page.find("id=\"accounts-more\"").unwrap()];
+        assert_eq!(
+            table.matches("<tr>").count(),
+            STATUS_ROWS + 1,
+            "header and the bounded rows"
+        );
+        let first_row = &table[table.find("</tr>").unwrap()..];
+        assert!(
+            first_row[..200].contains("isv/0777"),
+            "the failing account first: {first_row}"
+        );
+        assert!(page.contains(&format!("{} more accounts not shown", 1000 - STATUS_ROWS)));
+        assert!(page.contains(&format!(
+            "{} more collector runs not shown",
+            1000 - STATUS_ROWS
+        )));
+        assert!(page.len() < 100_000, "{} bytes", page.len());
+        // `?account=` shows any one, here one the bounded table leaves out.
+        let one = render("/metrics", &status, &[], Some("isv/0999"), "");
+        assert!(
+            one.contains("isv/0999") && !one.contains("isv/0777") && !one.contains("more accounts")
+        );
+    }
+
+    #[test]
     fn the_policy_allows_exactly_the_page_style() {
         let csp = content_security_policy();
         let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
         assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
         assert!(csp.starts_with("default-src 'none'"));
-        let page = render("/metrics", &[], "");
+        let page = render("/metrics", &[], &[], None, "");
         assert!(page.contains(&format!("<style>{STYLE}</style>")));
         assert!(!page.contains("<script"));
     }

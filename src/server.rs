@@ -182,7 +182,14 @@ async fn landing_page(
         number: query.number.as_deref().filter(|n| !n.is_empty()),
     };
     let section = state.landing.section(&fleet, &status, filter);
-    let page = landing::render(&state.telemetry_path, &status, &section);
+    let notes = state.status.notes();
+    let page = landing::render(
+        &state.telemetry_path,
+        &status,
+        &notes,
+        filter.account,
+        &section,
+    );
     let mut response = Html(page).into_response();
     if let Ok(csp) = HeaderValue::from_str(landing::content_security_policy()) {
         response

@@ -14,10 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::api::ApiError;
 use crate::collect::published::DiscoveryBoard;
@@ -58,6 +59,8 @@ pub struct Supervisor {
     discovered: Arc<DiscoveryBoard>,
     /// The parents of the last expansion, whose `chatapp_discovered_accounts` is set.
     parents: BTreeSet<String>,
+    /// What the last plan said of the keys whose accounts do not fit in the interval.
+    notes: Vec<String>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -134,8 +137,10 @@ impl Supervisor {
             tasks: BTreeMap::new(),
             config: settings.clone(),
             parents: BTreeSet::new(),
+            notes: Vec::new(),
         };
         let expanded = sup.expand(settings);
+        sup.pace(&expanded);
         sup.spawn_initial(&expanded);
         Ok(sup)
     }
@@ -182,6 +187,7 @@ impl Supervisor {
             self.global = global;
             self.metrics.set_refresh_interval(settings.refresh_interval);
         }
+        self.pace(settings);
         let keep: BTreeSet<&str> = settings.accounts.iter().map(|a| a.name.as_str()).collect();
         let removed: Vec<String> = self
             .tasks
@@ -204,9 +210,47 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Plans every account's refresh ([`scheduler::plan`]) for the running loops, and says
+    /// once (log, landing page) when the accounts under a key do not fit in the interval.
+    fn pace(&mut self, settings: &Settings) {
+        let (paces, stretched) = scheduler::plan(
+            &settings.accounts,
+            settings.refresh_interval,
+            &settings.rates,
+        );
+        for (account, pace) in &paces {
+            self.metrics.set_effective_interval(account, pace.interval);
+        }
+        self.shared.pacing.set(paces);
+        let notes: Vec<String> = stretched
+            .iter()
+            .map(|s| s.describe(settings.refresh_interval))
+            .collect();
+        for note in notes.iter().filter(|n| !self.notes.contains(n)) {
+            warn!(note = %note, "the rate limit stretches the refresh interval; raise rate_limits: only if production traffic leaves room, or split the accounts across keys or shards");
+        }
+        self.status.set_notes(notes.clone());
+        self.notes = notes;
+    }
+
+    /// The delay of the first refresh of each account started now: one account after
+    /// another under each key, at the pace of its bucket ([`scheduler::Pace::spacing`]).
+    fn first_refresh(
+        &self,
+        account: &AccountSettings,
+        started: &mut BTreeMap<String, u32>,
+    ) -> Duration {
+        let pace = self.shared.pacing.get(&account.name, self.shared.interval);
+        let k = started.entry(account.credentials.describe()).or_default();
+        // Whole milliseconds: a limit of thousands per second needs no spacing.
+        let first = Duration::from_millis((pace.spacing * *k).as_millis() as u64);
+        *k += 1;
+        first
+    }
+
     async fn spawn_changed(&mut self, settings: &Settings, all: bool) {
-        let n = settings.accounts.len().max(1) as u32;
-        for (i, account) in settings.accounts.iter().enumerate() {
+        let mut started = BTreeMap::new();
+        for account in &settings.accounts {
             let fingerprint = account_fingerprint(account);
             let unchanged = self
                 .tasks
@@ -238,27 +282,23 @@ impl Supervisor {
                 };
                 info!(account = %account.name, reason, "settings changed; restarting the account's refresh");
             }
-            self.spawn(account, self.shared.interval * i as u32 / n, fingerprint);
+            let first = self.first_refresh(account, &mut started);
+            self.spawn(account, first, fingerprint);
         }
     }
 
     /// Starts every account of a first configuration.
     fn spawn_initial(&mut self, settings: &Settings) {
-        let n = settings.accounts.len().max(1) as u32;
-        for (i, account) in settings.accounts.iter().enumerate() {
-            let phase = self.shared.interval * i as u32 / n;
-            self.spawn(account, phase, account_fingerprint(account));
+        let mut started = BTreeMap::new();
+        for account in &settings.accounts {
+            let first = self.first_refresh(account, &mut started);
+            self.spawn(account, first, account_fingerprint(account));
         }
     }
 
-    fn spawn(
-        &mut self,
-        account: &AccountSettings,
-        phase: std::time::Duration,
-        fingerprint: String,
-    ) {
+    fn spawn(&mut self, account: &AccountSettings, first: Duration, fingerprint: String) {
         let (stop, stop_rx) = watch::channel(false);
-        let handle = scheduler::spawn_account(&self.shared, account, phase, stop_rx);
+        let handle = scheduler::spawn_account(&self.shared, account, first, stop_rx);
         self.tasks.insert(
             account.name.clone(),
             Running {

@@ -29,6 +29,8 @@ struct Isv {
     customers: Mutex<Vec<(String, String)>>,
     list_fails: AtomicBool,
     seen: Mutex<Vec<SimRequest>>,
+    /// When each request arrived, with its action and space.
+    times: Mutex<Vec<(std::time::Instant, String, String)>>,
 }
 
 impl Isv {
@@ -95,6 +97,14 @@ impl Backend for Isv {
             .unwrap_or_else(PoisonError::into_inner)
             .push(r.clone());
         let space = r.param("CustSpaceId").unwrap_or("none");
+        self.times
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((
+                std::time::Instant::now(),
+                r.action.clone(),
+                space.to_owned(),
+            ));
         match r.action.as_str() {
             "ListInstance" => self.list(r),
             "QueryChatappPhoneNumbers" => SimResponse::ok(numbers_body(vec![number(
@@ -109,6 +119,9 @@ impl Backend for Isv {
         }
     }
 }
+
+/// How long a test waits for many accounts on a machine busy with other tests and builds.
+const LONG: Duration = Duration::from_secs(90);
 
 fn customers(prefix: &str, range: std::ops::Range<usize>) -> Vec<(String, String)> {
     range
@@ -170,7 +183,7 @@ async fn customers_over_several_pages_become_accounts_that_inherit_the_parent() 
     let app = spawn_app(s).await;
 
     let scrape = app
-        .wait_for("250 customers, each refreshed", |s| {
+        .wait_for_within("250 customers, each refreshed", LONG, |s| {
             s.value("chatapp_discovered_accounts", &[("account", "isv")]) == Some(250.0)
                 && s.find("chatapp_up", &[])
                     .iter()
@@ -251,7 +264,7 @@ async fn customers_come_and_go_and_a_failed_listing_keeps_them() {
     let app = spawn_app(s).await;
     let up = |s: &Scrape, a: &str| s.value("chatapp_up", &[("account", a)]) == Some(1.0);
 
-    app.wait_for("three customers up", |s| {
+    app.wait_for_within("three customers up", LONG, |s| {
         (0..3).all(|i| up(s, &format!("isv/29340{i:05}")))
     })
     .await;
@@ -261,8 +274,9 @@ async fn customers_come_and_go_and_a_failed_listing_keeps_them() {
     next.extend(customers("shop", 2..4));
     backend.set(next);
     let scrape = app
-        .wait_for(
+        .wait_for_within(
             "isv/2934000001 gone with its series, isv/2934000003 up",
+            LONG,
             |s| {
                 children(s).len() == 3
                     && !s.text.contains("isv/2934000001")
@@ -283,7 +297,7 @@ async fn customers_come_and_go_and_a_failed_listing_keeps_them() {
     // The listing fails: the collector says so, and the customers stay.
     backend.list_fails.store(true, Ordering::SeqCst);
     let scrape = app
-        .wait_for("discovery failing", |s| {
+        .wait_for_within("discovery failing", LONG, |s| {
             s.value(
                 "chatapp_collector_success",
                 &[("account", "isv"), ("collector", "discovery")],
@@ -298,7 +312,7 @@ async fn customers_come_and_go_and_a_failed_listing_keeps_them() {
     // It recovers to the current list.
     backend.set(customers("shop", 0..2));
     backend.list_fails.store(false, Ordering::SeqCst);
-    app.wait_for("back to the listed two", |s| children(s).len() == 2)
+    app.wait_for_within("back to the listed two", LONG, |s| children(s).len() == 2)
         .await;
     app.shutdown().await;
 }
@@ -326,9 +340,9 @@ async fn two_shards_split_the_customers_with_no_overlap_and_no_gap() {
     let mut seen = Vec::new();
     for app in &apps {
         let s = app
-            .wait_for("discovery ran", |s| {
+            .wait_for_within("discovery ran and its customers started", LONG, |s| {
                 s.value("chatapp_discovered_accounts", &[("account", "isv")])
-                    .is_some_and(|n| n > 0.0)
+                    .is_some_and(|n| n > 0.0 && n == children(s).len() as f64)
             })
             .await;
         let kept = s.value("chatapp_discovered_accounts", &[("account", "isv")]);
@@ -346,4 +360,111 @@ async fn two_shards_split_the_customers_with_no_overlap_and_no_gap() {
     for app in apps {
         app.shutdown().await;
     }
+}
+
+/// 300 customers under one key at the default 5/s need 60 s of each refresh operation's
+/// budget (63 s with the planner's room): more than the 30 s interval. They refresh every
+/// 63 s instead, spread evenly and in order from the start, never above the limit, and each
+/// within the stretched interval. (Real time: about 80 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_customers_share_the_default_rate_limit_in_turn() {
+    let backend = Isv::with(customers("shop", 0..300));
+    let sim = start(&backend).await;
+    let mut s = fast_settings(&["--refresh.interval", "30s"], vec![]);
+    let mut isv = parent(&sim, &s, DiscoverySettings::default());
+    isv.collectors[0].interval = Duration::from_secs(600);
+    s.accounts = vec![isv];
+    let app = spawn_app(s).await;
+    let started = std::time::Instant::now();
+    let scrape = app
+        .wait_for_within("300 customers planned", LONG, |s| {
+            s.value("chatapp_discovered_accounts", &[("account", "isv")]) == Some(300.0)
+        })
+        .await;
+    let discovered_at = started.elapsed();
+    // 300 / 5 per second, with 5% room.
+    let effective = scrape.value(
+        "chatapp_refresh_effective_interval_seconds",
+        &[("account", "isv/2934000123")],
+    );
+    assert_eq!(effective, Some(63.0));
+    let (_, page) = app.get("/").await;
+    assert!(
+        page.contains("300 accounts under") && page.contains("cannot all refresh every 30s at 5/s"),
+        "the landing page says so once"
+    );
+    tokio::time::sleep(Duration::from_secs(75).saturating_sub(started.elapsed())).await;
+    let scrape = app.scrape().await;
+    app.shutdown().await;
+
+    let times = backend
+        .times
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for op in ["QueryChatappPhoneNumbers", "QueryChatappBindWaba"] {
+        let at: Vec<Duration> = times
+            .iter()
+            .filter(|(_, a, _)| a == op)
+            .map(|(t, _, _)| t.duration_since(backend_start(&times)))
+            .collect();
+        // The bucket: 5/s with a burst of 5. Planned turns never need the burst for long.
+        let second = common::most_in_any_window(&at, Duration::from_secs(1));
+        let ten = common::most_in_any_window(&at, Duration::from_secs(10));
+        assert!(second <= 10, "{op}: {second} in one second");
+        assert!(ten <= 55, "{op}: {ten} in ten seconds");
+    }
+    // Every customer refreshed within the stretched interval after it was found, in order.
+    let first = |space: &str| {
+        times
+            .iter()
+            .find(|(_, a, s)| a == "QueryChatappPhoneNumbers" && s == space)
+            .map(|(t, _, _)| t.duration_since(backend_start(&times)))
+    };
+    let mut firsts = Vec::new();
+    for i in 0..300 {
+        let t = first(&format!("29340{i:05}"))
+            .unwrap_or_else(|| panic!("customer {i} never refreshed"));
+        assert!(
+            t <= discovered_at + Duration::from_secs(63 + 5),
+            "customer {i} first at {t:?}"
+        );
+        firsts.push(t);
+    }
+    assert!(
+        firsts[0] + Duration::from_secs(20) < firsts[150],
+        "in turn, not in a burst: {firsts:?}"
+    );
+    assert!(
+        firsts[150] + Duration::from_secs(20) < firsts[299],
+        "{firsts:?}"
+    );
+    // No customer refreshed again before its stretched interval.
+    for i in [0, 1, 2] {
+        let space = format!("29340{i:05}");
+        let calls: Vec<Duration> = times
+            .iter()
+            .filter(|(_, a, s)| a == "QueryChatappPhoneNumbers" && *s == space)
+            .map(|(t, _, _)| t.duration_since(backend_start(&times)))
+            .collect();
+        for pair in calls.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= Duration::from_secs(55),
+                "customer {i}: {calls:?}"
+            );
+        }
+    }
+    assert_eq!(
+        scrape
+            .find("chatapp_up", &[])
+            .iter()
+            .filter(|x| x.value == 1.0)
+            .count(),
+        300
+    );
+}
+
+/// When the first request arrived.
+fn backend_start(times: &[(std::time::Instant, String, String)]) -> std::time::Instant {
+    times.iter().map(|(t, _, _)| *t).min().expect("requests")
 }

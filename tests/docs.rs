@@ -45,6 +45,7 @@ fn every_metric_is_documented_in_the_readme() {
         "chatapp_last_refresh_success_timestamp_seconds",
         "chatapp_refresh_duration_seconds",
         "chatapp_refresh_backoff_seconds",
+        "chatapp_refresh_effective_interval_seconds",
         "chatapp_api_requests_total",
         "chatapp_api_request_errors_total",
         "chatapp_unknown_enum_values_total",

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{CollectorSettings, Settings};
+use super::{AccountSettings, CollectorSettings, Settings};
 use crate::collect::REGISTRY;
 use crate::metrics::EnumMode;
 
@@ -63,33 +63,56 @@ impl Settings {
             );
         }
         let _ = writeln!(s, "  accounts ({}):", self.accounts.len());
-        for a in &self.accounts {
-            let _ = writeln!(s, "    - {}", a.name);
-            let _ = writeln!(s, "        endpoint:      {}", a.endpoint);
-            if let Some(c) = &a.cust_space_id {
-                let _ = writeln!(s, "        cust_space_id: {c}");
-            }
-            if let Some(p) = &a.isv_code_file {
-                let _ = writeln!(s, "        isv code:      from {}", p.display());
-            }
-            let _ = writeln!(s, "        credentials:   {}", a.credentials.describe());
-            let _ = writeln!(
-                s,
-                "        collectors:    {}",
-                describe_collectors(&a.collectors)
-            );
-            if let Some(children) = &a.children {
-                if let Some(d) = a.collectors.first() {
-                    let _ = writeln!(s, "        discover:      {:?}", d.settings);
-                }
+        for (i, a) in self.accounts.iter().enumerate() {
+            if i < FULL_ACCOUNTS {
+                describe_account(&mut s, a);
+            } else {
+                // Beyond the first few, one line each: a file of 1,000 accounts stays
+                // readable (and grep finds any one).
                 let _ = writeln!(
                     s,
-                    "        customers:     each an account <name>/<CustSpaceId> with {} (--config.check --discover lists them)",
-                    describe_collectors(children)
+                    "    - {}{}: {}",
+                    a.name,
+                    a.cust_space_id
+                        .as_deref()
+                        .map(|c| format!(" (cust_space_id {c})"))
+                        .unwrap_or_default(),
+                    describe_collectors(&a.collectors)
                 );
             }
         }
         s
+    }
+}
+
+/// Accounts `--config.check` describes in full; the others get one line each.
+const FULL_ACCOUNTS: usize = 20;
+
+/// One account of `--config.check`, in full.
+fn describe_account(s: &mut String, a: &AccountSettings) {
+    let _ = writeln!(s, "    - {}", a.name);
+    let _ = writeln!(s, "        endpoint:      {}", a.endpoint);
+    if let Some(c) = &a.cust_space_id {
+        let _ = writeln!(s, "        cust_space_id: {c}");
+    }
+    if let Some(p) = &a.isv_code_file {
+        let _ = writeln!(s, "        isv code:      from {}", p.display());
+    }
+    let _ = writeln!(s, "        credentials:   {}", a.credentials.describe());
+    let _ = writeln!(
+        s,
+        "        collectors:    {}",
+        describe_collectors(&a.collectors)
+    );
+    if let Some(children) = &a.children {
+        if let Some(d) = a.collectors.first() {
+            let _ = writeln!(s, "        discover:      {:?}", d.settings);
+        }
+        let _ = writeln!(
+            s,
+            "        customers:     each an account <name>/<CustSpaceId> with {} (--config.check --discover lists them)",
+            describe_collectors(children)
+        );
     }
 }
 

@@ -98,6 +98,7 @@ pub struct SelfMetrics {
     unknown_enum: IntCounterVec,
     account_info: GaugeVec,
     discovered_accounts: GaugeVec,
+    effective_interval: GaugeVec,
     collector: CollectorSeries,
     shard_ordinal: Gauge,
     total_shards: Gauge,
@@ -136,6 +137,34 @@ struct AccountSeries {
     collectors: HashSet<String>,
     operations: HashSet<String>,
     errors: HashSet<(String, String)>,
+}
+
+/// The per-account series of the fleet: `chatapp_account_info`,
+/// `chatapp_refresh_effective_interval_seconds` and `chatapp_discovered_accounts`.
+fn fleet_gauges(r: &Registrar<'_>) -> Result<(GaugeVec, GaugeVec, GaugeVec), prometheus::Error> {
+    let account_info = r.gauges(
+        "chatapp_account_info",
+        "Configured or discovered account: its ISV sub-customer space, the API region, and for a discovered account its parent and instance; always 1.",
+        &[
+            "account",
+            "cust_space_id",
+            "region_id",
+            "parent",
+            "instance_name",
+            "instance_id",
+        ],
+    )?;
+    let effective_interval = r.gauges(
+        "chatapp_refresh_effective_interval_seconds",
+        "Interval the account's refresh is planned at: --refresh.interval, or longer when the accounts sharing its AccessKey cannot all refresh within it at the rate limit.",
+        &["account"],
+    )?;
+    let discovered_accounts = r.gauges(
+        "chatapp_discovered_accounts",
+        "Customers the parent account's last good discovery round found that this shard monitors (after discover: include/exclude).",
+        &["account"],
+    )?;
+    Ok((account_info, effective_interval, discovered_accounts))
 }
 
 /// Creates metrics and registers them in one step, so that declaring a self metric is one
@@ -241,6 +270,7 @@ impl SelfMetrics {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
+        let (account_info, effective_interval, discovered_accounts) = fleet_gauges(&r)?;
         let metrics = SelfMetrics {
             up: r.gauges(
                 "chatapp_up",
@@ -281,23 +311,9 @@ impl SelfMetrics {
                 "Values outside the known states seen in API fields, counted per number per refresh; the values are logged.",
                 &["field"],
             )?,
-            account_info: r.gauges(
-                "chatapp_account_info",
-                "Configured or discovered account: its ISV sub-customer space, the API region, and for a discovered account its parent and instance; always 1.",
-                &[
-                    "account",
-                    "cust_space_id",
-                    "region_id",
-                    "parent",
-                    "instance_name",
-                    "instance_id",
-                ],
-            )?,
-            discovered_accounts: r.gauges(
-                "chatapp_discovered_accounts",
-                "Customers the parent account's last good discovery round found that this shard monitors (after discover: include/exclude).",
-                &["account"],
-            )?,
+            account_info,
+            effective_interval,
+            discovered_accounts,
             collector: CollectorSeries::new(&r)?,
             storage_written: r.gauge(
                 "chatapp_storage_last_write_success_timestamp_seconds",
@@ -456,6 +472,14 @@ impl SelfMetrics {
         self.changed();
     }
 
+    /// Sets `chatapp_refresh_effective_interval_seconds` of an account.
+    pub fn set_effective_interval(&self, account: &str, interval: Duration) {
+        self.effective_interval
+            .with_label_values(&[account])
+            .set(interval.as_secs_f64());
+        self.changed();
+    }
+
     /// Removes `chatapp_discovered_accounts` of an account that is no longer a parent.
     pub fn remove_discovered(&self, parent: &str) {
         let _ = self.discovered_accounts.remove_label_values(&[parent]);
@@ -496,6 +520,7 @@ impl SelfMetrics {
             &self.refresh_duration,
             &self.backoff,
             &self.discovered_accounts,
+            &self.effective_interval,
         ] {
             let _ = vec.remove_label_values(&[account]);
         }
@@ -743,6 +768,10 @@ mod tests {
             (
                 r#"chatapp_account_info{account="a",cust_space_id="c",instance_id="",instance_name="",parent="",region_id="r"} 1"#,
                 Box::new(|m| m.add_account(&AccountInfo::configured("a", "c", "r"), &["Op"])),
+            ),
+            (
+                r#"chatapp_refresh_effective_interval_seconds{account="a"} 105"#,
+                Box::new(|m| m.set_effective_interval("a", Duration::from_secs(105))),
             ),
             (
                 r#"chatapp_discovered_accounts{account="isv"} 3"#,

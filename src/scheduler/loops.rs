@@ -17,18 +17,18 @@ use crate::api::ErrorKind;
 use crate::config::AccountSettings;
 use crate::view::Facts;
 
-/// Starts the account's loops: the refresh (every refresh collector, together, every
-/// `--refresh.interval` at `phase`) and one loop per collector with its own schedule. They
-/// all end when `shutdown` flips to true.
+/// Starts the account's loops: the refresh (every refresh collector, together, the first
+/// time `first` after now, then at the account's [`super::Pace`]) and one loop per
+/// collector with its own schedule. They all end when `shutdown` flips to true.
 pub async fn run_account(
     shared: Arc<Shared>,
     account: AccountSettings,
-    phase: Duration,
+    first: Duration,
     shutdown: watch::Receiver<bool>,
 ) {
     let (account, refresh, own) = AccountRun::start(account, false);
     let span = info_span!("refresh", account = %account.settings.name);
-    let refresh_loop = refresh_loop(&shared, &account, refresh, phase, shutdown.clone());
+    let refresh_loop = refresh_loop(&shared, &account, refresh, first, shutdown.clone());
     let own_loops = join_all(
         own.into_iter()
             .map(|i| own_loop(&shared, &account, i, shutdown.clone())),
@@ -42,12 +42,14 @@ pub async fn run_account(
 }
 
 /// The refresh loop of one account: every refresh collector runs side by side, and their
-/// combined result is `chatapp_up`. Returns when `shutdown` flips to true.
+/// combined result is `chatapp_up`. The interval and phase are read from the plan at every
+/// turn ([`super::Pacing`]), so they follow the accounts that come and go under the key.
+/// Returns when `shutdown` flips to true.
 async fn refresh_loop(
     shared: &Shared,
     account: &AccountRun,
     mut instances: Vec<Instance>,
-    phase: Duration,
+    first: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if instances.is_empty() {
@@ -66,10 +68,12 @@ async fn refresh_loop(
         humantime::format_duration(shared.max_staleness)
     );
     let mut state = LoopState::resumed("refresh", last, keeps);
-    let mut next = start;
+    let mut next = start + first;
     let mut first = true;
     loop {
-        let stale_at = state.stale_at(shared.max_staleness);
+        let pace = shared.pacing.get(name, shared.interval);
+        // Never drop data between two planned refreshes of a stretched interval.
+        let stale_at = state.stale_at(shared.max_staleness.max(pace.interval * 2));
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = sleep_until_opt(stale_at) => {
@@ -85,10 +89,11 @@ async fn refresh_loop(
             let Ok(_permit) = shared.permits.acquire().await else {
                 break;
             };
-            refresh_attempt(shared, account, &mut instances, &mut state).await
+            refresh_attempt(shared, account, &mut instances, &mut state, pace.interval).await
         };
         account.refreshed.send_replace(true);
         shared.metrics.set_backoff(&account.settings.name, backoff);
+        let pace = shared.pacing.get(name, shared.interval);
         // Stay on the account's phase grid (start + phase + k·interval), then add jitter
         // of up to 5% and any back-off. The first refresh ran at start, off the grid: the
         // second waits for a grid point at least half an interval after that start, or
@@ -97,10 +102,10 @@ async fn refresh_loop(
         // (1.5 on average this way, 1 in every later one).
         let mut after = Instant::now();
         if std::mem::take(&mut first) {
-            after = after.max(start + shared.interval / 2);
+            after = after.max(start + pace.interval / 2);
         }
-        next = next_on_grid(start + phase, shared.interval, after)
-            + jitter(shared.interval / 20)
+        next = next_on_grid(start + pace.phase, pace.interval, after)
+            + jitter(pace.interval / 20)
             + backoff;
     }
 }
@@ -112,6 +117,7 @@ async fn refresh_attempt(
     account: &AccountRun,
     instances: &mut [Instance],
     state: &mut LoopState,
+    interval: Duration,
 ) -> Duration {
     let started = Instant::now();
     let name = account.settings.name.as_str();
@@ -134,13 +140,13 @@ async fn refresh_attempt(
         }
         Err(e) => {
             let failure = Failure::new(&e, &refresh_actions(instances));
-            let backoff = state.failed(&e, &failure, shared.interval);
+            let backoff = state.failed(&e, &failure, interval);
             shared.status.update(name, |s| {
                 s.last_attempt = Some(now);
                 s.last_result = Some(Err(failure));
             });
             if state
-                .stale_at(shared.max_staleness)
+                .stale_at(shared.max_staleness.max(interval * 2))
                 .is_some_and(|t| Instant::now() >= t)
             {
                 drop_stale(shared, account, instances, state);

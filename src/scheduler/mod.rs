@@ -31,6 +31,7 @@
 
 mod failure;
 mod loops;
+mod pace;
 mod pass;
 mod run;
 mod status;
@@ -51,6 +52,7 @@ use crate::ratelimit::{KeyedLimits, Rates};
 
 pub use failure::{Failure, RefreshError};
 pub use loops::{backoff, run_account};
+pub use pace::{Pace, Pacing, Stretch, plan};
 pub use pass::{OnceReport, run_once};
 pub use status::{AccountStatus, CollectorStatus, StatusBoard};
 
@@ -146,6 +148,8 @@ pub struct Shared {
     pub limits: KeyedLimits,
     /// Requests per second per operation.
     pub rates: Rates,
+    /// When each account refreshes (set by the supervisor).
+    pub pacing: Pacing,
     /// `--metrics.enum`.
     pub enum_mode: EnumMode,
 }
@@ -175,21 +179,23 @@ impl Shared {
             permits: Semaphore::new(MAX_CONCURRENT_REFRESHES),
             limits: KeyedLimits::new(settings.api_rate_limit),
             rates: settings.rates.clone(),
+            pacing: Pacing::default(),
             enum_mode: settings.enum_mode,
         }))
     }
 }
 
 /// Registers `account` (status board, `chatapp_account_info`, zeroed request counters, its
-/// collectors' intervals) and starts its loops; they end when `stop` flips to true.
+/// collectors' intervals) and starts its loops, the first refresh `first` from now; they end
+/// when `stop` flips to true.
 pub fn spawn_account(
     shared: &Arc<Shared>,
     account: &AccountSettings,
-    phase: Duration,
+    first: Duration,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     register(shared, account);
-    tokio::spawn(run_account(shared.clone(), account.clone(), phase, stop))
+    tokio::spawn(run_account(shared.clone(), account.clone(), first, stop))
 }
 
 /// Makes `account` known to the status board and the self metrics before its first run.

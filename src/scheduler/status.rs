@@ -58,6 +58,9 @@ pub struct CollectorStatus {
 #[derive(Debug, Default)]
 pub struct StatusBoard {
     accounts: Mutex<BTreeMap<String, AccountStatus>>,
+    /// Lines about the whole process for the top of the landing page (the refresh
+    /// interval stretched by the rate limit, ...).
+    notes: Mutex<Vec<String>>,
 }
 
 impl StatusBoard {
@@ -98,6 +101,19 @@ impl StatusBoard {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// Replaces the lines about the whole process.
+    pub fn set_notes(&self, notes: Vec<String>) {
+        *self.notes.lock().unwrap_or_else(PoisonError::into_inner) = notes;
+    }
+
+    /// The lines about the whole process.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// A copy of one account's status.

@@ -368,7 +368,18 @@ impl TestApp {
 
     /// Scrapes until `cond` holds, at most [`WAIT`]; returns the scrape that satisfied it.
     pub async fn wait_for(&self, what: &str, cond: impl Fn(&Scrape) -> bool) -> Scrape {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        self.wait_for_within(what, WAIT, cond).await
+    }
+
+    /// [`TestApp::wait_for`] for at most `within` (many accounts on a busy machine).
+    #[allow(dead_code)] // not every test binary waits that long
+    pub async fn wait_for_within(
+        &self,
+        what: &str,
+        within: Duration,
+        cond: impl Fn(&Scrape) -> bool,
+    ) -> Scrape {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let s = self.scrape().await;
             if cond(&s) {
