@@ -175,6 +175,10 @@ pub async fn run_with_web(
         outputs.discovered.clone(),
     );
     metrics.config_reloaded(true);
+    // Subscribed before any discovery runs: a receiver sees only changes made after it
+    // subscribed, and a first round that finished in between would leave its customers
+    // unstarted until the next change (a slow machine showed it).
+    let mut discovered = discovered.subscribe();
     let mut supervisor = Supervisor::start(&settings, outputs)?;
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
@@ -204,7 +208,6 @@ pub async fn run_with_web(
     }));
 
     let mut hangups = hangup_signals();
-    let mut discovered = discovered.subscribe();
     tokio::pin!(shutdown);
     loop {
         let reply = tokio::select! {

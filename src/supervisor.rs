@@ -139,15 +139,16 @@ impl Supervisor {
             parents: BTreeSet::new(),
             notes: Vec::new(),
         };
-        let expanded = sup.expand(settings);
+        let (expanded, kept) = sup.expand(settings);
         sup.pace(&expanded);
+        sup.count_discovered(kept);
         sup.spawn_initial(&expanded);
         Ok(sup)
     }
 
-    /// The running configuration with every parent's discovered customers added, and their
-    /// counts set.
-    fn expand(&mut self, settings: &Settings) -> Settings {
+    /// The running configuration with every parent's discovered customers added, and how
+    /// many each parent kept.
+    fn expand(&mut self, settings: &Settings) -> (Settings, BTreeMap<String, usize>) {
         let parents: Vec<&str> = settings
             .accounts
             .iter()
@@ -156,6 +157,17 @@ impl Supervisor {
             .collect();
         self.discovered.retain(&parents);
         let (accounts, kept) = discovery::expand(settings, &self.discovered.snapshot());
+        let settings = Settings {
+            accounts,
+            ..settings.clone()
+        };
+        (settings, kept)
+    }
+
+    /// `chatapp_discovered_accounts` per parent: what each kept. Set once the customers are
+    /// planned ([`Supervisor::pace`]), so that a scrape that counts them also finds their
+    /// effective interval.
+    fn count_discovered(&mut self, kept: BTreeMap<String, usize>) {
         for (parent, n) in &kept {
             self.metrics.set_discovered(parent, *n);
         }
@@ -163,10 +175,6 @@ impl Supervisor {
             self.metrics.remove_discovered(gone);
         }
         self.parents = kept.into_keys().collect();
-        Settings {
-            accounts,
-            ..settings.clone()
-        }
     }
 
     /// Applies what the parents' discovery found last to the running configuration: new
@@ -179,7 +187,8 @@ impl Supervisor {
     /// Applies a new configuration; see the module documentation.
     pub async fn apply(&mut self, settings: &Settings) -> Result<(), ApiError> {
         self.config = settings.clone();
-        let settings = &self.expand(settings);
+        let (settings, kept) = self.expand(settings);
+        let settings = &settings;
         let global = global_fingerprint(settings);
         let restart_all = global != self.global;
         if restart_all {
@@ -188,6 +197,7 @@ impl Supervisor {
             self.metrics.set_refresh_interval(settings.refresh_interval);
         }
         self.pace(settings);
+        self.count_discovered(kept);
         let keep: BTreeSet<&str> = settings.accounts.iter().map(|a| a.name.as_str()).collect();
         let removed: Vec<String> = self
             .tasks

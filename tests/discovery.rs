@@ -379,6 +379,11 @@ async fn three_hundred_customers_share_the_default_rate_limit_in_turn() {
     let scrape = app
         .wait_for_within("300 customers planned", LONG, |s| {
             s.value("chatapp_discovered_accounts", &[("account", "isv")]) == Some(300.0)
+                && s.value(
+                    "chatapp_refresh_effective_interval_seconds",
+                    &[("account", "isv/2934000123")],
+                )
+                .is_some()
         })
         .await;
     let discovered_at = started.elapsed();
