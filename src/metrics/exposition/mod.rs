@@ -4,34 +4,38 @@
 //! encoder, or with the explicit escaping of `text` on the phone-number fast path, which is
 //! property-tested against that encoder), as a list of [`Block`]s per family: a block is a run of
 //! sample lines plus its own raw DEFLATE stream and CRC-32, compressed once when the block is
-//! first seen. The store then stitches every account's blocks family by family (a family's
-//! samples must be contiguous in the text format) into a list of shared chunks and publishes
-//! it through an [`ArcSwap`](arc_swap::ArcSwap): a scrape only loads a pointer, never waits on a refresh, and
-//! writes the shared chunks as they are (no stitched copy of the whole text exists).
+//! first seen. The store keeps every account's blocks family by family (a family's samples
+//! must be contiguous in the text format) in segments of neighbouring accounts, so that a
+//! publish rebuilds only its own segments, and publishes the families as a layout through an
+//! [`ArcSwap`](arc_swap::ArcSwap): a scrape only loads a pointer, never waits on a refresh,
+//! and writes the shared chunks as they are (no stitched copy of the whole text exists).
 //!
 //! Why blocks: at 10,000 numbers the text is about 44 MB. A refresh must build the new text
 //! while the old one is still being served, which would double that at every refresh. A
 //! [`BlockWriter`] instead looks each freshly rendered block up among the previous
 //! rendering's blocks (by CRC-32 and length, then compared byte for byte) and reuses the
 //! old shared bytes and their compressed form when nothing changed, so a refresh only
-//! allocates and compresses the blocks that did change.
+//! allocates and compresses the blocks that did change, and the store rebuilds nothing for
+//! a family whose blocks are all the ones it already serves.
 //!
 //! Here: [`AccountExposition`], one account's rendered families. Beside it: `block` (blocks
-//! and their reuse), `text` (the format's escaping, headers and values), `body` (what a
-//! scrape sends and its gzip framing), `store` (the slots and their stitching, in both
-//! formats) and [`openmetrics`] (the OpenMetrics headers made from the 0.0.4 ones, and
-//! `# EOF`).
+//! and their reuse), `text` (the format's escaping, headers and values), `segment` (a
+//! family's slots in runs a publish rebuilds one at a time), `store` (the slots, the
+//! families and the layout a scrape reads, in both formats), `body` (what a scrape sends,
+//! assembled from the layout, and its gzip framing) and [`openmetrics`] (the OpenMetrics
+//! headers made from the 0.0.4 ones, and `# EOF`).
 
 mod block;
 mod body;
 pub mod openmetrics;
+mod segment;
 mod store;
 mod text;
 
 use prometheus::proto::MetricFamily;
 
 pub use block::{Block, BlockWriter};
-pub use body::{Chunks, Exposition, gzip_parts, plain_parts};
+pub use body::{Chunks, Exposition, Text, gzip_parts, plain_parts};
 pub use store::ExpositionStore;
 use text::fix_infinities;
 pub use text::{push_gauge_header, push_label, push_label_value, push_value, split_header};
@@ -257,7 +261,8 @@ mod tests {
         );
         // The sample chunks are the same shared bytes in both formats.
         let (text, om) = (store.current(), store.current_in(Format::OpenMetrics));
-        assert_eq!(text.text.parts()[1].as_ptr(), om.text.parts()[1].as_ptr());
+        let second = |e: &Exposition| e.text.chunks().nth(1).unwrap().as_ptr();
+        assert_eq!(second(&text), second(&om));
 
         // Dropping every account leaves only the EOF.
         store.set("a", "c", None);
@@ -269,12 +274,16 @@ mod tests {
     fn openmetrics_headers_are_converted_once_and_kept_while_used() {
         let store = ExpositionStore::default();
         store.set("a", "c", Some(with_info("1")));
-        let header = store.current_in(Format::OpenMetrics).text.parts()[0].clone();
+        let first = |store: &ExpositionStore| {
+            let om = store.current_in(Format::OpenMetrics);
+            om.text.chunks().next().unwrap().clone()
+        };
+        let header = first(&store);
         assert!(header.starts_with(b"# TYPE chatapp_phone_number info\n"));
         // Another publish with the same HELP: the same header block, not a new conversion.
         store.set("b", "c", Some(with_info("2")));
         store.set("a", "c", Some(with_info("3")));
-        let again = store.current_in(Format::OpenMetrics).text.parts()[0].clone();
+        let again = first(&store);
         assert_eq!(header.as_ptr(), again.as_ptr());
         assert_eq!(store.openmetrics_header_count(), 2, "one per family in use");
         store.set("a", "c", None);
