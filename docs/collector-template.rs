@@ -4,8 +4,9 @@
 //! `cp docs/collector-template.rs src/collect/<name>.rs`, rename, and fill in each part
 //! from the official SDK's model of the operation (cams-api.md says where the sources
 //! disagree). The parts, top to bottom: the operation, the settings block, the collector
-//! as data, the families, the columns for people, the run, the pure conversion, the
-//! response DTO, the demo answer, the tests. It is compiled with the unit tests
+//! as data, the families (and the table that says how their series are shaped), the
+//! columns for people, the run, the pure conversion (rows of the table, rendered by the
+//! shared renderer, `metrics::render`), the response DTO, the demo answer, the tests. It is compiled with the unit tests
 //! (`collect::template`), so it cannot drift from the interfaces it shows.
 
 use std::num::NonZeroU32;
@@ -17,11 +18,12 @@ use serde_json::json;
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse};
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, Operation, Role,
-    Schedule, SettingsBlock, SettingsError, StateSetDef, Tenant, family, gauge, non_empty,
-    push_state_set,
+    Schedule, SettingsBlock, SettingsError, StateSetDef, Tenant, non_empty,
 };
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
-use crate::metrics::AccountExposition;
+use crate::metrics::exposition::BlockWriter;
+use crate::metrics::render::{self, Renderer, Series, Table};
+use crate::metrics::{AccountExposition, EnumMode, UnknownValue};
 use crate::view::{Cell, Column, Facts, NumberFacts, Value, ViewSpec};
 
 /// The operation: its action (also the `operation` label and the RAM action), its default
@@ -61,7 +63,7 @@ pub static SPEC: CollectorSpec = CollectorSpec {
     name: "example",
     description: "each number's remaining example quota (GetExampleQuota)",
     operations: &[OPERATION],
-    families: &[&REMAINING, &STATE.family],
+    families: FAMILIES,
     schedule: Schedule::Own {
         interval: Duration::from_secs(30 * 60),
         demo_interval: Duration::from_secs(60),
@@ -94,6 +96,16 @@ pub const STATE: StateSetDef = StateSetDef {
     label: "state",
     known: &["OK", "LOW", "EXHAUSTED"],
 };
+
+/// The families of each number, as data: the labels every series starts with, and each
+/// family's shape (a gauge, a StateSet, an `_info` family with its further labels).
+const NUMBERS: Table<'static> = Table {
+    labels: &["account", "phone_number"],
+    series: &[Series::Gauge(&REMAINING), Series::States(&STATE)],
+};
+
+/// This file's families, in exposition order (from its tables).
+pub const FAMILIES: &[&FamilyDef] = &render::families::<2>(&[NUMBERS]);
 
 /// The quota left, as a column of the numbers table (the JSON key, the page's header, the
 /// terminal's header).
@@ -142,49 +154,47 @@ impl Collector for Example {
                 round.failed("6580000001", e);
             }
         }
-        round.finish(collected(ctx, &answers)?)
+        round.finish(collected(ctx, &answers))
     }
 }
 
 /// The families and facts of the answers. Pure apart from the context's labels.
-fn collected(ctx: &Ctx<'_>, answers: &[(String, Quota)]) -> Result<Collected, CollectError> {
-    let (families, unknown) = convert(ctx.account, answers, &ctx.note, ctx.enum_mode);
-    Ok(Collected {
-        exposition: AccountExposition::render(&families)?,
+fn collected(ctx: &Ctx<'_>, answers: &[(String, Quota)]) -> Collected {
+    // The current rendering's unchanged blocks are reused, not copied and compressed again.
+    let mut writer = BlockWriter::new(ctx.previous.as_deref());
+    let (exposition, unknown) =
+        convert(ctx.account, answers, &ctx.note, ctx.enum_mode, &mut writer);
+    Collected {
+        exposition,
         unknown,
         summary: format!("{} numbers' quota", answers.len()),
         facts: facts(answers),
         ..Default::default()
-    })
+    }
 }
 
-/// Converts the answers into families. Pure.
+/// Renders the answers: one row of [`NUMBERS`] per number, a cell per family. Pure.
 fn convert(
     account: &str,
     answers: &[(String, Quota)],
     note: &str,
-    mode: crate::metrics::EnumMode,
-) -> (
-    Vec<prometheus::proto::MetricFamily>,
-    Vec<crate::metrics::UnknownValue>,
-) {
-    let mut remaining = family(&REMAINING, note);
-    let mut state = family(&STATE.family, note);
-    let mut unknown = Vec::new();
-    for (phone, q) in answers {
-        let labels = [("account", account), ("phone_number", phone.as_str())];
-        if let Some(v) = non_empty(&q.remaining).and_then(|v| v.parse::<f64>().ok()) {
-            remaining.mut_metric().push(gauge(&labels, v));
+    mode: EnumMode,
+    writer: &mut BlockWriter,
+) -> (AccountExposition, Vec<UnknownValue>) {
+    let mut out = Renderer::new(writer, note, mode);
+    out.table(&NUMBERS, |rows| {
+        for (phone, q) in answers {
+            let remaining = non_empty(&q.remaining).and_then(|v| v.parse::<f64>().ok());
+            rows.row(
+                &[account, phone],
+                &[
+                    render::Cell::value(remaining),
+                    render::Cell::state(non_empty(&q.state)),
+                ],
+            );
         }
-        unknown.extend(push_state_set(
-            state.mut_metric(),
-            &STATE,
-            &labels,
-            non_empty(&q.state),
-            mode,
-        ));
-    }
-    (vec![remaining, state], unknown)
+    });
+    out.finish()
 }
 
 /// The quota left of each number, for the landing page and `--once`. Pure.
@@ -253,9 +263,9 @@ mod tests {
                 state: Some("LOW".into()),
             },
         )];
-        let (families, unknown) = convert("a", &answers, "note", crate::metrics::EnumMode::All);
-        let text = String::from_utf8(AccountExposition::render(&families).unwrap().to_text());
-        let text = text.unwrap();
+        let mut writer = BlockWriter::new(None);
+        let (exposition, unknown) = convert("a", &answers, "note", EnumMode::All, &mut writer);
+        let text = String::from_utf8(exposition.to_text()).unwrap();
         assert!(
             text.contains(r#"chatapp_example_quota_remaining{account="a",phone_number="6511"} 42"#)
         );

@@ -27,8 +27,10 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::collect::phone_numbers::lower_tier;
-use crate::collect::{Tracked, family, gauge, tracked};
-use crate::metrics::{AccountExposition, SelfMetrics};
+use crate::collect::{Tracked, tracked};
+use crate::metrics::exposition::BlockWriter;
+use crate::metrics::render::{self, Renderer, Series, Table};
+use crate::metrics::{AccountExposition, EnumMode, SelfMetrics};
 use crate::view::{
     Cell, Column, Facts, Layout, Note, NoteKind, NumberFacts, Row, TableDef, TableRows, Value,
 };
@@ -266,13 +268,15 @@ impl History {
         }
     }
 
-    /// `account`'s since families and facts for people, as of `now` (Unix seconds).
+    /// `account`'s since families and facts for people, as of `now` (Unix seconds); the
+    /// blocks of `previous` (the current rendering) are reused where unchanged.
     pub fn render(
         &self,
         account: &str,
         note: &str,
         now: i64,
-    ) -> Result<(AccountExposition, Facts), prometheus::Error> {
+        previous: Option<&AccountExposition>,
+    ) -> (AccountExposition, Facts) {
         let state = self.lock();
         let records: Vec<&Record> = state
             .numbers
@@ -280,26 +284,40 @@ impl History {
             .take_while(|((a, _), _)| a == account)
             .map(|(_, r)| r)
             .collect();
-        let families = tracked()
-            .map(|t| {
-                let mut f = family(&t.since, note);
-                for r in &records {
-                    if let Some(field) = r.fields.get(t.field).filter(|f| f.present) {
-                        let labels = [("account", account), ("phone_number", r.phone.as_str())];
-                        f.mut_metric().push(gauge(&labels, field.since as f64));
-                    }
-                }
-                f
-            })
-            .filter(|f| !f.get_metric().is_empty())
-            .collect::<Vec<_>>();
+        let series = since_series();
+        let table = Table {
+            labels: &["account", "phone_number"],
+            series,
+        };
+        let mut writer = BlockWriter::new(previous);
+        // The since families are gauges: the enum mode does not matter.
+        let mut out = Renderer::new(&mut writer, note, EnumMode::All);
+        let mut cells = Vec::with_capacity(series.len());
+        out.table(&table, |rows| {
+            for r in &records {
+                cells.clear();
+                cells.extend(tracked().map(|t| {
+                    let field = r.fields.get(t.field).filter(|f| f.present);
+                    render::Cell::value(field.map(|f| f.since as f64))
+                }));
+                rows.row(&[account, r.phone.as_str()], &cells);
+            }
+        });
         let facts = facts(&records, now);
-        Ok((AccountExposition::render(&families)?, facts))
+        (out.finish().0, facts)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The since families of every tracked column, as gauges of the shared renderer (made once:
+/// the tracked columns are the registry's).
+fn since_series() -> &'static [Series] {
+    static SERIES: std::sync::LazyLock<Vec<Series>> =
+        std::sync::LazyLock::new(|| tracked().map(|t| Series::Gauge(&t.since)).collect());
+    &SERIES
 }
 
 impl Record {

@@ -32,10 +32,11 @@ use super::round::Wake;
 use super::waba::BoundWaba;
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, NoSettings, Operation,
-    Role, Schedule, StateSetDef, Tenant, Tracked, UnknownValue, family, gauge, label_str,
-    label_value, non_empty, push_state_set,
+    Role, Schedule, StateSetDef, Tenant, Tracked, UnknownValue, label_str, label_value, non_empty,
 };
 use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
+use crate::metrics::exposition::BlockWriter;
+use crate::metrics::render::{self, Renderer, Rows, Series, Table};
 use crate::metrics::{AccountExposition, EnumMode};
 use crate::view::{
     Cell, Column, Facts, Note, NoteKind, NumberFacts, Severity, Value, Verdict, ViewSpec,
@@ -117,8 +118,32 @@ pub const ERROR_INFO: FamilyDef = FamilyDef {
     help: "An error Meta reports on an entity of a health answer (GetWhatsappHealthStatus Data.Entities[].Errors: ErrorCode, ErrorDescription); always 1. Meta's PossibleSolution is shown on the landing page.",
 };
 
+/// Each number's can-send state.
+const PHONES: Table<'static> = Table {
+    labels: &["account", "phone_number"],
+    series: &[Series::States(&PHONE_CAN_SEND)],
+};
+
+/// The WABA's can-send state.
+const WABAS: Table<'static> = Table {
+    labels: &["account", "waba_id"],
+    series: &[Series::States(&WABA_CAN_SEND)],
+};
+
+/// Each distinct error Meta reports (every label identifies it).
+const ERRORS: Table<'static> = Table {
+    labels: &[
+        "account",
+        "entity_type",
+        "entity_id",
+        "error_code",
+        "description",
+    ],
+    series: &[Series::Info(&ERROR_INFO, &[])],
+};
+
 /// This file's families, in exposition order.
-pub const FAMILIES: &[&FamilyDef] = &[&PHONE_CAN_SEND.family, &WABA_CAN_SEND.family, &ERROR_INFO];
+pub const FAMILIES: &[&FamilyDef] = &render::families::<3>(&[PHONES, WABAS, ERRORS]);
 
 /// Longest `description` label: Meta's descriptions are a sentence; a longer one is cut.
 pub const MAX_DESCRIPTION_CHARS: usize = 160;
@@ -178,7 +203,7 @@ impl Collector for Health {
             while round.wait(Some(&mut inputs)).await == Wake::Inputs {
                 list_changed = true;
                 if state.follow(ctx) {
-                    ctx.publish_progress(render(ctx, state)?);
+                    ctx.publish_progress(render(ctx, state));
                 }
             }
             if list_changed && !state.wants(ctx, node) {
@@ -193,7 +218,7 @@ impl Collector for Health {
                 Ok(r) => {
                     state.record(node, r.data);
                     if round.progress_due() {
-                        ctx.publish_progress(render(ctx, state)?);
+                        ctx.publish_progress(render(ctx, state));
                     }
                 }
                 Err(e) => {
@@ -204,7 +229,7 @@ impl Collector for Health {
             }
         }
         state.expire(round.plan().round.max(ctx.interval) * STALE_AFTER_ROUNDS);
-        round.finish(render(ctx, state)?)
+        round.finish(render(ctx, state))
     }
 
     fn inputs_changed(
@@ -216,7 +241,7 @@ impl Collector for Health {
         if !state.follow(ctx) {
             return None;
         }
-        render(ctx, state).ok()
+        Some(render(ctx, state))
     }
 }
 
@@ -297,8 +322,10 @@ fn sendable(list: &NumberList) -> impl Iterator<Item = &str> {
 }
 
 /// Renders the state, with a summary of how many numbers are in each state.
-fn render(ctx: &Ctx<'_>, state: &HealthState) -> Result<Collected, prometheus::Error> {
-    let (families, unknown, details) = convert(ctx.account, state, &ctx.note, ctx.enum_mode);
+fn render(ctx: &Ctx<'_>, state: &HealthState) -> Collected {
+    let mut writer = BlockWriter::new(ctx.previous.as_deref());
+    let (exposition, unknown, details) =
+        convert(ctx.account, state, &ctx.note, ctx.enum_mode, &mut writer);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for a in state.phones.values() {
         let s = non_empty(&a.health.can_send_message).unwrap_or("no answer");
@@ -310,14 +337,14 @@ fn render(ctx: &Ctx<'_>, state: &HealthState) -> Result<Collected, prometheus::E
         let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
         format!("numbers: {}", parts.join(", "))
     };
-    Ok(Collected {
-        exposition: AccountExposition::render(&families)?,
+    Collected {
+        exposition,
         unknown,
         summary,
         details,
         facts: facts(state),
         published: None,
-    })
+    }
 }
 
 /// `chatapp_phone_number_can_send`'s state, as a column of the numbers table.
@@ -390,49 +417,49 @@ fn facts(state: &HealthState) -> Facts {
     }
 }
 
-/// Converts the kept answers into families, and lists each error with Meta's suggested fix
-/// for the landing page. Pure.
+/// Renders the kept answers, and lists each error with Meta's suggested fix for the
+/// landing page. Pure.
 fn convert(
     account: &str,
     state: &HealthState,
     note: &str,
     mode: EnumMode,
-) -> (
-    Vec<prometheus::proto::MetricFamily>,
-    Vec<UnknownValue>,
-    Vec<String>,
-) {
-    let mut phone = family(&PHONE_CAN_SEND.family, note);
-    let mut waba = family(&WABA_CAN_SEND.family, note);
-    let mut errors = family(&ERROR_INFO, note);
-    let mut unknown = Vec::new();
-    // The same business-level error can come in every number's answer and the WABA's: one
-    // series each, since duplicate label sets would make the exposition invalid.
-    let mut seen_errors: BTreeSet<[String; 4]> = BTreeSet::new();
-    let mut details = Vec::new();
-
-    let mut answers: Vec<&Answer> = Vec::new();
-    for (number, a) in &state.phones {
-        unknown.extend(push_state_set(
-            phone.mut_metric(),
-            &PHONE_CAN_SEND,
-            &[("account", account), ("phone_number", number)],
-            non_empty(&a.health.can_send_message),
-            mode,
-        ));
-        answers.push(a);
-    }
+    writer: &mut BlockWriter,
+) -> (AccountExposition, Vec<UnknownValue>, Vec<String>) {
+    let mut out = Renderer::new(writer, note, mode);
+    out.table(&PHONES, |rows| {
+        for (number, a) in &state.phones {
+            let can_send = non_empty(&a.health.can_send_message);
+            rows.row(&[account, number], &[render::Cell::state(can_send)]);
+        }
+    });
     if let Some((id, a)) = &state.waba {
-        unknown.extend(push_state_set(
-            waba.mut_metric(),
-            &WABA_CAN_SEND,
-            &[("account", account), ("waba_id", id)],
-            non_empty(&a.health.can_send_message),
-            mode,
-        ));
-        answers.push(a);
+        out.table(&WABAS, |rows| {
+            let can_send = non_empty(&a.health.can_send_message);
+            rows.row(&[account, id], &[render::Cell::state(can_send)]);
+        });
     }
-    for entity in answers.iter().flat_map(|a| &a.health.entities) {
+    let answers = state
+        .phones
+        .values()
+        .chain(state.waba.as_ref().map(|(_, a)| a));
+    let mut details = Vec::new();
+    out.table(&ERRORS, |rows| errors(account, answers, rows, &mut details));
+    let (exposition, unknown) = out.finish();
+    (exposition, unknown, details)
+}
+
+/// One series per distinct error of `answers` (the same business-level error can come in
+/// every number's answer and the WABA's: duplicate label sets would make the exposition
+/// invalid), and its line with Meta's fix in `details`.
+fn errors<'a>(
+    account: &str,
+    answers: impl Iterator<Item = &'a Answer>,
+    rows: &mut Rows<'_, '_>,
+    details: &mut Vec<String>,
+) {
+    let mut seen: BTreeSet<[String; 4]> = BTreeSet::new();
+    for entity in answers.flat_map(|a| &a.health.entities) {
         let entity_type = non_empty(&entity.entity_type).unwrap_or("");
         let entity_id = [
             &entity.phone_number,
@@ -452,19 +479,13 @@ fn convert(
                 label_value(code),
                 description,
             ];
-            if !seen_errors.insert(labels.clone()) {
+            if seen.contains(&labels) {
                 continue;
             }
-            errors.mut_metric().push(gauge(
-                &[
-                    ("account", account),
-                    ("entity_type", &labels[0]),
-                    ("entity_id", &labels[1]),
-                    ("error_code", &labels[2]),
-                    ("description", &labels[3]),
-                ],
-                1.0,
-            ));
+            rows.row(
+                &[account, &labels[0], &labels[1], &labels[2], &labels[3]],
+                &[render::Cell::Info(&[])],
+            );
             let fix = non_empty(&e.possible_solution)
                 .map(|s| format!(" Fix: {}", shorten(s)))
                 .unwrap_or_default();
@@ -472,11 +493,9 @@ fn convert(
                 "{} {} error {}: {}{fix}",
                 labels[0], labels[1], labels[2], labels[3]
             ));
+            seen.insert(labels);
         }
     }
-    let mut families = vec![phone, waba, errors];
-    families.retain(|f| !f.get_metric().is_empty());
-    (families, unknown, details)
 }
 
 fn shorten(s: &str) -> String {
@@ -680,8 +699,8 @@ mod tests {
         }
     }
 
-    fn text(families: &[prometheus::proto::MetricFamily]) -> String {
-        String::from_utf8(AccountExposition::render(families).unwrap().to_text()).unwrap()
+    fn text(exposition: &AccountExposition) -> String {
+        String::from_utf8(exposition.to_text()).unwrap()
     }
 
     #[test]
@@ -697,8 +716,14 @@ mod tests {
             .phones
             .insert("2".into(), answer("PAUSED_BY_META", &err));
         state.waba = Some(("w".into(), answer("LIMITED", &err)));
-        let (families, unknown, details) = convert("a", &state, "note", EnumMode::All);
-        let text = text(&families);
+        let (exposition, unknown, details) = convert(
+            "a",
+            &state,
+            "note",
+            EnumMode::All,
+            &mut BlockWriter::new(None),
+        );
+        let text = text(&exposition);
         assert!(text.contains(
             r#"chatapp_phone_number_can_send{account="a",phone_number="1",state="BLOCKED"} 1"#
         ));

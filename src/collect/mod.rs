@@ -394,8 +394,9 @@ pub fn render_account(
     let mut writer = BlockWriter::new(previous);
     let (mut exposition, mut report) =
         phone_numbers::render(account, numbers, tiers, refresh_note, mode, &mut writer);
-    let families = waba::convert(account, waba, refresh_note, mode, &mut report.unknown);
-    exposition.push_families(&families, &mut writer)?;
+    let (waba, unknown) = waba::render(account, waba, refresh_note, mode, &mut writer);
+    exposition.append(waba);
+    report.unknown.extend(unknown);
     Ok((exposition, report))
 }
 
@@ -411,6 +412,12 @@ pub fn shorten(s: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// An optional API field as a label value: trimmed and capped ([`label_str`]), empty when
+/// absent.
+pub fn label_text(v: &Option<Text>) -> &str {
+    v.as_deref().map(label_str).unwrap_or("")
 }
 
 /// Returns the non-empty, trimmed value of an optional API field.

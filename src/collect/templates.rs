@@ -24,7 +24,6 @@ use std::hash::Hasher as _;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use prometheus::proto::MetricFamily;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -32,11 +31,12 @@ use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::published::MarketingTemplates;
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation, Role,
-    Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_value, non_empty,
-    push_state_set,
+    Schedule, StateSetDef, Tenant, UnknownValue, label_text, label_value, non_empty,
 };
 use crate::api::ErrorKind;
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
+use crate::metrics::exposition::BlockWriter;
+use crate::metrics::render::{self, Cell, Renderer, Series, Table};
 use crate::metrics::{AccountExposition, EnumMode};
 use crate::view::{Column, Facts, Row, TableDef, TableRows, Value, ViewSpec};
 
@@ -127,14 +127,25 @@ pub const COUNT: FamilyDef = FamilyDef {
     help: "WhatsApp templates the account's ListChatappTemplate listed.",
 };
 
+/// Each template's families.
+const TEMPLATES: Table<'static> = Table {
+    labels: &["account", "template_code", "language"],
+    series: &[
+        Series::Info(&INFO, &["template_name", "category", "template_type"]),
+        Series::States(&AUDIT_STATUS),
+        Series::States(&QUALITY_SCORE),
+        Series::Gauge(&LAST_UPDATE),
+    ],
+};
+
+/// The account's count.
+const ACCOUNT: Table<'static> = Table {
+    labels: &["account"],
+    series: &[Series::Gauge(&COUNT)],
+};
+
 /// This file's families, in exposition order.
-pub const FAMILIES: &[&FamilyDef] = &[
-    &INFO,
-    &AUDIT_STATUS.family,
-    &QUALITY_SCORE.family,
-    &LAST_UPDATE,
-    &COUNT,
-];
+pub const FAMILIES: &[&FamilyDef] = &render::families::<5>(&[TEMPLATES, ACCOUNT]);
 
 /// The `templates` collector.
 #[derive(Debug)]
@@ -239,7 +250,7 @@ pub async fn run(
                     },
                 );
                 if round.progress_due() {
-                    ctx.publish_progress(render(ctx, state)?);
+                    ctx.publish_progress(render(ctx, state));
                 }
             }
             // A detail that fails keeps the template's list data and its last detail.
@@ -251,7 +262,7 @@ pub async fn run(
         }
     }
     tracing::debug!(pages = cost.pages, details = cost.details, "templates run");
-    round.finish(render(ctx, state)?).map(|c| (c, cost))
+    round.finish(render(ctx, state)).map(|c| (c, cost))
 }
 
 /// The templates whose detail this run reads, most urgent first: every one while they take
@@ -362,8 +373,9 @@ fn needs_detail(state: &TemplatesState, key: &Key, item: &TemplateItem) -> bool 
     (state.runs + h.finish()).is_multiple_of(REUSE_ROUNDS)
 }
 
-fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus::Error> {
-    let (families, unknown, details) = convert(ctx.account, state, &ctx.note, ctx.enum_mode);
+fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Collected {
+    let mut writer = BlockWriter::new(ctx.previous.as_deref());
+    let (exposition, unknown) = convert(ctx.account, state, &ctx.note, ctx.enum_mode, &mut writer);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for item in state.listed.values() {
         *counts
@@ -371,14 +383,14 @@ fn render(ctx: &Ctx<'_>, state: &TemplatesState) -> Result<Collected, prometheus
             .or_default() += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    Ok(Collected {
-        exposition: AccountExposition::render(&families)?,
+    Collected {
+        exposition,
         unknown,
         summary: format!("{} templates ({})", state.listed.len(), parts.join(", ")),
-        details,
+        details: details(state),
         facts: facts(state),
         published: None,
-    })
+    }
 }
 
 /// `TemplateCode`.
@@ -451,87 +463,67 @@ fn facts(state: &TemplatesState) -> Facts {
     }
 }
 
-/// Converts the listed templates and their details into families, and lists the rejected
-/// ones with their reason and the non-GREEN ones for the landing page. Pure.
+/// Renders the listed templates and their details. Pure.
 fn convert(
     account: &str,
     state: &TemplatesState,
     note: &str,
     mode: EnumMode,
-) -> (Vec<MetricFamily>, Vec<UnknownValue>, Vec<String>) {
-    let [mut info, mut audit, mut quality, mut updated, mut count] = [
-        &INFO,
-        &AUDIT_STATUS.family,
-        &QUALITY_SCORE.family,
-        &LAST_UPDATE,
-        &COUNT,
-    ]
-    .map(|d| family(d, note));
-    let mut unknown = Vec::new();
+    writer: &mut BlockWriter,
+) -> (AccountExposition, Vec<UnknownValue>) {
+    let mut out = Renderer::new(writer, note, mode);
+    out.table(&TEMPLATES, |rows| {
+        for ((code, language), item) in &state.listed {
+            let info = [
+                label_text(&item.template_name),
+                label_text(&item.category),
+                label_text(&item.template_type),
+            ];
+            rows.row(
+                &[account, code, language],
+                &[
+                    Cell::Info(&info),
+                    Cell::state(non_empty(&item.audit_status)),
+                    Cell::state(quality(state, code, language)),
+                    Cell::value(non_empty(&item.last_update_time).and_then(parse_time)),
+                ],
+            );
+        }
+    });
+    if !state.listed.is_empty() || state.runs > 0 {
+        out.table(&ACCOUNT, |rows| {
+            rows.row(&[account], &[Cell::Value(state.listed.len() as f64)]);
+        });
+    }
+    out.finish()
+}
+
+/// The template's quality score from its last detail, if any.
+fn quality<'a>(state: &'a TemplatesState, code: &Text, language: &Text) -> Option<&'a str> {
+    state
+        .details
+        .get(&(code.clone(), language.clone()))
+        .and_then(|d| d.quality.as_deref())
+}
+
+/// The rejected templates with their reason and the non-GREEN ones, for the landing page.
+/// Pure.
+fn details(state: &TemplatesState) -> Vec<String> {
     let mut details = Vec::new();
     for ((code, language), item) in &state.listed {
-        let base = [
-            ("account", account),
-            ("template_code", code),
-            ("language", language),
-        ];
-        let text = |v: &Option<Text>| v.as_deref().map(label_value).unwrap_or_default();
-        let (name, category, kind) = (
-            text(&item.template_name),
-            text(&item.category),
-            text(&item.template_type),
-        );
-        info.mut_metric().push(gauge(
-            &[
-                base[0],
-                base[1],
-                base[2],
-                ("template_name", &name),
-                ("category", &category),
-                ("template_type", &kind),
-            ],
-            1.0,
-        ));
-        let status = non_empty(&item.audit_status);
-        unknown.extend(push_state_set(
-            audit.mut_metric(),
-            &AUDIT_STATUS,
-            &base,
-            status,
-            mode,
-        ));
-        let score = state
-            .details
-            .get(&(code.clone(), language.clone()))
-            .and_then(|d| d.quality.as_deref());
-        unknown.extend(push_state_set(
-            quality.mut_metric(),
-            &QUALITY_SCORE,
-            &base,
-            score,
-            mode,
-        ));
-        if let Some(t) = non_empty(&item.last_update_time).and_then(parse_time) {
-            updated.mut_metric().push(gauge(&base, t));
-        }
-        if status == Some("fail") {
+        if non_empty(&item.audit_status) == Some("fail") {
             let reason = non_empty(&item.reason).unwrap_or("no reason given");
             details.push(format!(
                 "template {code} ({language}) rejected: {}",
                 shorten(reason)
             ));
-        } else if let Some(s) = score.filter(|s| *s == "RED" || *s == "YELLOW") {
+        } else if let Some(s) =
+            quality(state, code, language).filter(|s| *s == "RED" || *s == "YELLOW")
+        {
             details.push(format!("template {code} ({language}) quality {s}"));
         }
     }
-    if !state.listed.is_empty() || state.runs > 0 {
-        count
-            .mut_metric()
-            .push(gauge(&[("account", account)], state.listed.len() as f64));
-    }
-    let mut families = vec![info, audit, quality, updated, count];
-    families.retain(|f| !f.get_metric().is_empty());
-    (families, unknown, details)
+    details
 }
 
 /// `LastUpdateTime` as Unix seconds: milliseconds or seconds since the epoch, or an

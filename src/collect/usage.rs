@@ -30,7 +30,6 @@ use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use compact_str::CompactString;
-use prometheus::proto::MetricFamily;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -38,11 +37,13 @@ use super::demo::{DemoNumber, DemoWorld, Reply, SimRequest, SimResponse};
 use super::published::{MarketingTemplates, NumberList};
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, Need, Operation, Role,
-    Schedule, SettingsBlock, SettingsError, Tenant, family, gauge, label_value, non_empty,
+    Schedule, SettingsBlock, SettingsError, Tenant, label_value, non_empty,
 };
 use crate::api::ApiError;
 use crate::api::model::{Text, lenient_bool, lenient_list, lenient_string, lenient_text};
-use crate::metrics::AccountExposition;
+use crate::metrics::exposition::BlockWriter;
+use crate::metrics::render::{self, Renderer, Series, Table};
+use crate::metrics::{AccountExposition, EnumMode};
 use crate::view::{
     Cell, Column, Facts, NumberFacts, Row, Severity, TableDef, TableRows, TermColumn, Value,
     Verdict, ViewSpec, show_against, show_plain, show_share,
@@ -179,16 +180,39 @@ pub const WINDOW_END: FamilyDef = FamilyDef {
     help: "The usage data horizon of the account: the end of the newest bucket CAMS returned (GetChatappPhoneNumberMetric, GetChatappTemplateMetric End), as Unix time; the *_24h usage families count the 24 hours before it.",
 };
 
+/// Each number's families.
+const NUMBERS: Table<'static> = Table {
+    labels: &["account", "phone_number"],
+    series: &[
+        Series::Gauge(&NUMBER_SENT),
+        Series::Gauge(&NUMBER_DELIVERED),
+    ],
+};
+
+/// Each marketing template's families.
+const TEMPLATES: Table<'static> = Table {
+    labels: &["account", "template_code", "language"],
+    series: &[
+        Series::Gauge(&TEMPLATE_SENT),
+        Series::Gauge(&TEMPLATE_DELIVERED),
+        Series::Gauge(&TEMPLATE_READ),
+    ],
+};
+
+/// Each template's clicks by button type.
+const CLICKS: Table<'static> = Table {
+    labels: &["account", "template_code", "language", "button_type"],
+    series: &[Series::Gauge(&BUTTON_CLICKS)],
+};
+
+/// The account's window.
+const ACCOUNT: Table<'static> = Table {
+    labels: &["account"],
+    series: &[Series::Gauge(&WINDOW_END)],
+};
+
 /// This file's families, in exposition order.
-pub const FAMILIES: &[&FamilyDef] = &[
-    &NUMBER_SENT,
-    &NUMBER_DELIVERED,
-    &TEMPLATE_SENT,
-    &TEMPLATE_DELIVERED,
-    &TEMPLATE_READ,
-    &BUTTON_CLICKS,
-    &WINDOW_END,
-];
+pub const FAMILIES: &[&FamilyDef] = &render::families::<7>(&[NUMBERS, TEMPLATES, CLICKS, ACCOUNT]);
 
 /// Sent in the window against the messaging limit, on each number's row.
 pub static SENT: Column = Column {
@@ -614,7 +638,8 @@ fn collected(ctx: &Ctx<'_>, learned: &Learned) -> Result<Collected, CollectError
             ..Default::default()
         });
     };
-    let families = convert(ctx.account, &w, &ctx.note);
+    let mut writer = BlockWriter::new(ctx.previous.as_deref());
+    let exposition = convert(ctx.account, &w, &ctx.note, &mut writer);
     let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
     let summary = format!(
         "usage to {}: {}, {}",
@@ -625,7 +650,7 @@ fn collected(ctx: &Ctx<'_>, learned: &Learned) -> Result<Collected, CollectError
         plural(w.templates.len(), "template"),
     );
     Ok(Collected {
-        exposition: AccountExposition::render(&families)?,
+        exposition,
         summary,
         details,
         facts: facts(&w, &limit),
@@ -633,57 +658,42 @@ fn collected(ctx: &Ctx<'_>, learned: &Learned) -> Result<Collected, CollectError
     })
 }
 
-/// The window as families. Pure.
-fn convert(account: &str, w: &Window, note: &str) -> Vec<MetricFamily> {
-    let [
-        mut sent,
-        mut delivered,
-        mut t_sent,
-        mut t_delivered,
-        mut t_read,
-        mut clicks,
-        mut end,
-    ] = [
-        &NUMBER_SENT,
-        &NUMBER_DELIVERED,
-        &TEMPLATE_SENT,
-        &TEMPLATE_DELIVERED,
-        &TEMPLATE_READ,
-        &BUTTON_CLICKS,
-        &WINDOW_END,
-    ]
-    .map(|d| family(d, note));
-    for (phone, (s, d)) in &w.numbers {
-        let labels = [("account", account), ("phone_number", phone.as_str())];
-        sent.mut_metric().push(gauge(&labels, *s as f64));
-        delivered.mut_metric().push(gauge(&labels, *d as f64));
-    }
-    for ((code, language), t) in &w.templates {
-        let labels = [
-            ("account", account),
-            ("template_code", code.as_str()),
-            ("language", language.as_str()),
-        ];
-        t_sent.mut_metric().push(gauge(&labels, t.sent as f64));
-        t_delivered
-            .mut_metric()
-            .push(gauge(&labels, t.delivered as f64));
-        t_read.mut_metric().push(gauge(&labels, t.read as f64));
-        for (kind, n) in &t.clicks_by_type {
-            let with_type = [
-                labels[0],
-                labels[1],
-                labels[2],
-                ("button_type", kind.as_str()),
-            ];
-            clicks.mut_metric().push(gauge(&with_type, *n as f64));
+/// The window, rendered. Pure.
+fn convert(account: &str, w: &Window, note: &str, writer: &mut BlockWriter) -> AccountExposition {
+    use render::Cell::Value;
+    // Usage has no StateSets: the enum mode does not matter.
+    let mut out = Renderer::new(writer, note, EnumMode::All);
+    out.table(&NUMBERS, |rows| {
+        for (phone, (sent, delivered)) in &w.numbers {
+            rows.row(
+                &[account, phone],
+                &[Value(*sent as f64), Value(*delivered as f64)],
+            );
         }
-    }
-    end.mut_metric()
-        .push(gauge(&[("account", account)], w.horizon as f64 / 1000.0));
-    let mut families = vec![sent, delivered, t_sent, t_delivered, t_read, clicks, end];
-    families.retain(|f| !f.get_metric().is_empty());
-    families
+    });
+    out.table(&TEMPLATES, |rows| {
+        for ((code, language), t) in &w.templates {
+            rows.row(
+                &[account, code, language],
+                &[
+                    Value(t.sent as f64),
+                    Value(t.delivered as f64),
+                    Value(t.read as f64),
+                ],
+            );
+        }
+    });
+    out.table(&CLICKS, |rows| {
+        for ((code, language), t) in &w.templates {
+            for (kind, n) in &t.clicks_by_type {
+                rows.row(&[account, code, language, kind], &[Value(*n as f64)]);
+            }
+        }
+    });
+    out.table(&ACCOUNT, |rows| {
+        rows.row(&[account], &[Value(w.horizon as f64 / 1000.0)]);
+    });
+    out.finish().0
 }
 
 /// Each number's sent (against its limit) and delivered share, with a verdict when it is

@@ -12,9 +12,12 @@ use serde_json::json;
 use super::demo::{DemoWorld, Reply, SimRequest, SimResponse, Space};
 use super::{
     CollectError, Collected, Collector, CollectorSpec, Ctx, FamilyDef, NoSettings, Operation, Role,
-    Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_value, push_state_set,
+    Schedule, StateSetDef, Tenant, UnknownValue, family, gauge, label_str, label_text, label_value,
+    non_empty, push_state_set,
 };
 use crate::api::model::{Text, lenient_bool, lenient_string, lenient_text};
+use crate::metrics::exposition::BlockWriter;
+use crate::metrics::render::{self, Cell, Renderer, Series, Table};
 use crate::metrics::{AccountExposition, EnumMode};
 use crate::view::ViewSpec;
 
@@ -66,15 +69,13 @@ impl Collector for BindWaba {
         ctx: &'a Ctx<'a>,
     ) -> Result<Collected, CollectError> {
         let response: BindWabaResponse = ctx.call(&OPERATION, &[]).await?;
-        let mut unknown = Vec::new();
-        let families = convert(
+        let (exposition, unknown) = render(
             ctx.account,
             &response.data,
             &ctx.note,
             ctx.enum_mode,
-            &mut unknown,
+            &mut BlockWriter::new(ctx.previous.as_deref()),
         );
-        let exposition = AccountExposition::render(&families)?;
         let id = super::non_empty(&response.data.id).map(|id| Text::from(label_value(id)));
         Ok(Collected {
             exposition,
@@ -106,10 +107,56 @@ pub const REVIEW_STATUS: StateSetDef = StateSetDef {
     known: &["PENDING", "APPROVED", "REJECTED", "DISABLED"],
 };
 
-/// This file's families, in exposition order.
-pub const FAMILIES: &[&FamilyDef] = &[&INFO, &REVIEW_STATUS.family];
+/// The WABA's families.
+const WABA: Table<'static> = Table {
+    labels: &["account", "waba_id"],
+    series: &[
+        Series::Info(
+            &INFO,
+            &[
+                "waba_name",
+                "business_id",
+                "business_name",
+                "currency",
+                "message_template_namespace",
+            ],
+        ),
+        Series::States(&REVIEW_STATUS),
+    ],
+};
 
-/// Converts the bound WABA. A WABA without an `Id` yields nothing: every series needs it.
+/// This file's families, in exposition order.
+pub const FAMILIES: &[&FamilyDef] = &render::families::<2>(&[WABA]);
+
+/// Renders the bound WABA (what the collector serves; [`convert`] is the reference). A WABA
+/// without an `Id` yields nothing: every series needs it.
+pub fn render(
+    account: &str,
+    waba: &Waba,
+    refresh_note: &str,
+    mode: EnumMode,
+    writer: &mut BlockWriter,
+) -> (AccountExposition, Vec<UnknownValue>) {
+    let mut out = Renderer::new(writer, refresh_note, mode);
+    if let Some(id) = non_empty(&waba.id).map(label_str) {
+        let info = [
+            label_text(&waba.name),
+            label_text(&waba.business_id),
+            label_text(&waba.business_name),
+            label_text(&waba.currency),
+            label_text(&waba.message_template_namespace),
+        ];
+        let status = non_empty(&waba.account_review_status);
+        out.table(&WABA, |rows| {
+            rows.row(&[account, id], &[Cell::Info(&info), Cell::state(status)]);
+        });
+    }
+    out.finish()
+}
+
+/// Converts the bound WABA into `prometheus::proto` families for the library's encoder:
+/// the reference [`render`] is tested against, and what the fuzz target exercises. A WABA
+/// without an `Id` yields nothing.
 pub fn convert(
     account: &str,
     waba: &Waba,
@@ -228,4 +275,41 @@ fn demo_answer(world: &DemoWorld, request: &SimRequest) -> Reply {
         }
     }))
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_is_byte_for_byte_the_encoder_path() {
+        let hostile = Waba {
+            id: Some("  20393988393993001 ".into()),
+            name: Some("Quote \"q\" back\\slash\nline 🎉".into()),
+            currency: None,
+            account_review_status: Some("IN_APPEAL".into()),
+            message_template_namespace: Some("x".repeat(300).into()),
+            business_id: Some("   ".into()),
+            business_name: Some("Acme".into()),
+        };
+        let plain = Waba {
+            account_review_status: Some("APPROVED".into()),
+            ..hostile.clone()
+        };
+        let no_id = Waba {
+            id: Some(" ".into()),
+            ..plain.clone()
+        };
+        for waba in [hostile, plain, no_id, Waba::default()] {
+            for mode in [EnumMode::All, EnumMode::Current] {
+                let mut want_unknown = Vec::new();
+                let families = convert("a\"b", &waba, "note", mode, &mut want_unknown);
+                let want = AccountExposition::render(&families).unwrap().to_text();
+                let (got, unknown) =
+                    render("a\"b", &waba, "note", mode, &mut BlockWriter::new(None));
+                assert_eq!(String::from_utf8(got.to_text()), String::from_utf8(want));
+                assert_eq!(unknown, want_unknown);
+            }
+        }
+    }
 }

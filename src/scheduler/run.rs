@@ -425,14 +425,16 @@ pub(super) fn remember(
     }
     let now = crate::history::now();
     let changed = shared.history.observe(account, facts, tracked, now);
-    match shared.history.render(account, HISTORY_NOTE, now) {
-        Ok((exposition, facts)) => shared.store.publish(
-            account,
-            crate::history::SLOT,
-            Some((Arc::new(exposition), Arc::new(facts))),
-        ),
-        Err(e) => warn!(error = %e, "cannot render the since-when families (a bug)"),
-    }
+    let previous = shared.store.get(account, crate::history::SLOT);
+    let (exposition, facts) =
+        shared
+            .history
+            .render(account, HISTORY_NOTE, now, previous.as_deref());
+    shared.store.publish(
+        account,
+        crate::history::SLOT,
+        Some((Arc::new(exposition), Arc::new(facts))),
+    );
     if changed {
         let history = shared.history.clone();
         tokio::task::spawn_blocking(move || history.save(now));

@@ -1,11 +1,13 @@
 //! The phone-number families as data: one definition per family and one [`Column`] per
-//! family saying how its series come from a number. Both renderers are driven by
-//! [`COLUMNS`], so adding a family is one definition and one row.
+//! family saying what shape its series have and how they come from a number. Both
+//! renderers (the shared table-driven one, through [`TABLE`], and the reference conversion)
+//! are driven by [`COLUMNS`], so adding a family is one definition and one row.
 
 use super::PhoneNumber;
 use super::TierLimits;
 use crate::api::model::Text;
 use crate::collect::{FamilyDef, StateSetDef, non_empty};
+use crate::metrics::render::{Series, Table};
 
 /// `chatapp_phone_number_info`.
 pub const INFO: FamilyDef = FamilyDef {
@@ -133,29 +135,32 @@ pub const INBOUND_CALLBACK: FamilyDef = FamilyDef {
 /// A number's optional text field.
 pub type Field = fn(&PhoneNumber) -> &Option<Text>;
 
-/// How one family's series come from one number. Every series carries the number's
-/// identifying labels, `account` and `phone_number`, first.
+/// One family: its shape, for the shared renderer, and where its values come from. Every
+/// series carries the number's identifying labels, `account` and `phone_number`, first.
 #[derive(Debug)]
-pub enum Column {
-    /// An `_info` family: one series of value 1 with these further labels, each read from
-    /// a field (an absent field gives an empty value).
-    Info(&'static FamilyDef, &'static [(&'static str, Field)]),
-    /// A StateSet over the field (no series when the field is absent or blank).
-    States(&'static StateSetDef, Field),
-    /// One gauge (no series when the value is `None`).
-    Gauge(
-        &'static FamilyDef,
-        fn(&PhoneNumber, &TierLimits) -> Option<f64>,
-    ),
+pub struct Column {
+    /// The family and the shape of its series.
+    pub series: Series,
+    /// Where the values come from (of the kind `series` takes).
+    pub value: Value,
+}
+
+/// Where a family's values come from.
+#[derive(Debug)]
+pub enum Value {
+    /// An `_info` family's further labels ([`Series::Info`]), each read from a field, in
+    /// order (an absent field gives an empty value).
+    Labels(&'static [Field]),
+    /// A StateSet's current state (no series when the field is absent or blank).
+    State(Field),
+    /// A gauge (no series when the value is `None`).
+    Gauge(fn(&PhoneNumber, &TierLimits) -> Option<f64>),
 }
 
 impl Column {
     /// The family the column fills.
     pub const fn family(&self) -> &'static FamilyDef {
-        match self {
-            Column::Info(def, _) | Column::Gauge(def, _) => def,
-            Column::States(def, _) => &def.family,
-        }
+        self.series.family()
     }
 }
 
@@ -164,35 +169,61 @@ fn flag(set: bool) -> Option<f64> {
     Some(if set { 1.0 } else { 0.0 })
 }
 
+/// A StateSet over a field.
+const fn states(def: &'static StateSetDef, field: Field) -> Column {
+    Column {
+        series: Series::States(def),
+        value: Value::State(field),
+    }
+}
+
+/// A gauge.
+const fn gauge(
+    def: &'static FamilyDef,
+    value: fn(&PhoneNumber, &TierLimits) -> Option<f64>,
+) -> Column {
+    Column {
+        series: Series::Gauge(def),
+        value: Value::Gauge(value),
+    }
+}
+
 /// The families in exposition order, with where each value comes from.
 pub const COLUMNS: &[Column] = &[
-    Column::Info(
-        &INFO,
-        &[
-            ("verified_name", |n| &n.verified_name),
-            ("is_official", |n| &n.is_official),
-        ],
-    ),
-    Column::States(&STATUS, |n| &n.status),
-    Column::States(&QUALITY_RATING, |n| &n.quality_rating),
-    Column::States(&MESSAGING_LIMIT_TIER, |n| &n.messaging_limit_tier),
-    Column::Gauge(&MESSAGING_LIMIT, |n, tiers| {
+    Column {
+        series: Series::Info(&INFO, &["verified_name", "is_official"]),
+        value: Value::Labels(&[|n| &n.verified_name, |n| &n.is_official]),
+    },
+    states(&STATUS, |n| &n.status),
+    states(&QUALITY_RATING, |n| &n.quality_rating),
+    states(&MESSAGING_LIMIT_TIER, |n| &n.messaging_limit_tier),
+    gauge(&MESSAGING_LIMIT, |n, tiers| {
         non_empty(&n.messaging_limit_tier).and_then(|t| tiers.get(t))
     }),
-    Column::States(&CODE_VERIFICATION_STATUS, |n| &n.code_verification_status),
-    Column::States(&NAME_STATUS, |n| &n.name_status),
-    Column::States(&NEW_NAME_STATUS, |n| &n.new_name_status),
-    Column::Gauge(&STATUS_CALLBACK, |n, _| flag(n.status_callback_url)),
-    Column::Gauge(&INBOUND_CALLBACK, |n, _| flag(n.up_callback_url)),
+    states(&CODE_VERIFICATION_STATUS, |n| &n.code_verification_status),
+    states(&NAME_STATUS, |n| &n.name_status),
+    states(&NEW_NAME_STATUS, |n| &n.new_name_status),
+    gauge(&STATUS_CALLBACK, |n, _| flag(n.status_callback_url)),
+    gauge(&INBOUND_CALLBACK, |n, _| flag(n.up_callback_url)),
 ];
 
-/// The families of [`COLUMNS`], in order, for the collector's spec.
-pub const FAMILIES: &[&FamilyDef] = &{
-    let mut out = [&INFO; COLUMNS.len()];
+/// The shapes of [`COLUMNS`], in order.
+const SERIES: [Series; COLUMNS.len()] = {
+    let mut out = [COLUMNS[0].series; COLUMNS.len()];
     let mut i = 0;
     while i < COLUMNS.len() {
-        out[i] = COLUMNS[i].family();
+        out[i] = COLUMNS[i].series;
         i += 1;
     }
     out
 };
+
+/// [`COLUMNS`] as the shared renderer's table.
+pub const TABLE: Table<'static> = Table {
+    labels: &["account", "phone_number"],
+    series: &SERIES,
+};
+
+/// The families of [`COLUMNS`], in order, for the collector's spec.
+pub const FAMILIES: &[&FamilyDef] =
+    &crate::metrics::render::families::<{ COLUMNS.len() }>(&[TABLE]);

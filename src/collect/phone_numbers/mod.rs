@@ -8,8 +8,8 @@
 //! Here: the operation, the collector and the deduplication both renderers share. Beside
 //! it: `model` (the response DTOs), `families` (the families as data, one table row each),
 //! `tiers` (the configurable tier → limit table), `convert` (the reference conversion into
-//! `prometheus::proto` families, the oracle in tests), `render` (the fast renderer straight
-//! to text) and `demo` (the simulator's answer).
+//! `prometheus::proto` families, the oracle in tests), `render` (the numbers through the
+//! shared renderer, straight to text) and `demo` (the simulator's answer).
 
 mod convert;
 mod demo;

@@ -1,59 +1,20 @@
-//! The fast renderer: the families of [`convert`](super::convert) written straight to text,
-//! byte for byte what `AccountExposition::render(&convert(..).0)` produces, without
-//! building a `prometheus::proto::Metric` with owned label strings for each of the ~40
-//! series of each number (686 ms → 45 ms for 10,000 numbers when it was introduced; see
-//! bench/README.md).
+//! The phone-number families through the shared renderer ([`crate::metrics::render`]):
+//! byte for byte what `AccountExposition::render(&convert(..).0)` produces, without building
+//! a `prometheus::proto::Metric` with owned label strings for each of the ~40 series of each
+//! number (686 ms → 45 ms for 10,000 numbers when it was introduced; see bench/README.md).
 //!
 //! It walks the same [`COLUMNS`] table as the reference conversion, so a family added there
-//! is rendered here too. Escaping is `metrics::exposition`'s explicit, property-tested
-//! functions: each number's `{account="…",phone_number="…"` prefix is escaped once and
-//! reused for all its series, each StateSet's known states once per call, an unknown state
-//! where it occurs. Numbers are written in blocks (see [`BLOCK_SPREAD`]) so that the
-//! [`BlockWriter`] can reuse the previous rendering's unchanged ones.
+//! is rendered here too: each number is one row of [`TABLE`], its cells read from the
+//! columns' fields.
 
-use std::hash::Hasher as _;
-
-use super::{COLUMNS, Column, PhoneNumber, Report, TierLimits, dedupe};
-use crate::collect::{UnknownValue, label_str, non_empty};
+use super::{COLUMNS, Column, PhoneNumber, Report, TABLE, TierLimits, Value, dedupe};
+use crate::collect::{label_text, non_empty};
 use crate::metrics::EnumMode;
-use crate::metrics::exposition::{
-    AccountExposition, BlockWriter, FamilyText, push_gauge_header, push_label, push_value,
-};
+use crate::metrics::exposition::{AccountExposition, BlockWriter};
+use crate::metrics::render::{Cell, Renderer};
 
-/// Average numbers per block: a block ends after a number whose phone number hashes to 0
-/// modulo this. Boundaries so depend only on the number itself, not on its position: a
-/// number added or removed changes one block per family, and every other block is found
-/// unchanged and reused by the [`BlockWriter`].
-const BLOCK_SPREAD: u64 = 64;
-/// Most numbers in one block (bounds a block's size when hashes happen not to cooperate).
-const BLOCK_MAX: usize = 256;
 /// Number of families, one per column.
 const N: usize = COLUMNS.len();
-
-/// What one number contributes to one family, prepared once.
-#[derive(Default)]
-enum Cell {
-    /// No series.
-    #[default]
-    Absent,
-    /// One series ending in this text after the prefix (an `_info` line's further labels,
-    /// `} 1` and the line feed).
-    Line(Vec<u8>),
-    /// A StateSet whose current state is this index into the known states.
-    Known(usize),
-    /// A StateSet whose current state is not a known one: its line after the prefix
-    /// (`,label="…"} 1` and the line feed).
-    Unknown(Vec<u8>),
-    /// One gauge of this value.
-    Value(f64),
-}
-
-/// One number, prepared.
-struct Row {
-    /// `{account="…",phone_number="…"`, escaped.
-    prefix: Vec<u8>,
-    cells: [Cell; N],
-}
 
 /// Renders one account's numbers; see the module docs. Families without series are left
 /// out, as the encoder path does.
@@ -66,166 +27,38 @@ pub fn render(
     writer: &mut BlockWriter,
 ) -> (AccountExposition, Report) {
     let (by_number, mut report) = dedupe(numbers);
-
-    // `,label="STATE"} ` for every known state of every StateSet column, escaped once.
-    let known: [Vec<Vec<u8>>; N] = std::array::from_fn(|c| match &COLUMNS[c] {
-        Column::States(def, _) => def
-            .known
-            .iter()
-            .map(|state| {
-                let mut pair = vec![b','];
-                push_label(&mut pair, def.label, state);
-                pair.extend_from_slice(b"} ");
-                pair
-            })
-            .collect(),
-        _ => Vec::new(),
+    let mut out = Renderer::new(writer, refresh_note, mode);
+    // The `_info` columns' label values of the current number (buffers reused).
+    let mut labels: [Vec<&str>; N] = Default::default();
+    out.table(&TABLE, |rows| {
+        for (phone, n) in &by_number {
+            for (column, values) in COLUMNS.iter().zip(&mut labels) {
+                if let Value::Labels(fields) = column.value {
+                    values.clear();
+                    values.extend(fields.iter().map(|f| label_text(f(n))));
+                }
+            }
+            let cells: [Cell<'_>; N] =
+                std::array::from_fn(|c| cell(&COLUMNS[c], n, tiers, &labels[c]));
+            rows.row(&[account, phone], &cells);
+        }
     });
-    let mut account_prefix = Vec::new();
-    account_prefix.push(b'{');
-    push_label(&mut account_prefix, "account", account);
-    account_prefix.push(b',');
-
-    let mut blocks: [Vec<_>; N] = Default::default();
-    let mut series = [0usize; N];
-    let mut rows: Vec<Row> = Vec::with_capacity(BLOCK_MAX);
-    let mut text: Vec<u8> = Vec::new();
-    let mut flush = |rows: &mut Vec<Row>, writer: &mut BlockWriter| {
-        for (c, column) in COLUMNS.iter().enumerate() {
-            text.clear();
-            for row in rows.iter() {
-                series[c] += write_cell(&mut text, column.family().name, row, c, &known[c], mode);
-            }
-            if !text.is_empty() {
-                blocks[c].push(writer.block(&text));
-            }
-        }
-        rows.clear();
-    };
-
-    let total = by_number.len();
-    for (i, (phone, n)) in by_number.into_iter().enumerate() {
-        let mut prefix = account_prefix.clone();
-        push_label(&mut prefix, "phone_number", phone);
-        let cells = std::array::from_fn(|c| cell(&COLUMNS[c], n, tiers, &mut report));
-        rows.push(Row { prefix, cells });
-        let mut h = fnv::FnvHasher::default();
-        h.write(phone.as_bytes());
-        if h.finish() % BLOCK_SPREAD == 0 || rows.len() >= BLOCK_MAX || i + 1 == total {
-            flush(&mut rows, writer);
-        }
-    }
-
-    let mut out = AccountExposition::default();
-    let mut header = Vec::new();
-    for ((column, blocks), series) in COLUMNS.iter().zip(blocks).zip(series) {
-        if series == 0 {
-            continue;
-        }
-        let def = column.family();
-        header.clear();
-        push_gauge_header(
-            &mut header,
-            def.name,
-            &format!("{} {refresh_note}", def.help),
-        );
-        let header = writer.block(&header);
-        out.push(FamilyText::new(def.name, header, blocks, series));
-    }
-    (out, report)
+    let (exposition, unknown) = out.finish();
+    report.unknown.extend(unknown);
+    (exposition, report)
 }
 
-/// What `column` gets from number `n`; an unknown state is added to `report`.
-fn cell(column: &Column, n: &PhoneNumber, tiers: &TierLimits, report: &mut Report) -> Cell {
-    match column {
-        Column::Info(_, labels) => {
-            let mut line = Vec::new();
-            for (label, field) in *labels {
-                line.push(b',');
-                push_label(
-                    &mut line,
-                    label,
-                    field(n).as_deref().map(label_str).unwrap_or(""),
-                );
-            }
-            line.extend_from_slice(b"} 1\n");
-            Cell::Line(line)
-        }
-        Column::States(def, field) => match non_empty(field(n)).map(label_str) {
-            None => Cell::Absent,
-            Some(v) => match def.known.iter().position(|k| *k == v) {
-                Some(i) => Cell::Known(i),
-                None => {
-                    report.unknown.push(UnknownValue {
-                        field: def.field,
-                        value: v.to_owned(),
-                    });
-                    let mut line = vec![b','];
-                    push_label(&mut line, def.label, v);
-                    line.extend_from_slice(b"} 1\n");
-                    Cell::Unknown(line)
-                }
-            },
-        },
-        Column::Gauge(_, value) => value(n, tiers).map_or(Cell::Absent, Cell::Value),
-    }
-}
-
-/// Appends the lines of column `c` for one number (`known`: the column's known states);
-/// returns how many.
-fn write_cell(
-    out: &mut Vec<u8>,
-    name: &str,
-    row: &Row,
-    c: usize,
-    known: &[Vec<u8>],
-    mode: EnumMode,
-) -> usize {
-    let start = |out: &mut Vec<u8>| {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&row.prefix);
-    };
-    match &row.cells[c] {
-        Cell::Absent => 0,
-        Cell::Line(rest) => {
-            start(out);
-            out.extend_from_slice(rest);
-            1
-        }
-        Cell::Value(v) => {
-            start(out);
-            out.extend_from_slice(b"} ");
-            push_value(out, *v);
-            out.push(b'\n');
-            1
-        }
-        Cell::Known(current) => {
-            let mut written = 0;
-            for (i, pair) in known.iter().enumerate() {
-                if i != *current && mode == EnumMode::Current {
-                    continue;
-                }
-                start(out);
-                out.extend_from_slice(pair);
-                out.extend_from_slice(if i == *current { b"1\n" } else { b"0\n" });
-                written += 1;
-            }
-            written
-        }
-        Cell::Unknown(rest) => {
-            let mut written = 1;
-            if mode == EnumMode::All {
-                for pair in known {
-                    start(out);
-                    out.extend_from_slice(pair);
-                    out.extend_from_slice(b"0\n");
-                }
-                written += known.len();
-            }
-            start(out);
-            out.extend_from_slice(rest);
-            written
-        }
+/// What `column` gets from number `n`; `labels` are an `_info` column's values.
+fn cell<'a>(
+    column: &Column,
+    n: &'a PhoneNumber,
+    tiers: &TierLimits,
+    labels: &'a [&'a str],
+) -> Cell<'a> {
+    match column.value {
+        Value::Labels(_) => Cell::Info(labels),
+        Value::State(field) => Cell::state(non_empty(field(n))),
+        Value::Gauge(value) => Cell::value(value(n, tiers)),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The cached exposition of all accounts' object families.
 //!
-//! Each successful refresh renders its account's families to text once (with the library's
-//! encoder, or with the explicit escaping of `text` on the phone-number fast path, which is
-//! property-tested against that encoder), as a list of [`Block`]s per family: a block is a run of
+//! Each successful refresh renders its account's families to text once (through the shared
+//! table-driven renderer, [`crate::metrics::render`], whose escaping in `text` is
+//! property-tested against the library's encoder; the encoder path, [`AccountExposition::render`],
+//! stays as the reference), as a list of [`Block`]s per family: a block is a run of
 //! sample lines plus its own raw DEFLATE stream and CRC-32, compressed once when the block is
 //! first seen. The store keeps every account's blocks family by family (a family's samples
 //! must be contiguous in the text format) in segments of neighbouring accounts, so that a
@@ -78,8 +79,8 @@ impl AccountExposition {
     }
 
     /// Renders `families` with the library's text encoder and appends them, one block per
-    /// family. This is the general path; the phone-number families, which are nearly all of
-    /// a large fleet's text, have a faster one (the phone-number collector's renderer).
+    /// family: the reference the shared renderer ([`crate::metrics::render`]) is tested
+    /// against; the collectors render through that one.
     pub fn push_families(
         &mut self,
         families: &[MetricFamily],
@@ -107,6 +108,11 @@ impl AccountExposition {
         if family.series > 0 {
             self.families.push(family);
         }
+    }
+
+    /// Appends another rendering's families.
+    pub fn append(&mut self, other: AccountExposition) {
+        self.families.extend(other.families);
     }
 
     /// Number of sample lines, for logs and the landing page.
