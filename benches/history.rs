@@ -5,8 +5,12 @@
 //! first observation (every number new) and its write; an unchanged refresh (observe only:
 //! it must not write, checked by the file's modification time and length); a refresh where
 //! 1% of the numbers changed quality, and its write; and the file size. The write is the
-//! whole atomic replace (temporary file, fsync, rename). Run: `cargo bench --bench history`.
+//! whole atomic replace (temporary file, fsync, rename). A counting allocator also gives the
+//! heap the history holds once every number is in it, and what a write adds at its peak
+//! (exact, not timed). Run: `cargo bench --bench history`.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chatapp_exporter::collect::{Tracked, tracked};
@@ -14,6 +18,38 @@ use chatapp_exporter::history::{self, History, Mode};
 use chatapp_exporter::view::{Cell, Facts, NumberFacts, Value};
 
 const T0: i64 = 1_796_000_000;
+
+/// The system allocator, counting live bytes and their high-water mark.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` with the same arguments; the counters are
+// only bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Live heap now, and the peak since the last call (reset to now).
+fn heap() -> (usize, usize) {
+    let live = LIVE.load(Ordering::Relaxed);
+    (live, PEAK.swap(live, Ordering::Relaxed))
+}
 
 /// Account `account`'s facts: `n` numbers; those among the fleet's first `changed` (counted
 /// across accounts in order) are RED instead of GREEN.
@@ -57,12 +93,15 @@ struct Row {
     one_percent: Duration,
     write: Duration,
     bytes: u64,
+    /// Heap the history holds with every number in it.
+    held: usize,
+    /// What a write adds on top, at its peak (the document it serialises).
+    write_peak: usize,
 }
 
 fn run(accounts: usize, per_account: usize) -> Row {
     let dir = tempfile::tempdir().unwrap();
     let path = history::file_in(dir.path(), 0, 1);
-    let h = History::open(Mode::ReadWrite(path.clone()), None);
     let fields = phone_fields();
     // Built before timing: a refresh hands the history facts it already decoded.
     let names: Vec<String> = (0..accounts).map(|a| format!("a{a}")).collect();
@@ -70,6 +109,8 @@ fn run(accounts: usize, per_account: usize) -> Row {
     let moved: Vec<Facts> = (0..accounts)
         .map(|a| facts(a, per_account, accounts * per_account / 100))
         .collect();
+    let (empty, _) = heap();
+    let h = History::open(Mode::ReadWrite(path.clone()), None);
     let observe_all = |changed: bool, now: i64| {
         let all = if changed { &moved } else { &steady };
         let mut dirty = false;
@@ -85,9 +126,11 @@ fn run(accounts: usize, per_account: usize) -> Row {
     };
     let (first, dirty) = timed(&|| observe_all(false, T0));
     assert!(dirty);
+    let (full, _) = heap();
     let t = Instant::now();
     h.save(T0);
     let first_write = t.elapsed();
+    let (_, write_peak) = heap();
     let before = std::fs::metadata(&path).unwrap();
     let (unchanged, dirty) = timed(&|| observe_all(false, T0 + 60));
     // The exporter writes only when an observation says something changed.
@@ -112,6 +155,8 @@ fn run(accounts: usize, per_account: usize) -> Row {
         one_percent,
         write,
         bytes: std::fs::metadata(&path).unwrap().len(),
+        held: full - empty,
+        write_peak: write_peak - full,
     }
 }
 
@@ -123,16 +168,16 @@ fn phone_fields() -> &'static [Tracked] {
 fn main() {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     println!(
-        "| numbers (accounts × per account) | first observe | first write | unchanged refresh (observe) | wrote? | 1% changed (observe) | its write | file |"
+        "| numbers (accounts × per account) | first observe | first write | unchanged refresh (observe) | wrote? | 1% changed (observe) | its write | file | heap held | a write's peak on top |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (accounts, per) in [(1, 1_000), (1, 10_000), (500, 20)] {
         // Best of three: the machine is shared.
         let rows: Vec<Row> = (0..3).map(|_| run(accounts, per)).collect();
         let best = |f: fn(&Row) -> Duration| rows.iter().map(f).min().unwrap();
         let r = &rows[0];
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.0} KiB |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.0} KiB | {:.1} MiB | {:.1} MiB |",
             r.shape,
             ms(best(|r| r.first)),
             ms(best(|r| r.first_write)),
@@ -144,7 +189,9 @@ fn main() {
             },
             ms(best(|r| r.one_percent)),
             ms(best(|r| r.write)),
-            r.bytes as f64 / 1024.0
+            r.bytes as f64 / 1024.0,
+            r.held as f64 / 1048576.0,
+            r.write_peak as f64 / 1048576.0,
         );
     }
 }

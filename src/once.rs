@@ -4,7 +4,9 @@
 //!
 //! The run goes through the same scheduler bookkeeping as the daemon
 //! ([`crate::scheduler::run_once`]), so the table shows what the landing page would, and the
-//! `prom` output is byte for byte what /metrics would serve, less the `process_*` family.
+//! `prom` output is byte for byte what /metrics serves in the 0.0.4 text format (the one the
+//! textfile collector reads; Prometheus itself negotiates OpenMetrics), less the
+//! `process_*` family.
 //! The renderers here are pure functions of the results.
 
 use anstyle::{AnsiColor, Style};
