@@ -7,11 +7,9 @@
 //! signature), so CPU and heap include its side of each call. Run:
 //! `cargo bench --bench collectors`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chatapp_exporter::api::{ApiClient, ClientOptions, Target};
@@ -26,29 +24,10 @@ use chatapp_exporter::ratelimit::{KeyedLimits, Rates};
 use chatapp_exporter::sim::{Backend, SimKey, SimRequest, SimResponse, Simulator};
 use serde_json::json;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` with the same arguments; the counters are
-// only bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+mod counting;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
 const KEY: &str = "LTAI5tBenchKeyForCollectors";
 const SECRET: &str = "bench-secret";
@@ -204,8 +183,7 @@ async fn main() {
     let count = |op: &str| fleet.count(op);
     for round in ["health, first", "health, again"] {
         let (calls0, cpu0, t0) = (count(OP_HEALTH_STATUS), cpu(), Instant::now());
-        PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
-        let base = LIVE.load(Ordering::Relaxed);
+        let base = counting::reset_peak();
         health::COLLECTOR
             .run(&mut health_state, &NoSettings {}, &ctx)
             .await
@@ -216,15 +194,14 @@ async fn main() {
             wall.as_secs_f64(),
             calls as f64 / wall.as_secs_f64(),
             used.as_secs_f64() * 1e6 / calls as f64,
-            mib(PEAK.load(Ordering::Relaxed) - base),
+            mib(counting::peak() - base),
         );
     }
     let mut templates_state = TemplatesState::default();
     for round in ["templates, first", "templates, steady", "templates, steady"] {
         let (pages0, details0) = (count(OP_LIST_TEMPLATES), count(OP_TEMPLATE_DETAIL));
         let (cpu0, t0) = (cpu(), Instant::now());
-        PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
-        let base = LIVE.load(Ordering::Relaxed);
+        let base = counting::reset_peak();
         let (_, cost) = templates::run(&mut templates_state, &ctx)
             .await
             .expect("templates run");
@@ -238,11 +215,11 @@ async fn main() {
             wall.as_secs_f64(),
             calls as f64 / wall.as_secs_f64(),
             used.as_secs_f64() * 1e6 / calls as f64,
-            mib(PEAK.load(Ordering::Relaxed) - base),
+            mib(counting::peak() - base),
         );
     }
     println!(
         "\nheap held between runs by the collectors' state and the simulator's request log: {}",
-        mib(LIVE.load(Ordering::Relaxed))
+        mib(counting::live())
     );
 }

@@ -9,8 +9,6 @@
 //! heap the history holds once every number is in it, and what a write adds at its peak
 //! (exact, not timed). Run: `cargo bench --bench history`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chatapp_exporter::collect::{Tracked, tracked};
@@ -19,36 +17,15 @@ use chatapp_exporter::view::{Cell, Facts, NumberFacts, Value};
 
 const T0: i64 = 1_796_000_000;
 
-/// The system allocator, counting live bytes and their high-water mark.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` with the same arguments; the counters are
-// only bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
-/// Live heap now, and the peak since the last call (reset to now).
+/// Live heap now, and the peak since the last call (a new one starts now).
 fn heap() -> (usize, usize) {
-    let live = LIVE.load(Ordering::Relaxed);
-    (live, PEAK.swap(live, Ordering::Relaxed))
+    let peak = counting::peak();
+    (counting::reset_peak(), peak)
 }
 
 /// Account `account`'s facts: `n` numbers; those among the fleet's first `changed` (counted

@@ -6,9 +6,6 @@
 //! shows which part of the heap a refresh adds on top of the exposition already served,
 //! which is what decides the peak under scrapes. Run: `cargo bench --bench memory`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use chatapp_exporter::api::client::interpret;
 use chatapp_exporter::collect::TierLimits;
 use chatapp_exporter::collect::phone_numbers::PhoneNumbersResponse;
@@ -17,44 +14,10 @@ use chatapp_exporter::metrics::ExpositionStore;
 use common::{WABA, body, publish};
 
 mod common;
-
-/// The system allocator, counting live bytes and their high-water mark.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` with the same arguments; the counters are
-// only bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
-
-fn grew(size: usize) {
-    let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
-    PEAK.fetch_max(live, Ordering::Relaxed);
-}
+mod counting;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
 fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
@@ -62,10 +25,9 @@ fn mib(bytes: usize) -> String {
 
 /// Runs `f`, returning its result and the peak heap above the live heap at the start.
 fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
+    let start = counting::reset_peak();
     let out = f();
-    (out, PEAK.load(Ordering::Relaxed) - start)
+    (out, counting::peak() - start)
 }
 
 /// What one refresh adds to the heap, in bytes.
@@ -89,10 +51,10 @@ impl Phases {
 /// the body already read.
 fn refresh(store: &ExpositionStore, numbers: &[u8], tiers: &TierLimits) -> Phases {
     let bound: BindWabaResponse = interpret(200, WABA.as_bytes(), "", "").unwrap();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting::live();
     let (decoded, decode) =
         peak_of(|| interpret::<PhoneNumbersResponse>(200, numbers, "", "").unwrap());
-    let dto = LIVE.load(Ordering::Relaxed) - before;
+    let dto = counting::live() - before;
     let (_, render) = peak_of(|| publish(store, &decoded, &bound, tiers));
     Phases {
         decode,
@@ -111,9 +73,9 @@ fn main() {
     for n in [2_000, 10_000] {
         let numbers = body(n);
         let store = ExpositionStore::default();
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = counting::live();
         let first = refresh(&store, &numbers, &tiers);
-        let exposition = LIVE.load(Ordering::Relaxed) - before;
+        let exposition = counting::live() - before;
         let steady = refresh(&store, &numbers, &tiers);
         println!(
             "{n:>8} {:>10} {:>11} | {:>10} {:>10} {:>11} {:>11} | {:>11}",

@@ -59,8 +59,6 @@ pub struct Supervisor {
     discovered: Arc<DiscoveryBoard>,
     /// The parents of the last expansion, whose `chatapp_discovered_accounts` is set.
     parents: BTreeSet<String>,
-    /// What the last plan said of the keys whose accounts do not fit in the interval.
-    notes: Vec<String>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -137,7 +135,6 @@ impl Supervisor {
             tasks: BTreeMap::new(),
             config: settings.clone(),
             parents: BTreeSet::new(),
-            notes: Vec::new(),
         };
         let (expanded, kept) = sup.expand(settings);
         sup.pace(&expanded);
@@ -236,11 +233,12 @@ impl Supervisor {
             .iter()
             .map(|s| s.describe(settings.refresh_interval))
             .collect();
-        for note in notes.iter().filter(|n| !self.notes.contains(n)) {
+        // Said once: the notes already on the status board were logged when they appeared.
+        let known = self.status.notes();
+        for note in notes.iter().filter(|n| !known.contains(n)) {
             warn!(note = %note, "the rate limit stretches the refresh interval; raise rate_limits: only if production traffic leaves room, or split the accounts across keys or shards");
         }
-        self.status.set_notes(notes.clone());
-        self.notes = notes;
+        self.status.set_notes(notes);
     }
 
     /// The delay of the first refresh of each account started now: one account after
