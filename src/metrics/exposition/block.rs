@@ -25,7 +25,10 @@ pub struct Block {
 /// Makes [`Block`]s, reusing those of a previous rendering whose text is unchanged.
 pub struct BlockWriter {
     reuse: HashMap<(u32, usize), Block>,
-    compress: Compress,
+    /// Made on the first block that needs compressing: a compressor's state is some
+    /// hundreds of KiB to allocate and zero, and a refresh where nothing changed (most
+    /// refreshes of most accounts) compresses nothing.
+    compress: Option<Compress>,
     deflated: Vec<u8>,
     /// Blocks taken over unchanged from the previous rendering.
     pub reused: usize,
@@ -54,7 +57,7 @@ impl BlockWriter {
         }
         BlockWriter {
             reuse,
-            compress: Compress::new(Compression::fast(), false),
+            compress: None,
             deflated: Vec::new(),
             reused: 0,
             compressed: 0,
@@ -75,9 +78,17 @@ impl BlockWriter {
         self.compressed += 1;
         // A fresh dictionary per block: back-references never reach into whatever block
         // precedes this one in a scrape, so blocks concatenate in any order.
-        self.compress.reset();
+        let compress = match &mut self.compress {
+            Some(c) => {
+                c.reset();
+                c
+            }
+            None => self
+                .compress
+                .insert(Compress::new(Compression::fast(), false)),
+        };
         self.deflated.clear();
-        deflate_sync(&mut self.compress, text, &mut self.deflated);
+        deflate_sync(compress, text, &mut self.deflated);
         Block {
             text: Bytes::copy_from_slice(text),
             deflate: Bytes::copy_from_slice(&self.deflated),
