@@ -68,17 +68,17 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             .iter()
             .map(HeaderValue::as_bytes),
     );
-    let own = state.metrics.encoded_in(negotiated.format());
-    let objects = state.store.current_in(negotiated.format());
+    let format = negotiated.format();
+    let objects = state.store.current_in(format);
     let wants_gzip = accepts_gzip(&headers);
     // The body is a stream over the shared chunks of the current exposition and the self
-    // metrics (re-encoded when they changed): per scrape only the gzip framing is
-    // allocated, whatever the fleet size.
+    // metrics (re-encoded, and compressed for gzip, when they changed): per scrape only the
+    // gzip framing is allocated, whatever the fleet size.
     let (len, body) = if wants_gzip {
-        let (len, parts) = gzip_parts(&own, &objects);
+        let (len, parts) = gzip_parts(&state.metrics.compressed_in(format), &objects);
         (len, Body::from_stream(stream(parts)))
     } else {
-        let (len, parts) = plain_parts(own, &objects);
+        let (len, parts) = plain_parts(state.metrics.encoded_in(format), &objects);
         (len, Body::from_stream(stream(parts)))
     };
     let mut response = body.into_response();

@@ -3,6 +3,7 @@
 //! metrics in a stable registry ([`self_metrics`]), in the text format each scrape
 //! negotiates ([`format`]: Prometheus 0.0.4 or OpenMetrics 1.0.0).
 
+mod account_series;
 pub mod exposition;
 pub mod family;
 pub mod filter;

@@ -1,10 +1,13 @@
-//! The exporter's own metrics, in one stable registry owned by the application (no global
-//! registry): refresh health per account, API call and error counters, unknown enum values,
-//! build info and the standard `process_*` metrics.
+//! The exporter's own metrics, owned by the application (no global registry): refresh
+//! health, collector and API call series per account (plain values written straight to
+//! text, see `account_series`), and in a `prometheus` crate registry the process-wide ones:
+//! unknown enum values, configuration and storage, build info and the standard `process_*`
+//! metrics.
 //!
-//! Only these are encoded per scrape; they are a few dozen series whatever the fleet size.
+//! These are encoded per scrape, or reused while nothing changed (see
+//! [`SelfMetrics::encoded`]); the per-account ones are some 20 series per account.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -14,7 +17,8 @@ use bytes::Bytes;
 use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
 
 use super::UnknownValue;
-use super::exposition::openmetrics;
+use super::account_series::{self, AccountValues, CollectorValues};
+use super::exposition::{Block, BlockWriter, openmetrics};
 use super::format::Format;
 use crate::api::ApiError;
 
@@ -85,21 +89,15 @@ impl<'a> AccountInfo<'a> {
 /// The exporter's own metrics.
 #[derive(Debug)]
 pub struct SelfMetrics {
+    /// The process-wide series (build, configuration, shards, storage, unknown values,
+    /// `process_*`).
     registry: Registry,
     /// `--metrics.allowlist`/`--metrics.denylist`.
     filter: super::FamilyFilter,
-    up: GaugeVec,
-    last_success: GaugeVec,
-    refresh_duration: GaugeVec,
-    backoff: GaugeVec,
+    /// The per-account series (`account_series`), by account.
+    accounts: Mutex<BTreeMap<String, AccountValues>>,
     refresh_interval: Gauge,
-    api_requests: IntCounterVec,
-    api_errors: IntCounterVec,
     unknown_enum: IntCounterVec,
-    account_info: GaugeVec,
-    discovered_accounts: GaugeVec,
-    effective_interval: GaugeVec,
-    collector: CollectorSeries,
     shard_ordinal: Gauge,
     total_shards: Gauge,
     reload_ok: Gauge,
@@ -108,9 +106,6 @@ pub struct SelfMetrics {
     reload_success_time: Gauge,
     web_reload_ok: Gauge,
     codes: Mutex<HashSet<String>>,
-    /// Label sets per account, so a removed account's series can be deleted (the crate has
-    /// no partial-match removal).
-    account_series: Mutex<HashMap<String, AccountSeries>>,
     seen_unknown: Mutex<HashSet<UnknownValue>>,
     /// Bumped after every change to a `chatapp_*` series (see [`SelfMetrics::encoded`]).
     generation: AtomicU64,
@@ -129,42 +124,32 @@ struct Encoding {
     /// The same metrics in OpenMetrics, made from `bytes` on the first OpenMetrics scrape
     /// that reads this encoding (so both formats show the same values).
     openmetrics: Option<Bytes>,
+    /// Each format's text compressed, on the first gzip scrape in that format.
+    compressed: [Option<Block>; 2],
 }
 
-#[derive(Debug, Default)]
-struct AccountSeries {
-    info: Vec<String>,
-    collectors: HashSet<String>,
-    operations: HashSet<String>,
-    errors: HashSet<(String, String)>,
-}
+impl Encoding {
+    fn text(&mut self, format: Format) -> Bytes {
+        match format {
+            Format::Text => self.bytes.clone(),
+            Format::OpenMetrics => self
+                .openmetrics
+                .get_or_insert_with(|| Bytes::from(openmetrics::convert(&self.bytes)))
+                .clone(),
+        }
+    }
 
-/// The per-account series of the fleet: `chatapp_account_info`,
-/// `chatapp_refresh_effective_interval_seconds` and `chatapp_discovered_accounts`.
-fn fleet_gauges(r: &Registrar<'_>) -> Result<(GaugeVec, GaugeVec, GaugeVec), prometheus::Error> {
-    let account_info = r.gauges(
-        "chatapp_account_info",
-        "Configured or discovered account: its ISV sub-customer space, the API region, and for a discovered account its parent and instance; always 1.",
-        &[
-            "account",
-            "cust_space_id",
-            "region_id",
-            "parent",
-            "instance_name",
-            "instance_id",
-        ],
-    )?;
-    let effective_interval = r.gauges(
-        "chatapp_refresh_effective_interval_seconds",
-        "Interval the account's refresh is planned at: --refresh.interval, or longer when the accounts sharing its AccessKey cannot all refresh within it at the rate limit.",
-        &["account"],
-    )?;
-    let discovered_accounts = r.gauges(
-        "chatapp_discovered_accounts",
-        "Customers the parent account's last good discovery round found that this shard monitors (after discover: include/exclude).",
-        &["account"],
-    )?;
-    Ok((account_info, effective_interval, discovered_accounts))
+    fn compressed(&mut self, format: Format) -> Block {
+        let slot = match format {
+            Format::Text => 0,
+            Format::OpenMetrics => 1,
+        };
+        if let Some(b) = &self.compressed[slot] {
+            return b.clone();
+        }
+        let block = BlockWriter::new(None).block(&self.text(format));
+        self.compressed[slot].insert(block).clone()
+    }
 }
 
 /// Creates metrics and registers them in one step, so that declaring a self metric is one
@@ -203,57 +188,6 @@ impl Registrar<'_> {
     }
 }
 
-const ACCOUNT: &[&str] = &["account"];
-const COLLECTOR: &[&str] = &["account", "collector"];
-
-/// The series of each (account, collector).
-#[derive(Debug)]
-struct CollectorSeries {
-    success: GaugeVec,
-    last_success: GaugeVec,
-    duration: GaugeVec,
-    round: GaugeVec,
-    interval: GaugeVec,
-    panics: IntCounterVec,
-}
-
-impl CollectorSeries {
-    fn new(r: &Registrar<'_>) -> Result<Self, prometheus::Error> {
-        Ok(CollectorSeries {
-        success: r.gauges(
-            "chatapp_collector_success",
-            "1 if the collector's last run for the account succeeded, 0 if it failed.",
-            COLLECTOR,
-        )?,
-        last_success: r.gauges(
-            "chatapp_collector_last_success_timestamp_seconds",
-            "Unix time of the collector's last successful run for the account.",
-            COLLECTOR,
-        )?,
-        duration: r.gauges(
-            "chatapp_collector_duration_seconds",
-            "Wall time of the collector's last run for the account (a paced round takes about its interval).",
-            COLLECTOR,
-        )?,
-        round: r.gauges(
-            "chatapp_collector_round_seconds",
-            "How long one round of the collector takes for the account: its interval, or longer when its calls cannot fit in the interval at the operation's rate limit.",
-            COLLECTOR,
-        )?,
-        interval: r.gauges(
-            "chatapp_collector_interval_seconds",
-            "Configured interval between runs of the collector for the account.",
-            COLLECTOR,
-        )?,
-        panics: r.counters(
-            "chatapp_collector_panics_total",
-            "Runs of the collector for the account that panicked (a bug: the log has the message); the collector starts over with back-off.",
-            COLLECTOR,
-        )?,
-        })
-    }
-}
-
 impl SelfMetrics {
     /// Creates and registers every self metric.
     pub fn new(refresh_interval_value: Duration) -> Result<Self, prometheus::Error> {
@@ -270,51 +204,16 @@ impl SelfMetrics {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-        let (account_info, effective_interval, discovered_accounts) = fleet_gauges(&r)?;
         let metrics = SelfMetrics {
-            up: r.gauges(
-                "chatapp_up",
-                "1 if the last refresh of the account succeeded, 0 if it failed.",
-                ACCOUNT,
-            )?,
-            last_success: r.gauges(
-                "chatapp_last_refresh_success_timestamp_seconds",
-                "Unix time of the account's last successful refresh.",
-                ACCOUNT,
-            )?,
-            refresh_duration: r.gauges(
-                "chatapp_refresh_duration_seconds",
-                "Wall time of the account's last refresh attempt (all API calls and conversion).",
-                ACCOUNT,
-            )?,
-            backoff: r.gauges(
-                "chatapp_refresh_backoff_seconds",
-                "Extra delay added to the account's next refresh after throttling or server errors; 0 when healthy.",
-                ACCOUNT,
-            )?,
             refresh_interval: r.gauge(
                 "chatapp_refresh_interval_seconds",
                 "Configured interval between refreshes of each account (--refresh.interval).",
-            )?,
-            api_requests: r.counters(
-                "chatapp_api_requests_total",
-                "CAMS API requests sent, by API action.",
-                &["account", "operation"],
-            )?,
-            api_errors: r.counters(
-                "chatapp_api_request_errors_total",
-                "CAMS API requests that failed, by API action and Alibaba error code (or timeout, connect, decode, http_4xx, http_5xx, ...).",
-                &["account", "operation", "code"],
             )?,
             unknown_enum: r.counters(
                 "chatapp_unknown_enum_values_total",
                 "Values outside the known states seen in API fields, counted per number per refresh; the values are logged.",
                 &["field"],
             )?,
-            account_info,
-            effective_interval,
-            discovered_accounts,
-            collector: CollectorSeries::new(&r)?,
             storage_written: r.gauge(
                 "chatapp_storage_last_write_success_timestamp_seconds",
                 "Unix time of the last successful write of the since-when history (--storage.path); 0 while nothing was written.",
@@ -345,7 +244,7 @@ impl SelfMetrics {
             )?,
             filter: super::FamilyFilter::default(),
             codes: Mutex::default(),
-            account_series: Mutex::default(),
+            accounts: Mutex::default(),
             seen_unknown: Mutex::default(),
             generation: AtomicU64::new(0),
             cached: Mutex::default(),
@@ -377,11 +276,27 @@ impl SelfMetrics {
         self.encode_where(out, |name| !name.starts_with("process_"));
     }
 
+    /// The process-wide families from the registry and the per-account ones, merged in name
+    /// order (the order the registry's encoder gave all of them).
     fn encode_where(&self, out: &mut Vec<u8>, keep: impl Fn(&str) -> bool) {
         let mut families = self.registry.gather();
         families.retain(|f| self.filter.keeps(f.name()) && keep(f.name()));
-        if let Err(e) = prometheus::TextEncoder::new().encode(&families, out) {
-            tracing::error!(error = %e, "cannot encode self metrics");
+        let accounts = self.lock_accounts();
+        let mut own = account_series::FAMILIES
+            .iter()
+            .filter(|f| self.filter.keeps(f.name) && keep(f.name))
+            .peekable();
+        let encoder = prometheus::TextEncoder::new();
+        for family in &families {
+            while let Some(f) = own.next_if(|f| f.name < family.name()) {
+                f.encode(&accounts, out);
+            }
+            if let Err(e) = encoder.encode(std::slice::from_ref(family), out) {
+                tracing::error!(error = %e, "cannot encode self metrics");
+            }
+        }
+        for f in own {
+            f.encode(&accounts, out);
         }
     }
 
@@ -398,6 +313,17 @@ impl SelfMetrics {
     /// OpenMetrics metadata), once per encoding; it has no `# EOF`, since the object
     /// families follow it.
     pub fn encoded_in(&self, format: Format) -> Bytes {
+        self.with_encoding(|e| e.text(format))
+    }
+
+    /// [`SelfMetrics::encoded_in`] compressed, for a gzip scrape: once per encoding and
+    /// format. At 1,000 accounts the self metrics are some 2 MB of text, which went out
+    /// uncompressed in every gzip scrape (the object families' compressed form is cached).
+    pub fn compressed_in(&self, format: Format) -> Block {
+        self.with_encoding(|e| e.compressed(format))
+    }
+
+    fn with_encoding<T>(&self, read: impl FnOnce(&mut Encoding) -> T) -> T {
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
         // Read before encoding: a change that lands during the encoding bumps the
         // generation past this value, so the next scrape encodes again.
@@ -416,15 +342,10 @@ impl SelfMetrics {
                 at: Instant::now(),
                 bytes: Bytes::from(out),
                 openmetrics: None,
+                compressed: [None, None],
             }
         });
-        match format {
-            Format::Text => encoding.bytes.clone(),
-            Format::OpenMetrics => encoding
-                .openmetrics
-                .get_or_insert_with(|| Bytes::from(openmetrics::convert(&encoding.bytes)))
-                .clone(),
-        }
+        read(encoding)
     }
 
     /// Marks the encoding out of date; every method that changes a series calls it last.
@@ -466,127 +387,68 @@ impl SelfMetrics {
 
     /// Sets `chatapp_discovered_accounts` of a parent.
     pub fn set_discovered(&self, parent: &str, kept: usize) {
-        self.discovered_accounts
-            .with_label_values(&[parent])
-            .set(kept as f64);
-        self.changed();
+        self.account(parent, |a| a.discovered = Some(kept as f64));
     }
 
     /// Sets `chatapp_refresh_effective_interval_seconds` of an account.
     pub fn set_effective_interval(&self, account: &str, interval: Duration) {
-        self.effective_interval
-            .with_label_values(&[account])
-            .set(interval.as_secs_f64());
-        self.changed();
+        self.account(account, |a| {
+            a.effective_interval = Some(interval.as_secs_f64());
+        });
     }
 
     /// Removes `chatapp_discovered_accounts` of an account that is no longer a parent.
     pub fn remove_discovered(&self, parent: &str) {
-        let _ = self.discovered_accounts.remove_label_values(&[parent]);
+        if let Some(a) = self.lock_accounts().get_mut(parent) {
+            a.discovered = None;
+        }
         self.changed();
     }
 
     /// Registers an account: `chatapp_account_info`, and zeroed request counters so that
-    /// `rate()` works from the first refresh.
+    /// `rate()` works from the first refresh. A restarted account whose labels changed (a
+    /// renamed instance) loses the old info series.
     pub fn add_account(&self, info: &AccountInfo<'_>, ops: &[&str]) {
-        let account = info.account;
-        let labels = info.labels();
-        let mut series = self.lock_series();
-        let entry = series.entry(account.to_owned()).or_default();
-        // A restarted account whose labels changed (a renamed instance) loses the old series.
-        if !entry.info.is_empty() && entry.info != labels {
-            let _ = self.account_info.remove_label_values(&entry.info);
-        }
-        self.account_info.with_label_values(&labels).set(1.0);
-        entry.info = labels.iter().map(|l| (*l).to_owned()).collect();
-        for op in ops {
-            self.api_requests.with_label_values(&[account, op]);
-            entry.operations.insert((*op).to_owned());
-        }
-        drop(series);
-        self.changed();
+        let [
+            _,
+            cust_space_id,
+            region_id,
+            parent,
+            instance_name,
+            instance_id,
+        ] = info.labels();
+        // In the order of `account_series::INFO_LABELS`.
+        let labels = [cust_space_id, instance_id, instance_name, parent, region_id];
+        self.account(info.account, |a| {
+            a.info = Some(labels.map(str::to_owned));
+            for op in ops {
+                a.requests.entry((*op).to_owned()).or_insert(0);
+            }
+        });
     }
 
     /// Removes every series of an account that a reload removed.
     pub fn remove_account(&self, account: &str) {
-        self.remove_account_series(account);
+        self.lock_accounts().remove(account);
         self.changed();
-    }
-
-    fn remove_account_series(&self, account: &str) {
-        for vec in [
-            &self.up,
-            &self.last_success,
-            &self.refresh_duration,
-            &self.backoff,
-            &self.discovered_accounts,
-            &self.effective_interval,
-        ] {
-            let _ = vec.remove_label_values(&[account]);
-        }
-        let Some(series) = self.lock_series().remove(account) else {
-            return;
-        };
-        let _ = self.account_info.remove_label_values(&series.info);
-        for c in &series.collectors {
-            for vec in self.collector_vecs() {
-                let _ = vec.remove_label_values(&[account, c]);
-            }
-            let _ = self.collector.panics.remove_label_values(&[account, c]);
-        }
-        for op in &series.operations {
-            let _ = self.api_requests.remove_label_values(&[account, op]);
-        }
-        for (op, code) in &series.errors {
-            let _ = self.api_errors.remove_label_values(&[account, op, code]);
-        }
-    }
-
-    fn collector_vecs(&self) -> [&GaugeVec; 5] {
-        [
-            &self.collector.success,
-            &self.collector.last_success,
-            &self.collector.duration,
-            &self.collector.round,
-            &self.collector.interval,
-        ]
     }
 
     /// Registers an enabled collector of an account: its interval, and its round (the
     /// interval until a run plans a longer one).
     pub fn add_collector(&self, account: &str, collector: &str, interval: Duration) {
         let secs = interval.as_secs_f64();
-        self.collector
-            .interval
-            .with_label_values(&[account, collector])
-            .set(secs);
-        self.collector
-            .round
-            .with_label_values(&[account, collector])
-            .set(secs);
-        // At 0 from the start, so that `increase()` sees the first panic.
-        self.collector
-            .panics
-            .with_label_values(&[account, collector]);
-        self.lock_series()
-            .entry(account.to_owned())
-            .or_default()
-            .collectors
-            .insert(collector.to_owned());
-        self.changed();
+        self.collector(account, collector, |c| {
+            c.interval = Some(secs);
+            c.round = Some(secs);
+            // At 0 from the start, so that `increase()` sees the first panic.
+            c.panics.get_or_insert(0);
+        });
     }
 
     /// Removes the series of a collector that a reload switched off for `account`.
     pub fn remove_collector(&self, account: &str, collector: &str) {
-        for vec in self.collector_vecs() {
-            let _ = vec.remove_label_values(&[account, collector]);
-        }
-        let _ = self
-            .collector
-            .panics
-            .remove_label_values(&[account, collector]);
-        if let Some(series) = self.lock_series().get_mut(account) {
-            series.collectors.remove(collector);
+        if let Some(a) = self.lock_accounts().get_mut(account) {
+            a.collectors.remove(collector);
         }
         self.changed();
     }
@@ -606,11 +468,9 @@ impl SelfMetrics {
 
     /// Counts a run of a collector that panicked.
     pub fn collector_panicked(&self, account: &str, collector: &str) {
-        self.collector
-            .panics
-            .with_label_values(&[account, collector])
-            .inc();
-        self.changed();
+        self.collector(account, collector, |c| {
+            *c.panics.get_or_insert(0) += 1;
+        });
     }
 
     /// Records the outcome of one run of a collector.
@@ -622,58 +482,38 @@ impl SelfMetrics {
         duration: Duration,
         now: SystemTime,
     ) {
-        let labels = [account, collector];
-        self.collector
-            .success
-            .with_label_values(&labels)
-            .set(if ok { 1.0 } else { 0.0 });
-        self.collector
-            .duration
-            .with_label_values(&labels)
-            .set(duration.as_secs_f64());
-        if ok {
-            let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-            self.collector
-                .last_success
-                .with_label_values(&labels)
-                .set(ts.as_secs_f64());
-        }
-        self.changed();
+        self.collector(account, collector, |c| {
+            c.success = Some(if ok { 1.0 } else { 0.0 });
+            c.duration = Some(duration.as_secs_f64());
+            if ok {
+                c.last_success = Some(unix_secs(now));
+            }
+        });
     }
 
     /// Sets how long one round of the collector takes.
     pub fn set_collector_round(&self, account: &str, collector: &str, round: Duration) {
-        self.collector
-            .round
-            .with_label_values(&[account, collector])
-            .set(round.as_secs_f64());
-        self.changed();
-    }
-
-    fn lock_series(&self) -> std::sync::MutexGuard<'_, HashMap<String, AccountSeries>> {
-        self.account_series
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.collector(account, collector, |c| {
+            c.round = Some(round.as_secs_f64());
+        });
     }
 
     /// Counts one API request.
     pub fn api_request(&self, account: &str, operation: &str) {
-        self.api_requests
-            .with_label_values(&[account, operation])
-            .inc();
-        self.changed();
+        self.account(account, |a| match a.requests.get_mut(operation) {
+            Some(n) => *n += 1,
+            None => {
+                a.requests.insert(operation.to_owned(), 1);
+            }
+        });
     }
 
     /// Counts one failed API request under its bounded code label.
     pub fn api_error(&self, account: &str, operation: &str, error: &ApiError) {
         let code = self.bounded_code(error.code_label());
-        if let Some(series) = self.lock_series().get_mut(account) {
-            series.errors.insert((operation.to_owned(), code.clone()));
-        }
-        self.api_errors
-            .with_label_values(&[account, operation, &code])
-            .inc();
-        self.changed();
+        self.account(account, |a| {
+            *a.errors.entry((code, operation.to_owned())).or_insert(0) += 1;
+        });
     }
 
     fn bounded_code(&self, code: String) -> String {
@@ -690,27 +530,18 @@ impl SelfMetrics {
 
     /// Records the outcome of a refresh attempt.
     pub fn refresh_done(&self, account: &str, ok: bool, duration: Duration, now: SystemTime) {
-        self.up
-            .with_label_values(&[account])
-            .set(if ok { 1.0 } else { 0.0 });
-        self.refresh_duration
-            .with_label_values(&[account])
-            .set(duration.as_secs_f64());
-        if ok {
-            let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-            self.last_success
-                .with_label_values(&[account])
-                .set(ts.as_secs_f64());
-        }
-        self.changed();
+        self.account(account, |a| {
+            a.up = Some(if ok { 1.0 } else { 0.0 });
+            a.refresh_duration = Some(duration.as_secs_f64());
+            if ok {
+                a.last_success = Some(unix_secs(now));
+            }
+        });
     }
 
     /// Sets the account's current back-off.
     pub fn set_backoff(&self, account: &str, backoff: Duration) {
-        self.backoff
-            .with_label_values(&[account])
-            .set(backoff.as_secs_f64());
-        self.changed();
+        self.account(account, |a| a.backoff = Some(backoff.as_secs_f64()));
     }
 
     /// Counts unknown enum values and returns those never seen before (to be logged once).
@@ -729,6 +560,36 @@ impl SelfMetrics {
         self.changed();
         first_time
     }
+
+    /// Changes `account`'s series (made on first use), then marks the encoding out of date.
+    fn account(&self, account: &str, change: impl FnOnce(&mut AccountValues)) {
+        {
+            let mut accounts = self.lock_accounts();
+            match accounts.get_mut(account) {
+                Some(a) => change(a),
+                None => change(accounts.entry(account.to_owned()).or_default()),
+            }
+        }
+        self.changed();
+    }
+
+    /// [`SelfMetrics::account`] for one collector's series.
+    fn collector(&self, account: &str, collector: &str, change: impl FnOnce(&mut CollectorValues)) {
+        self.account(account, |a| match a.collectors.get_mut(collector) {
+            Some(c) => change(c),
+            None => change(a.collectors.entry(collector.to_owned()).or_default()),
+        });
+    }
+
+    fn lock_accounts(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, AccountValues>> {
+        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn unix_secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 fn refresh_interval_secs(d: Duration) -> f64 {
@@ -737,6 +598,8 @@ fn refresh_interval_secs(d: Duration) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     /// A change to the self metrics and a line the next encoding must contain.
@@ -830,6 +693,338 @@ mod tests {
         let _ = m.encoded();
         m.remove_account("a");
         assert!(!text(&m.encoded()).contains(r#"account="a""#));
+    }
+
+    /// The per-account families as `prometheus` crate vectors, as they were registered
+    /// before `account_series`: the oracle its output must match byte for byte.
+    struct Oracle {
+        registry: Registry,
+        gauges: HashMap<&'static str, GaugeVec>,
+        counters: HashMap<&'static str, IntCounterVec>,
+    }
+
+    impl Oracle {
+        fn new() -> Self {
+            let registry = Registry::new();
+            let r = Registrar(&registry);
+            let mut gauges = HashMap::new();
+            let mut counters = HashMap::new();
+            for (name, help, labels) in [
+                (
+                    "chatapp_account_info",
+                    "Configured or discovered account: its ISV sub-customer space, the API region, and for a discovered account its parent and instance; always 1.",
+                    &[
+                        "account",
+                        "cust_space_id",
+                        "region_id",
+                        "parent",
+                        "instance_name",
+                        "instance_id",
+                    ][..],
+                ),
+                (
+                    "chatapp_refresh_effective_interval_seconds",
+                    "Interval the account's refresh is planned at: --refresh.interval, or longer when the accounts sharing its AccessKey cannot all refresh within it at the rate limit.",
+                    &["account"],
+                ),
+                (
+                    "chatapp_discovered_accounts",
+                    "Customers the parent account's last good discovery round found that this shard monitors (after discover: include/exclude).",
+                    &["account"],
+                ),
+                (
+                    "chatapp_up",
+                    "1 if the last refresh of the account succeeded, 0 if it failed.",
+                    &["account"],
+                ),
+                (
+                    "chatapp_last_refresh_success_timestamp_seconds",
+                    "Unix time of the account's last successful refresh.",
+                    &["account"],
+                ),
+                (
+                    "chatapp_refresh_duration_seconds",
+                    "Wall time of the account's last refresh attempt (all API calls and conversion).",
+                    &["account"],
+                ),
+                (
+                    "chatapp_refresh_backoff_seconds",
+                    "Extra delay added to the account's next refresh after throttling or server errors; 0 when healthy.",
+                    &["account"],
+                ),
+                (
+                    "chatapp_collector_success",
+                    "1 if the collector's last run for the account succeeded, 0 if it failed.",
+                    &["account", "collector"],
+                ),
+                (
+                    "chatapp_collector_last_success_timestamp_seconds",
+                    "Unix time of the collector's last successful run for the account.",
+                    &["account", "collector"],
+                ),
+                (
+                    "chatapp_collector_duration_seconds",
+                    "Wall time of the collector's last run for the account (a paced round takes about its interval).",
+                    &["account", "collector"],
+                ),
+                (
+                    "chatapp_collector_round_seconds",
+                    "How long one round of the collector takes for the account: its interval, or longer when its calls cannot fit in the interval at the operation's rate limit.",
+                    &["account", "collector"],
+                ),
+                (
+                    "chatapp_collector_interval_seconds",
+                    "Configured interval between runs of the collector for the account.",
+                    &["account", "collector"],
+                ),
+            ] {
+                gauges.insert(name, r.gauges(name, help, labels).unwrap());
+            }
+            for (name, help, labels) in [
+                (
+                    "chatapp_collector_panics_total",
+                    "Runs of the collector for the account that panicked (a bug: the log has the message); the collector starts over with back-off.",
+                    &["account", "collector"][..],
+                ),
+                (
+                    "chatapp_api_requests_total",
+                    "CAMS API requests sent, by API action.",
+                    &["account", "operation"],
+                ),
+                (
+                    "chatapp_api_request_errors_total",
+                    "CAMS API requests that failed, by API action and Alibaba error code (or timeout, connect, decode, http_4xx, http_5xx, ...).",
+                    &["account", "operation", "code"],
+                ),
+            ] {
+                counters.insert(name, r.counters(name, help, labels).unwrap());
+            }
+            Oracle {
+                registry,
+                gauges,
+                counters,
+            }
+        }
+
+        fn set(&self, name: &str, labels: &[&str], v: f64) {
+            self.gauges[name].with_label_values(labels).set(v);
+        }
+
+        fn inc(&self, name: &str, labels: &[&str], by: u64) {
+            self.counters[name].with_label_values(labels).inc_by(by);
+        }
+
+        fn text(&self) -> String {
+            let mut out = Vec::new();
+            prometheus::TextEncoder::new()
+                .encode(&self.registry.gather(), &mut out)
+                .unwrap();
+            String::from_utf8(out).unwrap()
+        }
+    }
+
+    /// The per-account families of an encoding, in order.
+    fn account_families(text: &str) -> String {
+        let names: Vec<&str> = account_series::FAMILIES.iter().map(|f| f.name).collect();
+        let mut out = String::new();
+        let mut keep = false;
+        for line in text.split_inclusive('\n') {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                keep = names.iter().any(|n| rest.starts_with(&format!("{n} ")));
+            }
+            if keep {
+                out.push_str(line);
+            }
+        }
+        out
+    }
+
+    /// The per-account series are written as the crate's encoder wrote them: family and
+    /// series order, label order, value spelling, counters, absent series left out; and
+    /// they sit among the process-wide families in name order, as they did.
+    #[test]
+    fn per_account_series_match_the_crate_encoder() {
+        let m = SelfMetrics::new(Duration::from_secs(60)).unwrap();
+        let o = Oracle::new();
+        let t = UNIX_EPOCH + Duration::from_millis(1_765_150_000_123);
+        let ts = t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+        // Accounts out of order, one with characters that need escaping.
+        for (account, space) in [("shop-b", "cs-2"), ("isv/cs \"1\"", "cs-1"), ("shop-a", "")] {
+            m.add_account(
+                &AccountInfo::configured(account, space, "cn-hangzhou"),
+                &["QueryChatappPhoneNumbers", "GetChatappVerifyCode"],
+            );
+            o.set(
+                "chatapp_account_info",
+                &[account, space, "cn-hangzhou", "", "", ""],
+                1.0,
+            );
+            for op in ["QueryChatappPhoneNumbers", "GetChatappVerifyCode"] {
+                o.inc("chatapp_api_requests_total", &[account, op], 0);
+            }
+            for (collector, secs) in [("waba", 60.0), ("phone_numbers", 60.0)] {
+                m.add_collector(account, collector, Duration::from_secs_f64(secs));
+                o.set(
+                    "chatapp_collector_interval_seconds",
+                    &[account, collector],
+                    secs,
+                );
+                o.set(
+                    "chatapp_collector_round_seconds",
+                    &[account, collector],
+                    secs,
+                );
+                o.inc("chatapp_collector_panics_total", &[account, collector], 0);
+            }
+        }
+        let info = AccountInfo {
+            account: "isv/cs-9",
+            cust_space_id: "cs-9",
+            region_id: "",
+            parent: "isv",
+            instance_name: "Shop \"Nine\"\nnew line",
+            instance_id: "i-9",
+        };
+        m.add_account(&info, &[]);
+        o.set(
+            "chatapp_account_info",
+            &[
+                "isv/cs-9",
+                "cs-9",
+                "",
+                "isv",
+                "Shop \"Nine\"\nnew line",
+                "i-9",
+            ],
+            1.0,
+        );
+        m.set_discovered("isv", 1);
+        o.set("chatapp_discovered_accounts", &["isv"], 1.0);
+
+        m.refresh_done("shop-b", true, Duration::from_millis(1234), t);
+        o.set("chatapp_up", &["shop-b"], 1.0);
+        o.set("chatapp_refresh_duration_seconds", &["shop-b"], 1.234);
+        o.set(
+            "chatapp_last_refresh_success_timestamp_seconds",
+            &["shop-b"],
+            ts,
+        );
+        m.refresh_done("shop-a", false, Duration::from_micros(1500), t);
+        o.set("chatapp_up", &["shop-a"], 0.0);
+        o.set("chatapp_refresh_duration_seconds", &["shop-a"], 0.0015);
+        m.set_backoff("shop-a", Duration::from_secs(30));
+        o.set("chatapp_refresh_backoff_seconds", &["shop-a"], 30.0);
+        m.set_effective_interval("shop-b", Duration::from_millis(104_500));
+        o.set(
+            "chatapp_refresh_effective_interval_seconds",
+            &["shop-b"],
+            104.5,
+        );
+        m.collector_done(
+            "shop-b",
+            "phone_numbers",
+            true,
+            Duration::from_millis(80),
+            t,
+        );
+        o.set(
+            "chatapp_collector_success",
+            &["shop-b", "phone_numbers"],
+            1.0,
+        );
+        o.set(
+            "chatapp_collector_duration_seconds",
+            &["shop-b", "phone_numbers"],
+            0.08,
+        );
+        o.set(
+            "chatapp_collector_last_success_timestamp_seconds",
+            &["shop-b", "phone_numbers"],
+            ts,
+        );
+        m.collector_done("shop-b", "waba", false, Duration::from_secs(3), t);
+        o.set("chatapp_collector_success", &["shop-b", "waba"], 0.0);
+        o.set(
+            "chatapp_collector_duration_seconds",
+            &["shop-b", "waba"],
+            3.0,
+        );
+        m.set_collector_round("shop-a", "waba", Duration::from_secs(150));
+        o.set(
+            "chatapp_collector_round_seconds",
+            &["shop-a", "waba"],
+            150.0,
+        );
+        m.collector_panicked("shop-a", "waba");
+        o.inc("chatapp_collector_panics_total", &["shop-a", "waba"], 1);
+        for _ in 0..3 {
+            m.api_request("shop-b", "QueryChatappPhoneNumbers");
+        }
+        o.inc(
+            "chatapp_api_requests_total",
+            &["shop-b", "QueryChatappPhoneNumbers"],
+            3,
+        );
+        m.api_request("shop-b", "QueryWabaBusinessInfo");
+        o.inc(
+            "chatapp_api_requests_total",
+            &["shop-b", "QueryWabaBusinessInfo"],
+            1,
+        );
+        for e in [
+            ApiError::Timeout(Duration::from_secs(1)),
+            ApiError::Timeout(Duration::from_secs(1)),
+        ] {
+            m.api_error("shop-b", "QueryChatappPhoneNumbers", &e);
+        }
+        o.inc(
+            "chatapp_api_request_errors_total",
+            &["shop-b", "QueryChatappPhoneNumbers", "timeout"],
+            2,
+        );
+        m.api_error(
+            "shop-b",
+            "QueryWabaBusinessInfo",
+            &ApiError::Timeout(Duration::from_secs(1)),
+        );
+        o.inc(
+            "chatapp_api_request_errors_total",
+            &["shop-b", "QueryWabaBusinessInfo", "timeout"],
+            1,
+        );
+
+        let mut text = Vec::new();
+        m.encode(&mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(account_families(&text), o.text());
+
+        // In name order among the process-wide families.
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        assert!(names.contains(&"chatapp_build_info") && names.contains(&"chatapp_up"));
+
+        // Removing an account and a collector removes their series, as the crate's
+        // `remove_label_values` did.
+        m.remove_account("shop-b");
+        m.remove_collector("shop-a", "waba");
+        m.remove_discovered("isv");
+        let mut text = Vec::new();
+        m.encode(&mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert!(!text.contains("shop-b") && !text.contains("chatapp_discovered_accounts"));
+        assert!(
+            !text.contains(r#"account="shop-a",collector="waba""#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"chatapp_collector_panics_total{account="shop-a",collector="phone_numbers"} 0"#
+        ));
     }
 
     #[test]

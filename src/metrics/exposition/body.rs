@@ -174,43 +174,30 @@ impl Assembly {
 /// writes for `Z_FINISH` right after a sync flush).
 const DEFLATE_END: &[u8] = &[0x03, 0x00];
 
-/// One gzip stream (RFC 1952) for `head` followed by `objects.text`, without recompressing
-/// the objects: `head` goes first as DEFLATE *stored* blocks (byte-aligned, no final block;
-/// the self metrics are a few KiB, so compressing them would save little on the wire and
-/// cost a compressor per scrape), the cached compressed objects follow as further blocks
-/// of the same DEFLATE stream, then an empty final block and the trailer, whose CRC is
-/// combined from both parts. A single member, because not every client (curl, some
-/// proxies) reads multi-member gzip.
+/// One gzip stream (RFC 1952) for `head` followed by `objects.text`, without compressing
+/// anything: `head` (the self metrics, compressed by their owner once per change) and the
+/// cached compressed objects are DEFLATE blocks of one stream (each byte-aligned after a
+/// sync flush, none final: see [`Block`]), followed by an empty final block and the
+/// trailer, whose CRC is combined from both parts. A single member, because not every
+/// client (curl, some proxies) reads multi-member gzip.
 ///
-/// Per scrape this allocates only for `head`; the object bytes are reference-counted.
+/// Per scrape this allocates only the header and trailer; the rest is reference-counted.
 pub fn gzip_parts(
-    head: &[u8],
+    head: &Block,
     objects: &Arc<Exposition>,
 ) -> (usize, impl Iterator<Item = Bytes> + Send + 'static) {
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    const STORED_MAX: usize = 0xffff;
-    let mut first =
-        Vec::with_capacity(HEADER.len() + head.len() + 5 * (head.len() / STORED_MAX + 1));
-    first.extend_from_slice(&HEADER);
-    for piece in head.chunks(STORED_MAX) {
-        // BFINAL=0, BTYPE=00 (stored), padded to the byte; then LEN and its complement.
-        let len = piece.len() as u16;
-        first.push(0);
-        first.extend_from_slice(&len.to_le_bytes());
-        first.extend_from_slice(&(!len).to_le_bytes());
-        first.extend_from_slice(piece);
-    }
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(head);
+    let mut crc = head.crc.clone();
     crc.combine(&objects.crc);
-    let size = (head.len() as u64 + objects.text.len() as u64) as u32;
+    let size = (head.text.len() as u64 + objects.text.len() as u64) as u32;
     let mut trailer = Vec::with_capacity(DEFLATE_END.len() + 8);
     trailer.extend_from_slice(DEFLATE_END);
     trailer.extend_from_slice(&crc.finalize().to_le_bytes());
     trailer.extend_from_slice(&size.to_le_bytes());
-    let len = first.len() + objects.deflate.len() + trailer.len();
+    let len = HEADER.len() + head.deflate.len() + objects.deflate.len() + trailer.len();
     let objects = objects.clone();
-    let body = std::iter::once(Bytes::from(first))
+    let body = [Bytes::from_static(&HEADER), head.deflate.clone()]
+        .into_iter()
         .chain((0..objects.deflate.parts.len()).map(move |i| objects.deflate.parts[i].clone()))
         .chain(std::iter::once(Bytes::from(trailer)));
     (len, body)

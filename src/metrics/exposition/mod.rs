@@ -39,7 +39,9 @@ pub use block::{Block, BlockWriter};
 pub use body::{Chunks, Exposition, Text, gzip_parts, plain_parts};
 pub use store::ExpositionStore;
 use text::fix_infinities;
-pub use text::{push_gauge_header, push_label, push_label_value, push_value, split_header};
+pub use text::{
+    push_gauge_header, push_header, push_label, push_label_value, push_value, split_header,
+};
 
 /// One family of one account: its `# HELP`/`# TYPE` header and its sample blocks.
 #[derive(Debug, Clone)]
@@ -198,7 +200,7 @@ mod tests {
                 b"# self metrics\nchatapp_up 1\n",
                 &[b'x'; 100_000][..],
             ] {
-                let (len, parts) = gzip_parts(head, &cur);
+                let (len, parts) = gzip_parts(&BlockWriter::new(None).block(head), &cur);
                 let gz: Vec<u8> = parts.flat_map(|b| b.to_vec()).collect();
                 assert_eq!(gz.len(), len);
                 // MultiGzDecoder would hide a second member; GzDecoder reads exactly one and

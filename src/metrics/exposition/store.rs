@@ -519,7 +519,7 @@ mod tests {
 
     fn gunzip(e: &Arc<Exposition>) -> Vec<u8> {
         use std::io::Read as _;
-        let (len, parts) = super::super::gzip_parts(b"", e);
+        let (len, parts) = super::super::gzip_parts(&BlockWriter::new(None).block(b""), e);
         let gz: Vec<u8> = parts.flat_map(|b| b.to_vec()).collect();
         assert_eq!(gz.len(), len);
         let mut out = Vec::new();

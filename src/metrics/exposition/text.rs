@@ -69,6 +69,11 @@ pub fn push_label(out: &mut Vec<u8>, name: &str, value: &str) {
 /// Appends a gauge family's `# HELP` (escaped; left out when empty, as the encoder does) and
 /// `# TYPE` lines.
 pub fn push_gauge_header(out: &mut Vec<u8>, name: &str, help: &str) {
+    push_header(out, name, help, "gauge");
+}
+
+/// [`push_gauge_header`] for a family of type `kind` (`gauge`, `counter`).
+pub fn push_header(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
     if !help.is_empty() {
         out.extend_from_slice(b"# HELP ");
         out.extend_from_slice(name.as_bytes());
@@ -78,7 +83,9 @@ pub fn push_gauge_header(out: &mut Vec<u8>, name: &str, help: &str) {
     }
     out.extend_from_slice(b"# TYPE ");
     out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b" gauge\n");
+    out.push(b' ');
+    out.extend_from_slice(kind.as_bytes());
+    out.push(b'\n');
 }
 
 /// Copies `s` with `\` → `\\`, line feed → `\n` and, when `quote`, `"` → `\"`: the runs
