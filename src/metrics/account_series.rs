@@ -74,11 +74,7 @@ fn one(v: Option<f64>, emit: Emit<'_>) {
     }
 }
 
-fn per_collector(
-    a: &AccountValues,
-    emit: Emit<'_>,
-    field: fn(&CollectorValues) -> Option<f64>,
-) {
+fn per_collector(a: &AccountValues, emit: Emit<'_>, field: fn(&CollectorValues) -> Option<f64>) {
     for (name, c) in &a.collectors {
         if let Some(v) = field(c) {
             emit(&[name], v);

@@ -117,6 +117,21 @@ impl AccountExposition {
         self.families.extend(other.families);
     }
 
+    /// True when `other` is made of the very same blocks (a renderer that found nothing
+    /// changed reuses every block of the previous rendering): it shows the same bytes.
+    pub fn same_blocks(&self, other: &AccountExposition) -> bool {
+        let same = |a: &Block, b: &Block| {
+            a.text.as_ptr() == b.text.as_ptr() && a.text.len() == b.text.len()
+        };
+        self.families.len() == other.families.len()
+            && self.families.iter().zip(&other.families).all(|(a, b)| {
+                a.name == b.name
+                    && same(&a.header, &b.header)
+                    && a.blocks.len() == b.blocks.len()
+                    && a.blocks.iter().zip(&b.blocks).all(|(x, y)| same(x, y))
+            })
+    }
+
     /// Number of sample lines, for logs and the landing page.
     pub fn series(&self) -> usize {
         self.families.iter().map(|f| f.series).sum()

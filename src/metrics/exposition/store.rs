@@ -162,6 +162,19 @@ impl ExpositionStore {
         let mut inner = self.lock();
         let key = (account.to_owned(), collector.to_owned());
         let changed = match rendered {
+            // Nothing a scrape sees changed (the usual refresh): the slot keeps the rendering
+            // its segments hold and takes the new facts, without a look at any family.
+            Some((exposition, facts))
+                if inner
+                    .slots
+                    .get(&key)
+                    .is_some_and(|s| s.exposition.same_blocks(&exposition)) =>
+            {
+                if let Some(slot) = inner.slots.get_mut(&key) {
+                    slot.facts = facts;
+                }
+                false
+            }
             Some((exposition, facts)) => {
                 let (key, old) = match inner.slots.remove_entry(&key) {
                     Some((key, old)) => (key, Some(old.exposition)),
@@ -603,8 +616,26 @@ mod tests {
         // A new rendering that reused every block (what a refresh with no change makes).
         store.set("a", "c", Some(Arc::new((*first).clone())));
         assert!(Arc::ptr_eq(&served, &store.current()));
-        // Facts alone do not change what is served either.
-        store.publish("a", "c", Some((first, Arc::new(Facts::default()))));
+        // Facts alone do not change what is served either, but the fleet view takes them.
+        let facts = Facts {
+            numbers: vec![crate::view::NumberFacts {
+                phone_number: "8613800000001".into(),
+                verdict: None,
+                cells: Vec::new(),
+                notes: Vec::new(),
+            }],
+            tables: Vec::new(),
+        };
+        assert!(store.fleet().numbers.is_empty());
+        store.publish(
+            "a",
+            "c",
+            Some((Arc::new((*first).clone()), Arc::new(facts))),
+        );
         assert!(Arc::ptr_eq(&served, &store.current()));
+        let fleet = store.fleet();
+        assert_eq!(fleet.numbers.len(), 1, "{fleet:?}");
+        // The slot kept the rendering its segments hold: the next refresh reuses its blocks.
+        assert!(Arc::ptr_eq(&store.get("a", "c").unwrap(), &first));
     }
 }
