@@ -161,6 +161,12 @@ impl ExpositionStore {
     ) {
         let mut inner = self.lock();
         let key = (account.to_owned(), collector.to_owned());
+        let rendered = rendered.map(|(mut exposition, facts)| {
+            if let Some(e) = Arc::get_mut(&mut exposition) {
+                inner.share_headers(e);
+            }
+            (exposition, facts)
+        });
         let changed = match rendered {
             // Nothing a scrape sees changed (the usual refresh): the slot keeps the rendering
             // its segments hold and takes the new facts, without a look at any family.
@@ -330,6 +336,25 @@ impl Inner {
             }
         }
         changed
+    }
+
+    /// Makes `e`'s family headers the very blocks already shown for those families when the
+    /// text is the same. Every account renders the same `# HELP`/`# TYPE` lines, and each
+    /// kept its own copy (text and compressed, ~18 families per account: some 9 MB at 1,000
+    /// accounts); the renderer then finds the shared block in the previous rendering and
+    /// reuses it, so the copy is made once per account, not kept.
+    fn share_headers(&self, e: &mut AccountExposition) {
+        for f in &mut e.families {
+            let family = match self.positions.get(f.name.as_str()) {
+                Some(&i) => self.listed.get(i),
+                None => self.unlisted.get(&f.name),
+            };
+            if let Some(shown) = family.and_then(|family| family.shown.as_ref())
+                && shown.header.text == f.header.text
+            {
+                f.header = shown.header.clone();
+            }
+        }
     }
 
     /// The family called `name`, made (and checked against the filter) on first use.
@@ -604,6 +629,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Accounts rendering the same family keep one copy of its header, and a rendering
+    /// seeded with its previous one reuses that copy.
+    #[test]
+    fn accounts_share_a_family_header() {
+        let store = ExpositionStore::default();
+        let header = b"# HELP f help\n# TYPE f gauge\n";
+        let render = |previous: Option<&AccountExposition>, value: &str| {
+            let mut writer = BlockWriter::new(previous);
+            let mut e = AccountExposition::default();
+            e.push(FamilyText::new(
+                "f",
+                writer.block(header),
+                vec![writer.block(format!("f {value}\n").as_bytes())],
+                1,
+            ));
+            e
+        };
+        store.set("a", "c", Some(Arc::new(render(None, "1"))));
+        store.set("b", "c", Some(Arc::new(render(None, "2"))));
+        let header_of = |account: &str| {
+            store.get(account, "c").unwrap().families[0]
+                .header
+                .text
+                .clone()
+        };
+        assert_eq!(header_of("a").as_ptr(), header_of("b").as_ptr());
+        // B's next rendering reuses the shared block from its previous one.
+        let previous = store.get("b", "c").unwrap();
+        let next = render(Some(&previous), "3");
+        assert_eq!(
+            next.families[0].header.text.as_ptr(),
+            header_of("a").as_ptr()
+        );
+        assert_eq!(
+            store.current().text.to_vec(),
+            b"# HELP f help\n# TYPE f gauge\nf 1\nf 2\n"
+        );
     }
 
     #[test]
