@@ -2,11 +2,12 @@
 //! by [`crate::landing`]),
 //! `/-/healthy`, `/-/ready` and `POST /-/reload`.
 //!
-//! `/metrics` never calls the API: it serves the small self-metrics block (encoded per
-//! scrape) followed by the object families rendered at the last refresh, as shared
-//! bytes (no copy). When the scraper accepts gzip (Prometheus does), the object part is
-//! the DEFLATE data compressed once per refresh, and the self-metrics block goes in front
-//! of it as stored blocks in the same gzip member.
+//! `/metrics` never calls the API: it serves the self metrics (encoded when one changed,
+//! see [`crate::metrics::SelfMetrics::encoded`]) followed by the object families rendered
+//! at the last refresh, as shared bytes (no copy). When the scraper accepts gzip
+//! (Prometheus does), the object part is the DEFLATE data compressed once per refresh, and
+//! the self metrics, compressed once per encoding, go in front of it in the same gzip
+//! member.
 //!
 //! The text format is negotiated per request from `Accept` ([`crate::metrics::format`]):
 //! Prometheus asks for OpenMetrics first and gets it; no header, `*/*` or anything else gets
