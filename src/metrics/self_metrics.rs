@@ -73,15 +73,15 @@ impl<'a> AccountInfo<'a> {
         }
     }
 
-    /// In the order of the family's label names.
-    fn labels(&self) -> [&'a str; 6] {
+    /// The values of the labels after `account`, in the order of
+    /// [`account_series::INFO_LABELS`].
+    fn info_labels(&self) -> [&'a str; 5] {
         [
-            self.account,
             self.cust_space_id,
-            self.region_id,
-            self.parent,
-            self.instance_name,
             self.instance_id,
+            self.instance_name,
+            self.parent,
+            self.region_id,
         ]
     }
 }
@@ -409,16 +409,7 @@ impl SelfMetrics {
     /// `rate()` works from the first refresh. A restarted account whose labels changed (a
     /// renamed instance) loses the old info series.
     pub fn add_account(&self, info: &AccountInfo<'_>, ops: &[&str]) {
-        let [
-            _,
-            cust_space_id,
-            region_id,
-            parent,
-            instance_name,
-            instance_id,
-        ] = info.labels();
-        // In the order of `account_series::INFO_LABELS`.
-        let labels = [cust_space_id, instance_id, instance_name, parent, region_id];
+        let labels = info.info_labels();
         self.account(info.account, |a| {
             a.info = Some(labels.map(str::to_owned));
             for op in ops {
