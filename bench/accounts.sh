@@ -4,9 +4,11 @@
 # What it does, on loopback only, bounded in time:
 #   1. builds (unless SIM_BIN is given) and starts the load stand-in (examples/load_sim.rs:
 #      the exporter's signature-checking simulator answering any CustSpaceId with NUMBERS
-#      generated numbers, and the space "one" with ACCOUNTS x NUMBERS);
-#   2. writes two configuration files: ACCOUNTS accounts of NUMBERS numbers ("many"), and
-#      one account of ACCOUNTS x NUMBERS numbers ("one");
+#      generated numbers, and the one account's space with ACCOUNTS x NUMBERS);
+#   2. writes two configuration files: ACCOUNTS accounts of NUMBERS numbers ("many": isv-0001
+#      in space m0001, ...), and one account of ACCOUNTS x NUMBERS numbers ("one": isv-0000 in
+#      space m0000, names as long as the others', so that both expositions spell their labels
+#      alike and only the number of accounts differs);
 #   3. starts every binary of BINS with both files at once (refresh every INTERVAL,
 #      --api.rate-limit RATE so that every account refreshes fully, the health collector
 #      off: its per-number calls would dominate both; templates and usage are off by
@@ -40,6 +42,7 @@ SKIP_WRK=${SKIP_WRK:-0}
 BASE_PORT=19170
 OM_ACCEPT='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
 TOTAL=$((ACCOUNTS * NUMBERS))
+ONE_ID=$(printf "%0${#ACCOUNTS}d" 0)
 
 rm -rf "$WORK" && mkdir -p "$WORK"
 PIDS=()
@@ -56,7 +59,7 @@ if [[ -z ${SIM_BIN:-} ]]; then
   (cd "$ROOT" && cargo build -q --example load_sim)
   SIM_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/load_sim
 fi
-"$SIM_BIN" "$NUMBERS" "one=$TOTAL" >"$WORK/sim.out" 2>"$WORK/sim.log" &
+"$SIM_BIN" "$NUMBERS" "m$ONE_ID=$TOTAL" >"$WORK/sim.out" 2>"$WORK/sim.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do [[ -s $WORK/sim.out ]] && break; sleep 0.1; done
 ENDPOINT=$(head -1 "$WORK/sim.out")
@@ -70,7 +73,7 @@ account() { # name space
     "$1" "$ENDPOINT" "$2" "$WORK/secret"
 }
 { echo "accounts:"; for i in $(seq -w 1 "$ACCOUNTS"); do account "isv-$i" "m$i"; done; } >"$WORK/many.yaml"
-{ echo "accounts:"; account one one; } >"$WORK/one.yaml"
+{ echo "accounts:"; account "isv-$ONE_ID" "m$ONE_ID"; } >"$WORK/one.yaml"
 
 # --- exporters --------------------------------------------------------------------------
 declare -A PID PORT

@@ -147,7 +147,9 @@ impl Encoding {
         if let Some(b) = &self.compressed[slot] {
             return b.clone();
         }
-        let block = BlockWriter::new(None).block(&self.text(format));
+        // The block shares the encoding's text instead of holding a copy (some 2 MB at
+        // 1,000 accounts).
+        let block = BlockWriter::new(None).block_of(self.text(format));
         self.compressed[slot].insert(block).clone()
     }
 }
@@ -1016,6 +1018,29 @@ mod tests {
         assert!(text.contains(
             r#"chatapp_collector_panics_total{account="shop-a",collector="phone_numbers"} 0"#
         ));
+    }
+
+    /// A gzip scrape's self metrics: the encoding deflated once, sharing its text.
+    #[test]
+    fn the_compressed_form_is_the_encoding_deflated_once_without_a_copy() {
+        let m = SelfMetrics::new(Duration::from_secs(60)).unwrap();
+        m.add_account(&AccountInfo::configured("a", "c", "r"), &["Op"]);
+        m.api_request("a", "Op");
+        for format in [Format::Text, Format::OpenMetrics] {
+            let text = m.encoded_in(format);
+            let block = m.compressed_in(format);
+            assert_eq!(block.text.as_ptr(), text.as_ptr(), "{format:?}");
+            let mut out = Vec::with_capacity(text.len() * 2 + 64);
+            flate2::Decompress::new(false)
+                .decompress_vec(&block.deflate, &mut out, flate2::FlushDecompress::Sync)
+                .unwrap();
+            assert_eq!(out, text, "{format:?}");
+            let again = m.compressed_in(format);
+            assert_eq!(again.deflate.as_ptr(), block.deflate.as_ptr(), "{format:?}");
+        }
+        m.api_request("a", "Op");
+        let after = m.compressed_in(Format::Text);
+        assert!(text(&after.text).contains(r#"operation="Op"} 2"#));
     }
 
     #[test]

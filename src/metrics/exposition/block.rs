@@ -64,6 +64,15 @@ impl BlockWriter {
         }
     }
 
+    /// The block for `text`, which it keeps as it is (no copy): for text made to be served
+    /// whole, never reused from a previous rendering (the self metrics' encoding).
+    pub fn block_of(&mut self, text: Bytes) -> Block {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&text);
+        let deflate = Bytes::copy_from_slice(self.deflate(&text));
+        Block { text, deflate, crc }
+    }
+
     /// The block for `text`: the previous rendering's if identical, else a new one.
     pub fn block(&mut self, text: &[u8]) -> Block {
         let mut crc = crc32fast::Hasher::new();
@@ -76,6 +85,16 @@ impl BlockWriter {
             return old.clone();
         }
         self.compressed += 1;
+        let deflate = Bytes::copy_from_slice(self.deflate(text));
+        Block {
+            text: Bytes::copy_from_slice(text),
+            deflate,
+            crc,
+        }
+    }
+
+    /// `text` compressed into `self.deflated`.
+    fn deflate(&mut self, text: &[u8]) -> &[u8] {
         // A fresh dictionary per block: back-references never reach into whatever block
         // precedes this one in a scrape, so blocks concatenate in any order.
         let compress = match &mut self.compress {
@@ -89,11 +108,7 @@ impl BlockWriter {
         };
         self.deflated.clear();
         deflate_sync(compress, text, &mut self.deflated);
-        Block {
-            text: Bytes::copy_from_slice(text),
-            deflate: Bytes::copy_from_slice(&self.deflated),
-            crc,
-        }
+        &self.deflated
     }
 }
 
