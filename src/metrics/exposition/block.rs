@@ -22,6 +22,14 @@ pub struct Block {
     pub(super) crc: crc32fast::Hasher,
 }
 
+impl Block {
+    /// True when `other` is this very block (the same shared text), as a [`BlockWriter`]
+    /// hands back a previous rendering's block whose text came out unchanged.
+    pub fn is(&self, other: &Block) -> bool {
+        self.text.as_ptr() == other.text.as_ptr() && self.text.len() == other.text.len()
+    }
+}
+
 /// Makes [`Block`]s, reusing those of a previous rendering whose text is unchanged.
 pub struct BlockWriter {
     reuse: HashMap<(u32, usize), Block>,

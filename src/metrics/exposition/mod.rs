@@ -121,15 +121,12 @@ impl AccountExposition {
     /// nothing changed reuses every block of the previous rendering) under the same header
     /// texts: it shows the same bytes.
     pub fn same_blocks(&self, other: &AccountExposition) -> bool {
-        let same = |a: &Block, b: &Block| {
-            a.text.as_ptr() == b.text.as_ptr() && a.text.len() == b.text.len()
-        };
         self.families.len() == other.families.len()
             && self.families.iter().zip(&other.families).all(|(a, b)| {
                 a.name == b.name
                     && a.header.text == b.header.text
                     && a.blocks.len() == b.blocks.len()
-                    && a.blocks.iter().zip(&b.blocks).all(|(x, y)| same(x, y))
+                    && a.blocks.iter().zip(&b.blocks).all(|(x, y)| x.is(y))
             })
     }
 

@@ -69,15 +69,9 @@ impl Entry {
     /// True when `other` shows the same bytes: the same header text and the very same
     /// sample blocks (a renderer that found nothing changed reuses the shared blocks).
     pub(super) fn same(&self, other: &Entry) -> bool {
-        let same_block = |a: &Block, b: &Block| {
-            a.text.as_ptr() == b.text.as_ptr() && a.text.len() == b.text.len()
-        };
         self.first().header.text == other.first().header.text
             && self.blocks().count() == other.blocks().count()
-            && self
-                .blocks()
-                .zip(other.blocks())
-                .all(|(a, b)| same_block(a, b))
+            && self.blocks().zip(other.blocks()).all(|(a, b)| a.is(b))
     }
 
     /// The sample blocks, in order.

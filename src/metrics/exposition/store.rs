@@ -167,20 +167,17 @@ impl ExpositionStore {
             }
             (exposition, facts)
         });
+        // Nothing a scrape sees changed (the usual refresh): the slot keeps the rendering its
+        // segments hold and takes the new facts, without a look at any family.
+        if let Some((exposition, facts)) = &rendered
+            && let Some(slot) = inner.slots.get_mut(&key)
+            && slot.exposition.same_blocks(exposition)
+        {
+            slot.facts = facts.clone();
+            self.changed(&inner, false);
+            return;
+        }
         let changed = match rendered {
-            // Nothing a scrape sees changed (the usual refresh): the slot keeps the rendering
-            // its segments hold and takes the new facts, without a look at any family.
-            Some((exposition, facts))
-                if inner
-                    .slots
-                    .get(&key)
-                    .is_some_and(|s| s.exposition.same_blocks(&exposition)) =>
-            {
-                if let Some(slot) = inner.slots.get_mut(&key) {
-                    slot.facts = facts;
-                }
-                false
-            }
             Some((exposition, facts)) => {
                 let (key, old) = match inner.slots.remove_entry(&key) {
                     Some((key, old)) => (key, Some(old.exposition)),
