@@ -92,7 +92,7 @@ fn run(accounts: usize, per_account: usize) -> Row {
         let all = if changed { &moved } else { &steady };
         let mut dirty = false;
         for (name, facts) in names.iter().zip(all) {
-            dirty |= h.observe(name, facts, fields, now);
+            dirty |= h.observe(name, facts, fields, now).write;
         }
         dirty
     };

@@ -183,13 +183,14 @@ impl History {
     }
 
     /// Records what a collector reported of `account`'s numbers at `now` (Unix seconds):
-    /// the values of its `tracked` columns. True when something worth writing changed.
-    pub fn observe(&self, account: &str, facts: &Facts, tracked: &[Tracked], now: i64) -> bool {
+    /// the values of its `tracked` columns.
+    pub fn observe(&self, account: &str, facts: &Facts, tracked: &[Tracked], now: i64) -> Observed {
         if tracked.is_empty() {
-            return false;
+            return Observed::default();
         }
         let mut state = self.lock();
         let mut dirty = false;
+        let mut shown = false;
         // Numbers the collector no longer reports lose those fields' series now.
         let reported: std::collections::BTreeSet<&str> = facts
             .numbers
@@ -204,6 +205,7 @@ impl History {
             if !reported.contains(phone.as_str()) {
                 for t in tracked {
                     if let Some(f) = record.fields.get_mut(t.field) {
+                        shown |= f.present;
                         f.present = false;
                     }
                 }
@@ -231,11 +233,29 @@ impl History {
                 else {
                     continue;
                 };
-                dirty |= record.update(t.field, value, now);
+                let update = record.update(t.field, value, now);
+                dirty |= update.changed;
+                shown |= update.shown;
             }
         }
         state.dirty |= dirty;
-        dirty
+        Observed {
+            write: dirty,
+            shown,
+        }
+    }
+
+    /// Whether [`History::render`] of `account` would differ from its previous rendering
+    /// although no observation since then was [`Observed::shown`]: only the ages of the
+    /// states that need a person ("FLAGGED for 3h") move with the clock. A fleet whose
+    /// numbers are all well, the usual case, is not rendered again at every refresh.
+    pub fn shows_ages(&self, account: &str) -> bool {
+        let state = self.lock();
+        state
+            .numbers
+            .range((account.to_owned(), CompactString::default())..)
+            .take_while(|((a, _), _)| a == account)
+            .any(|(_, r)| abnormal(r).next().is_some())
     }
 
     /// Writes the store if anything changed since the last write, forgetting numbers not
@@ -332,13 +352,34 @@ fn since_series() -> &'static [Series] {
     &SERIES
 }
 
+/// What [`History::observe`] changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Observed {
+    /// Something worth writing to the store's file: a state, or a number seen again after
+    /// [`SEEN_RESOLUTION`].
+    pub write: bool,
+    /// Something the account's since series or facts show: a state, or a number listed
+    /// again or no longer.
+    pub shown: bool,
+}
+
+/// What [`Record::update`] changed.
+struct Update {
+    changed: bool,
+    shown: bool,
+}
+
 impl Record {
-    /// Sets `field` to `value` at `now`; true when it was new or changed.
-    fn update(&mut self, field: &str, value: &str, now: i64) -> bool {
+    /// Sets `field` to `value` at `now`.
+    fn update(&mut self, field: &str, value: &str, now: i64) -> Update {
         match self.fields.get_mut(field) {
             Some(f) if f.value == value => {
+                let shown = !f.present;
                 f.present = true;
-                false
+                Update {
+                    changed: false,
+                    shown,
+                }
             }
             Some(f) => {
                 self.changes.push_back(Change {
@@ -356,7 +397,10 @@ impl Record {
                     observed: false,
                     present: true,
                 };
-                true
+                Update {
+                    changed: true,
+                    shown: true,
+                }
             }
             None => {
                 self.fields.insert(
@@ -368,7 +412,10 @@ impl Record {
                         present: true,
                     },
                 );
-                true
+                Update {
+                    changed: true,
+                    shown: true,
+                }
             }
         }
     }
@@ -422,20 +469,12 @@ fn facts(records: &[&Record], now: i64) -> Facts {
 /// The row of the "since when" table for a number whose state needs a person: its
 /// non-normal states with how long they have lasted, and what Meta does next.
 fn attention(r: &Record, now: i64) -> Option<Row> {
-    let value = |f: &str| r.fields.get(f).filter(|f| f.present);
-    let abnormal = [
-        ("status", &["CONNECTED"][..], 0u8),
-        ("quality", &["GREEN", "UNKNOWN"][..], 1),
-        ("can_send", &["AVAILABLE"][..], 1),
-    ];
     let mut states = Vec::new();
     let mut rank = u8::MAX;
-    for (name, normal, r_rank) in abnormal {
-        if let Some(f) = value(name).filter(|f| !normal.contains(&f.value.as_str())) {
-            let at_least = if f.observed { "at least " } else { "" };
-            states.push(format!("{} for {at_least}{}", f.value, age(now - f.since)));
-            rank = rank.min(r_rank);
-        }
+    for (f, r_rank) in abnormal(r) {
+        let at_least = if f.observed { "at least " } else { "" };
+        states.push(format!("{} for {at_least}{}", f.value, age(now - f.since)));
+        rank = rank.min(r_rank);
     }
     if states.is_empty() {
         return None;
@@ -447,6 +486,20 @@ fn attention(r: &Record, now: i64) -> Option<Row> {
             Some(Value::text(states.join(", "))),
             outlook(r).map(Value::text),
         ],
+    })
+}
+
+/// The number's listed fields in a state that needs a person, with the rank of its row
+/// (a status first).
+fn abnormal(r: &Record) -> impl Iterator<Item = (&Field, u8)> {
+    const NORMAL: [(&str, &[&str], u8); 3] = [
+        ("status", &["CONNECTED"], 0),
+        ("quality", &["GREEN", "UNKNOWN"], 1),
+        ("can_send", &["AVAILABLE"], 1),
+    ];
+    NORMAL.into_iter().filter_map(|(name, normal, rank)| {
+        let f = r.fields.get(name).filter(|f| f.present)?;
+        (!normal.contains(&f.value.as_str())).then_some((f, rank))
     })
 }
 
@@ -659,7 +712,7 @@ mod tests {
     fn observe(h: &History, facts: &Facts, now: i64) -> bool {
         REGISTRY
             .iter()
-            .map(|c| h.observe("a", facts, c.spec().tracked, now))
+            .map(|c| h.observe("a", facts, c.spec().tracked, now).write)
             .fold(false, |a, b| a | b)
     }
 

@@ -119,19 +119,45 @@ fn a_refresh_that_changes_nothing_writes_nothing() {
     let path = store_in(dir.path());
     let h = History::open(Mode::ReadWrite(path.clone()), None);
     let f = facts(&[("6511", "CONNECTED", "GREEN")]);
-    assert!(h.observe("a", &f, phone_tracked(), T0));
+    assert!(h.observe("a", &f, phone_tracked(), T0).write);
     h.save(T0);
     let written = std::fs::metadata(&path).unwrap().modified().unwrap();
     std::thread::sleep(Duration::from_millis(20));
     // Every minute for most of an hour: the same states, no write.
     for minute in 1..59 {
-        assert!(!h.observe("a", &f, phone_tracked(), T0 + minute * 60));
+        assert!(!h.observe("a", &f, phone_tracked(), T0 + minute * 60).write);
         h.save(T0 + minute * 60);
     }
     assert_eq!(
         std::fs::metadata(&path).unwrap().modified().unwrap(),
         written
     );
+}
+
+/// What the scheduler renders again: only what a person or Prometheus would see change
+/// (a state, a number listed again or no longer), or ages that move with the clock.
+#[test]
+fn an_observation_says_whether_anything_shown_changed() {
+    let h = History::default();
+    let both = facts(&[
+        ("6511", "CONNECTED", "GREEN"),
+        ("6522", "CONNECTED", "GREEN"),
+    ]);
+    let one = facts(&[("6511", "CONNECTED", "GREEN")]);
+    let seen = |f: &Facts, at: i64| h.observe("a", f, phone_tracked(), at).shown;
+    assert!(seen(&both, T0), "first sighting");
+    assert!(!seen(&both, T0 + 60), "the same states");
+    assert!(seen(&one, T0 + 120), "6522 no longer listed");
+    assert!(!seen(&one, T0 + 180));
+    assert!(seen(&both, T0 + 240), "6522 listed again in its old state");
+    assert!(!h.shows_ages("a"), "every number is well: no age is shown");
+
+    let flagged = facts(&[("6511", "FLAGGED", "RED"), ("6522", "CONNECTED", "GREEN")]);
+    assert!(seen(&flagged, T0 + 300));
+    assert!(h.shows_ages("a"), "FLAGGED for ... grows with the clock");
+    assert!(!h.shows_ages("b"));
+    assert!(seen(&one, T0 + 360), "6511 recovered, 6522 gone");
+    assert!(!h.shows_ages("a"));
 }
 
 #[test]
@@ -249,12 +275,15 @@ fn a_corrupt_store_is_moved_aside_and_a_read_only_path_runs_in_memory() {
         "{}",
         logs.text()
     );
-    assert!(h.observe(
-        "a",
-        &facts(&[("6511", "FLAGGED", "RED")]),
-        phone_tracked(),
-        T0
-    ));
+    assert!(
+        h.observe(
+            "a",
+            &facts(&[("6511", "FLAGGED", "RED")]),
+            phone_tracked(),
+            T0
+        )
+        .write
+    );
     h.save(T0);
     assert!(rendered(&h, T0).0.contains("6511"));
 }

@@ -230,6 +230,67 @@ async fn number_turning_red_shows_at_the_next_refresh() {
     app.shutdown().await;
 }
 
+/// The since series move only with a change, and the landing page's "for 5s" moves with the
+/// clock while the answers stay the same (the history is rendered again only when something
+/// shown changed or an age is shown).
+#[tokio::test]
+async fn since_times_follow_changes_and_ages_follow_the_clock() {
+    const SINCE: &str = "chatapp_phone_number_status_since_timestamp_seconds";
+    let green = |phone, name| number(phone, name, "CONNECTED", "GREEN", "TIER_10K");
+    let script = Script::with_numbers(vec![
+        green("6580000001", "Acme Support"),
+        green("6580000002", "Acme Sales"),
+    ]);
+    let sim = start_sim(&script).await;
+    let app = spawn_app(fast_settings(&[], vec![account("shop", &sim)])).await;
+    let (support, sales) = (num("shop", "6580000001"), num("shop", "6580000002"));
+    let s = app
+        .wait_for("first refresh", |s| s.value(SINCE, &sales).is_some())
+        .await;
+    let (support_since, sales_since) = (s.value(SINCE, &support), s.value(SINCE, &sales));
+
+    script.set_numbers(vec![
+        green("6580000001", "Acme Support"),
+        number("6580000002", "Acme Sales", "FLAGGED", "RED", "TIER_10K"),
+    ]);
+    let s = app
+        .wait_for("the since time of the FLAGGED number moves", |s| {
+            s.value(SINCE, &sales) > sales_since
+        })
+        .await;
+    assert_eq!(
+        s.value(SINCE, &support),
+        support_since,
+        "no change, no move"
+    );
+
+    // Nothing changes any more; the age on the page grows at the next refreshes.
+    let age = |page: &str| {
+        let (_, rest) = page.split_once("FLAGGED for ")?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut first = None;
+    loop {
+        let (_, page) = app.get("/").await;
+        match (first, age(&page)) {
+            (Some(f), Some(a)) if a > f => break,
+            (None, a) => first = a,
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the age stayed at {first:?}s: {:?}",
+            page.split_once("Since when").map(|(_, t)| t)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let s = app.scrape().await;
+    assert_eq!(s.value(SINCE, &support), support_since);
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn number_gone_from_the_api_is_gone_from_metrics() {
     let script = Script::with_numbers(vec![
