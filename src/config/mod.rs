@@ -3,7 +3,8 @@
 //!
 //! Precedence: an explicit flag beats the file, the file beats the built-in default. Unknown
 //! YAML keys are errors that name the key and its line. Secrets are never inline: an
-//! account's AccessKey secret and ISV code come from files (re-read at every refresh) or from
+//! account's AccessKey secret and ISV code come from files (read again at the next refresh when they
+//! change) or from
 //! the environment, and no summary or error prints them.
 //!
 //! | file | owns |

@@ -4,7 +4,8 @@
 //! default credential chain (cams-api.md §8, issue #3 "Credentials"):
 //!
 //! - [`static_key`]: fixed keys (the environment, the demo) and keys whose secret and STS token
-//!   live in files, re-read at every refresh so a rotated Kubernetes Secret is picked up;
+//!   live in files, read again when they change so a rotated Kubernetes Secret is picked up
+//!   at the next refresh;
 //! - [`sts`]: STS `AssumeRole` (signed with [`crate::signing::v1`]) and
 //!   `AssumeRoleWithOIDC` (ACK RRSA);
 //! - [`ecs`]: the ECS instance RAM role from the metadata service, hardened mode first;

@@ -1,5 +1,5 @@
-//! Secret hygiene: reading a secret from a file (trimmed, re-read at every refresh, with a
-//! warning when other users can read it), the one place a secret is exposed for signing,
+//! Secret hygiene: reading a secret from a file (trimmed, read again at a refresh when it changed,
+//! with a warning when other users can read it), the one place a secret is exposed for signing,
 //! and the masked form of an AccessKey ID for logs.
 
 use std::path::Path;

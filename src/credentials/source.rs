@@ -36,7 +36,7 @@ pub enum CredentialSource {
     /// Fixed values, read once (the environment at start, or the demo's built-in key).
     Static(Credentials),
     /// An AccessKey ID from the config with the secret (and optional STS token) in files,
-    /// re-read on every refresh.
+    /// checked at every refresh and read again when they changed.
     Files {
         /// The AccessKey ID.
         access_key_id: String,

@@ -1,7 +1,7 @@
 //! Long-lived keys: from the environment (the chain's first step, `credentials-go`
 //! `credentials/providers/env.go`) and from files named in the config (`type: access_key` and
-//! `type: sts`), whose secret and token are re-read at every refresh so that a rotated file is
-//! used without a restart.
+//! `type: sts`), whose secret and token are read again at the first refresh after they change, so
+//! that a rotated file is used without a restart.
 
 use std::path::Path;
 
