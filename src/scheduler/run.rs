@@ -46,6 +46,8 @@ pub(super) struct AccountRun {
     /// Whether it has refresh collectors (a parent, which runs only its discovery, has
     /// none: its own collector's result is then the account's).
     pub(super) refreshes: bool,
+    /// The key of its credentials' rate-limit buckets, made once rather than at every run.
+    pub(super) limit_key: String,
 }
 
 impl AccountRun {
@@ -70,6 +72,7 @@ impl AccountRun {
             }
         }
         let run = AccountRun {
+            limit_key: settings.credentials.describe(),
             settings,
             inputs: Inputs::default(),
             refreshed: watch::Sender::new(false),
@@ -235,13 +238,12 @@ pub(super) async fn run_collector(
 ) -> Outcome {
     let name = account.settings.name.as_str();
     let collector = instance.name();
-    let limit_key = account.settings.credentials.describe();
     let api = ApiAccess {
         client: &shared.client,
         target: &conn.1,
         creds: &conn.0,
         limits: &shared.limits,
-        limit_key: &limit_key,
+        limit_key: &account.limit_key,
         rates: &shared.rates,
         metrics: &shared.metrics,
     };
