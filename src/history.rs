@@ -250,12 +250,7 @@ impl History {
     /// states that need a person ("FLAGGED for 3h") move with the clock. A fleet whose
     /// numbers are all well, the usual case, is not rendered again at every refresh.
     pub fn shows_ages(&self, account: &str) -> bool {
-        let state = self.lock();
-        state
-            .numbers
-            .range((account.to_owned(), CompactString::default())..)
-            .take_while(|((a, _), _)| a == account)
-            .any(|(_, r)| abnormal(r).next().is_some())
+        records_of(&self.lock(), account).any(|r| abnormal(r).next().is_some())
     }
 
     /// Writes the store if anything changed since the last write, forgetting numbers not
@@ -310,12 +305,7 @@ impl History {
         previous: Option<&AccountExposition>,
     ) -> (AccountExposition, Facts) {
         let state = self.lock();
-        let records: Vec<&Record> = state
-            .numbers
-            .range((account.to_owned(), CompactString::default())..)
-            .take_while(|((a, _), _)| a == account)
-            .map(|(_, r)| r)
-            .collect();
+        let records: Vec<&Record> = records_of(&state, account).collect();
         let series = since_series();
         let table = Table {
             labels: &["account", "phone_number"],
@@ -342,6 +332,15 @@ impl History {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `account`'s records, in phone-number order.
+fn records_of<'a>(state: &'a State, account: &'a str) -> impl Iterator<Item = &'a Record> {
+    state
+        .numbers
+        .range((account.to_owned(), CompactString::default())..)
+        .take_while(move |((a, _), _)| a == account)
+        .map(|(_, r)| r)
 }
 
 /// The since families of every tracked column, as gauges of the shared renderer (made once:

@@ -46,5 +46,5 @@ pub use config::CredentialsConfig;
 pub use context::{Context, Options};
 pub use env::*;
 pub use error::CredentialError;
-pub use secret::{expose, mask_id, read_secret_file, readable_by_others};
+pub use secret::{expose, mask_id, read_secret_file};
 pub use source::{CredentialSource, Credentials};

@@ -129,20 +129,6 @@ fn last_read() -> &'static LastRead {
     LAST_READ.get_or_init(LastRead::default)
 }
 
-/// True when the file's mode lets users other than its owner and group read it.
-pub fn readable_by_others(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        false
-    }
-}
-
 /// Warns, once per file and process, that a secret file is world-readable (a Kubernetes
 /// Secret volume's default mode 0644 is; `defaultMode: 0400` fixes it).
 fn warn_if_readable_by_others(path: &Path, what: &str, readable: bool) {
@@ -186,12 +172,16 @@ pub fn expose(secret: &SecretString) -> &str {
 mod tests {
     use super::*;
 
-    fn read(path: &Path) -> String {
+    fn try_read(path: &Path) -> Result<String, CredentialError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let secret = rt.block_on(read_secret_file(path, "test")).unwrap();
-        expose(&secret).to_owned()
+        let secret = rt.block_on(read_secret_file(path, "test"))?;
+        Ok(expose(&secret).to_owned())
+    }
+
+    fn read(path: &Path) -> String {
+        try_read(path).unwrap()
     }
 
     /// A secret rotated in place (same length, even in the same clock tick as the read
@@ -223,16 +213,13 @@ mod tests {
         assert_eq!(read(&path), "secret-D", "replaced by another file");
 
         std::fs::write(&path, "").unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         assert!(matches!(
-            rt.block_on(read_secret_file(&path, "test")),
+            try_read(&path),
             Err(CredentialError::Empty { .. })
         ));
         std::fs::remove_file(&path).unwrap();
         assert!(matches!(
-            rt.block_on(read_secret_file(&path, "test")),
+            try_read(&path),
             Err(CredentialError::ReadFile { .. })
         ));
     }
@@ -243,8 +230,9 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let f = tempfile::NamedTempFile::new().unwrap();
         std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(readable_by_others(f.path()));
+        let readable = |p: &Path| Stamp::of(p).unwrap().readable_by_others;
+        assert!(readable(f.path()));
         std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(!readable_by_others(f.path()));
+        assert!(!readable(f.path()));
     }
 }
